@@ -1,0 +1,30 @@
+"""Shared test helpers: fixture paths and a way to run the CLI in-process."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+SEED = FIXTURES / "seed" / "llm-survey.md"
+SURVEYS = FIXTURES / "surveys"
+DEFAULT_CONFIG = ROOT / "config" / "tracker.toml"
+
+
+@pytest.fixture
+def run_cli(capsys):
+    """Run `tracker ARGS...` in-process; returns (exit_code, stdout, stderr)."""
+    from tracker.cli import main
+
+    def run(*args: str) -> tuple[int, str, str]:
+        try:
+            main(list(args))
+            code = 0
+        except SystemExit as exc:
+            code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+        out, err = capsys.readouterr()
+        return code, out, err
+
+    return run

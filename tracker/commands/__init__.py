@@ -1,0 +1,1 @@
+"""One module per stage; each exports `COMMANDS`, registered by tracker.cli."""

@@ -1,0 +1,230 @@
+"""Plain data shared by every stage; stages hand these to each other, never their internals."""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import asdict, dataclass, field
+from typing import Any, Iterable, Iterator, TextIO
+
+from tracker.errors import InputError
+
+ARXIV_NEW_ID = re.compile(r"^(\d{4}\.\d{4,5})(?:v(\d+))?$")
+ARXIV_OLD_ID = re.compile(r"^([a-z][a-z\-]*(?:\.[A-Z]{2})?/\d{7})(?:v(\d+))?$")
+
+
+def split_arxiv_id(raw: str) -> tuple[str, int | None] | None:
+    """`2401.01234v3` -> ("2401.01234", 3); old style `hep-th/9901001` too; None if not an id."""
+    raw = raw.strip()
+    for pattern in (ARXIV_NEW_ID, ARXIV_OLD_ID):
+        m = pattern.match(raw)
+        if m:
+            return m.group(1), int(m.group(2)) if m.group(2) else None
+    return None
+
+
+@dataclass(frozen=True)
+class Link:
+    label: str
+    url: str
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One listed work of a survey. `line` is 1-based; `end_line` is its last line."""
+
+    number: int | None
+    title: str
+    authors: tuple[str, ...]
+    venue: str | None
+    year: int | None
+    links: tuple[Link, ...]
+    arxiv_id: str | None
+    line: int
+    end_line: int
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "number": self.number,
+            "title": self.title,
+            "authors": list(self.authors),
+            "venue": self.venue,
+            "year": self.year,
+            "links": [asdict(link) for link in self.links],
+            "arxiv_id": self.arxiv_id,
+            "line": self.line,
+        }
+
+
+@dataclass(frozen=True)
+class Section:
+    """A heading of the survey with the entries directly under it."""
+
+    id: str
+    heading: str
+    level: int
+    line: int
+    entries: tuple[Entry, ...] = ()
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "heading": self.heading,
+            "level": self.level,
+            "line": self.line,
+            "entries": [e.to_json() for e in self.entries],
+        }
+
+
+@dataclass(frozen=True)
+class Skipped:
+    line: int
+    text: str
+
+
+@dataclass(frozen=True)
+class Paper:
+    """A paper in the PAPERS.jsonl shape of DESIGN.md; `id` never carries a version."""
+
+    id: str
+    title: str
+    abstract: str = ""
+    authors: tuple[str, ...] = ()
+    categories: tuple[str, ...] = ()
+    published: str = ""
+    version: int | None = None
+    updated: str | None = None
+    comment: str | None = None
+    journal_ref: str | None = None
+    doi: str | None = None
+    section: str | None = None
+    primary_category: str | None = None
+    source: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
+
+    @property
+    def abs_url(self) -> str:
+        return f"https://arxiv.org/abs/{self.id}"
+
+    @property
+    def year(self) -> int | None:
+        return int(self.published[:4]) if self.published[:4].isdigit() else None
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "id": self.id,
+            "title": self.title,
+            "abstract": self.abstract,
+            "authors": list(self.authors),
+            "categories": list(self.categories),
+            "published": self.published,
+        }
+        for key in ("version", "updated", "comment", "journal_ref", "doi", "section", "primary_category"):
+            value = getattr(self, key)
+            if value is not None:
+                out[key] = value
+        out.update(self.extra)
+        return out
+
+    @classmethod
+    def from_json(cls, obj: Any, where: str = "input") -> "Paper":
+        """Validate one PAPERS.jsonl object; errors name `where` (file:line) and the field."""
+        if not isinstance(obj, dict):
+            raise InputError(f"{where}: expected a JSON object, got {type(obj).__name__}")
+        raw_id = obj.get("id")
+        if not isinstance(raw_id, str) or not raw_id.strip():
+            raise InputError(f"{where}: field 'id' is missing or not a string")
+        split = split_arxiv_id(raw_id.removeprefix("arXiv:").removeprefix("arxiv:"))
+        paper_id, version = split if split else (raw_id.strip(), None)
+        title = obj.get("title")
+        if not isinstance(title, str) or not title.strip():
+            raise InputError(f"{where}: field 'title' is missing or not a string")
+
+        def text(key: str, default: str | None = None) -> str | None:
+            value = obj.get(key, default)
+            if value is not None and not isinstance(value, str):
+                raise InputError(f"{where}: field '{key}' must be a string")
+            return value
+
+        def strings(key: str) -> tuple[str, ...]:
+            value = obj.get(key, [])
+            if isinstance(value, str):
+                value = [value]
+            if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+                raise InputError(f"{where}: field '{key}' must be a list of strings")
+            return tuple(value)
+
+        raw_version = obj.get("version", version)
+        if isinstance(raw_version, str) and raw_version.lstrip("v").isdigit():
+            raw_version = int(raw_version.lstrip("v"))
+        if raw_version is not None and not isinstance(raw_version, int):
+            raise InputError(f"{where}: field 'version' must be an integer")
+        known = {f for f in cls.__dataclass_fields__ if f != "extra"}
+        return cls(
+            id=paper_id,
+            title=title,
+            abstract=text("abstract", "") or "",
+            authors=strings("authors"),
+            categories=strings("categories"),
+            published=text("published", "") or "",
+            version=raw_version,
+            updated=text("updated"),
+            comment=text("comment"),
+            journal_ref=text("journal_ref"),
+            doi=text("doi"),
+            section=text("section"),
+            primary_category=text("primary_category"),
+            source=text("source"),
+            extra={k: v for k, v in obj.items() if k not in known},
+        )
+
+
+def read_papers(stream: TextIO, name: str) -> Iterator[Paper]:
+    """Stream PAPERS.jsonl; a bad line raises InputError naming `name:line`."""
+    for number, line in enumerate(stream, 1):
+        if not line.strip():
+            continue
+        try:
+            obj = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise InputError(f"{name}:{number}: not valid JSON ({exc.msg} at column {exc.colno})") from None
+        yield Paper.from_json(obj, f"{name}:{number}")
+
+
+def dump_papers(papers: Iterable[Paper]) -> str:
+    return "".join(json.dumps(p.to_json(), ensure_ascii=False) + "\n" for p in papers)
+
+
+@dataclass(frozen=True)
+class Match:
+    """Why a paper landed in a section: which term hit which field."""
+
+    term: str
+    field: str
+
+
+@dataclass(frozen=True)
+class SectionScore:
+    section: str
+    heading: str
+    score: float
+    matches: tuple[Match, ...]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "section": self.section,
+            "heading": self.heading,
+            "score": round(self.score, 4),
+            "matches": [asdict(m) for m in self.matches],
+        }
+
+
+@dataclass(frozen=True)
+class WorkLink:
+    """A new paper's tie to a listed work: kind is "mentions" or "cites"."""
+
+    paper_id: str
+    work_id: str
+    kind: str
+    where: str = ""
+    work_title: str = ""

@@ -1,0 +1,49 @@
+"""Stored classifications: a paper's sections with scores and the matches that explain them."""
+
+from __future__ import annotations
+
+import json
+from typing import Iterable
+
+from sqlite_utils import Database
+
+from tracker.models import Match, SectionScore
+from tracker.store import now_iso
+
+
+def save_classifications(
+    db: Database, results: Iterable[tuple[str, list[SectionScore]]], fingerprint: str, at: str | None = None
+) -> None:
+    """Replace each paper's sections; an out-of-scope paper keeps no rows."""
+    at = at or now_iso()
+    rows, ids = [], []
+    for paper_id, scores in results:
+        ids.append(paper_id)
+        for rank, s in enumerate(scores):
+            rows.append(
+                {
+                    "paper_id": paper_id,
+                    "section": s.section,
+                    "rank": rank,
+                    "score": s.score,
+                    "matches": json.dumps([{"term": m.term, "field": m.field} for m in s.matches], ensure_ascii=False),
+                    "rules_fingerprint": fingerprint,
+                    "classified_at": at,
+                }
+            )
+    with db.atomic():
+        for start in range(0, len(ids), 500):
+            chunk = ids[start : start + 500]
+            db.execute(f"DELETE FROM classifications WHERE paper_id IN ({','.join('?' * len(chunk))})", chunk)
+        if rows:
+            db["classifications"].insert_all(rows, batch_size=500)
+
+
+def load_classifications(db: Database, paper_id: str, headings: dict[str, str] | None = None) -> list[SectionScore]:
+    """A paper's stored sections, best first; `headings` maps section id to heading text."""
+    headings = headings or {}
+    out = []
+    for row in db["classifications"].rows_where("paper_id = ?", [paper_id], order_by="rank"):
+        matches = tuple(Match(term=m["term"], field=m["field"]) for m in json.loads(row["matches"] or "[]"))
+        out.append(SectionScore(row["section"], headings.get(row["section"], row["section"]), row["score"], matches))
+    return out

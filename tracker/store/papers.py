@@ -1,0 +1,136 @@
+"""Papers in the store: one row per arXiv id, replaced only by a newer version."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any, Iterable, Iterator
+
+from sqlite_utils import Database
+
+from tracker.models import Paper
+from tracker.store import now_iso
+
+
+@dataclass
+class UpsertCounts:
+    new: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    changed_ids: tuple[str, ...] = ()
+
+    def add(self, other: "UpsertCounts") -> None:
+        self.new += other.new
+        self.updated += other.updated
+        self.unchanged += other.unchanged
+        self.changed_ids = self.changed_ids + other.changed_ids
+
+
+def _row(p: Paper, source: str, seen: str) -> dict[str, Any]:
+    return {
+        "id": p.id,
+        "version": p.version,
+        "title": p.title,
+        "abstract": p.abstract,
+        "authors": json.dumps(list(p.authors), ensure_ascii=False),
+        "categories": json.dumps(list(p.categories)),
+        "primary_category": p.primary_category or (p.categories[0] if p.categories else None),
+        "published": p.published,
+        "updated": p.updated,
+        "comment": p.comment,
+        "journal_ref": p.journal_ref,
+        "doi": p.doi,
+        "announce_type": p.extra.get("announce_type"),
+        "sources": json.dumps([source]),
+        "first_seen": seen,
+        "last_seen": seen,
+    }
+
+
+def _is_newer(incoming: int | None, stored: int | None) -> bool:
+    return incoming is not None and (stored is None or incoming > stored)
+
+
+def upsert_papers(db: Database, papers: Iterable[Paper], source: str, seen: str | None = None) -> UpsertCounts:
+    """Store a batch in one transaction; a paper already stored at the same or a newer
+    version only gains `source` and `last_seen`. Returns ids that are new or updated,
+    which are the ones to (re)classify."""
+    seen = seen or now_iso()
+    batch: dict[str, Paper] = {}
+    for p in papers:
+        kept = batch.get(p.id)
+        if kept is None or _is_newer(p.version, kept.version):
+            batch[p.id] = p
+    if not batch:
+        return UpsertCounts()
+    counts = UpsertCounts()
+    changed: list[str] = []
+    with db.atomic():
+        existing: dict[str, tuple[int | None, list[str]]] = {}
+        ids = list(batch)
+        for start in range(0, len(ids), 500):
+            chunk = ids[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            for pid, version, sources in db.execute(
+                f"SELECT id, version, sources FROM papers WHERE id IN ({marks})", chunk
+            ).fetchall():
+                existing[pid] = (version, json.loads(sources or "[]"))
+        new_rows, versions = [], []
+        for pid, p in batch.items():
+            row = _row(p, source, seen)
+            if p.version is not None:
+                versions.append(
+                    {"paper_id": pid, "version": p.version, "title": p.title, "updated": p.updated, "source": source, "seen_at": seen}
+                )
+            if pid not in existing:
+                new_rows.append(row)
+                counts.new += 1
+                changed.append(pid)
+                continue
+            stored_version, sources = existing[pid]
+            merged = sources if source in sources else sources + [source]
+            if _is_newer(p.version, stored_version):
+                row.pop("first_seen")
+                row["sources"] = json.dumps(merged)
+                db["papers"].update(pid, row)
+                counts.updated += 1
+                changed.append(pid)
+            else:
+                db.execute(
+                    "UPDATE papers SET last_seen = ?, sources = ? WHERE id = ?", [seen, json.dumps(merged), pid]
+                )
+                counts.unchanged += 1
+        if new_rows:
+            db["papers"].insert_all(new_rows, batch_size=500)
+        if versions:
+            db["paper_versions"].insert_all(versions, ignore=True, batch_size=500)
+    counts.changed_ids = tuple(changed)
+    return counts
+
+
+def row_to_paper(row: dict[str, Any]) -> Paper:
+    return Paper(
+        id=row["id"],
+        title=row["title"],
+        abstract=row.get("abstract") or "",
+        authors=tuple(json.loads(row.get("authors") or "[]")),
+        categories=tuple(json.loads(row.get("categories") or "[]")),
+        published=row.get("published") or "",
+        version=row.get("version"),
+        updated=row.get("updated"),
+        comment=row.get("comment"),
+        journal_ref=row.get("journal_ref"),
+        doi=row.get("doi"),
+        primary_category=row.get("primary_category"),
+        source=(json.loads(row.get("sources") or "[]") or [None])[0],
+    )
+
+
+def get_paper(db: Database, paper_id: str) -> Paper | None:
+    rows = list(db["papers"].rows_where("id = ?", [paper_id]))
+    return row_to_paper(rows[0]) if rows else None
+
+
+def iter_papers(db: Database, where: str | None = None, params: list[Any] | None = None) -> Iterator[Paper]:
+    for row in db["papers"].rows_where(where, params or [], order_by="published, id"):
+        yield row_to_paper(row)
