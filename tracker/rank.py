@@ -1,0 +1,18 @@
+"""Digest priority: how much a paper matters to this survey."""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+from tracker.models import WorkLink
+
+CITE_BONUS = 2.0
+MENTION_BONUS = 1.0
+
+
+def priority(section_score: float, links: Sequence[WorkLink] = ()) -> float:
+    """The section score plus a bonus per distinct listed work the paper cites or names;
+    a work both cited and named counts once, as cited."""
+    cited = {l.work_id for l in links if l.kind == "cites"}
+    named = {l.work_id for l in links if l.kind == "mentions"} - cited
+    return section_score + CITE_BONUS * len(cited) + MENTION_BONUS * len(named)

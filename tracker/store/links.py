@@ -1,0 +1,38 @@
+"""Links between new papers and the survey's listed works ("mentions", "cites")."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from typing import Iterable
+
+from sqlite_utils import Database
+
+from tracker.models import WorkLink
+from tracker.store import now_iso
+
+
+def save_links(db: Database, links: Iterable[WorkLink], at: str | None = None) -> int:
+    """Insert links, keeping the first record of each (paper, work, kind)."""
+    at = at or now_iso()
+    rows = [
+        {"paper_id": l.paper_id, "work_id": l.work_id, "kind": l.kind, "where": l.where, "created": at} for l in links
+    ]
+    if rows:
+        db["links"].insert_all(rows, ignore=True, batch_size=500)
+    return len(rows)
+
+
+def links_for(db: Database, paper_ids: Iterable[str]) -> dict[str, list[WorkLink]]:
+    """Each paper's links, with the linked work's title when the work is known."""
+    ids = list(paper_ids)
+    out: dict[str, list[WorkLink]] = defaultdict(list)
+    for start in range(0, len(ids), 500):
+        chunk = ids[start : start + 500]
+        sql = (
+            "SELECT l.paper_id, l.work_id, l.kind, l.[where], w.title FROM links l "
+            f"LEFT JOIN works w ON w.id = l.work_id WHERE l.paper_id IN ({','.join('?' * len(chunk))}) "
+            "ORDER BY l.paper_id, l.kind, l.work_id"
+        )
+        for pid, wid, kind, where, title in db.execute(sql, chunk).fetchall():
+            out[pid].append(WorkLink(pid, wid, kind, where or "", title or ""))
+    return dict(out)
