@@ -168,6 +168,8 @@ class GithubConfig:
     branch: str = "tracker/proposals"
     api_url: str = "https://api.github.com"
     token_env: str = "GITHUB_TOKEN"
+    author_name: str = "tracker"
+    author_email: str = "tracker@localhost"
 
 
 @dataclass(frozen=True)
@@ -403,6 +405,8 @@ def _github(t: _Table) -> GithubConfig:
         branch=t.get("branch", str, d.branch),
         api_url=t.get("api_url", str, d.api_url),
         token_env=t.get("token_env", str, d.token_env),
+        author_name=t.get("author_name", str, d.author_name),
+        author_email=t.get("author_email", str, d.author_email),
     )
 
 

@@ -124,3 +124,31 @@ def m005_works_and_links(db: Database) -> None:
         foreign_keys=[("paper_id", "papers", "id")],
     )
     db["links"].create_index(["work_id"])
+
+
+@migrations()
+def m070_proposals(db: Database) -> None:
+    db["proposals"].create(
+        {
+            "id": int,
+            "repo": str,
+            "branch": str,
+            "base": str,
+            "pr_number": int,
+            "pr_url": str,
+            "title": str,
+            "state": str,
+            "head_sha": str,
+            "created_at": str,
+            "updated_at": str,
+            "checked_at": str,
+        },
+        pk="id",
+    )
+    db["proposals"].create_index(["repo", "pr_number"], unique=True)
+    db["proposal_papers"].create(
+        {"proposal_id": int, "paper_id": str, "section": str, "added_at": str},
+        pk=("proposal_id", "paper_id"),
+        foreign_keys=[("proposal_id", "proposals", "id"), ("paper_id", "papers", "id")],
+    )
+    db["proposal_papers"].create_index(["paper_id"])
