@@ -1,0 +1,94 @@
+"""The version-aware store, fed with real recorded records (Atom and RSS fixtures)."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timezone
+
+import pytest
+from test_poll_support import API, RSS
+
+from tracker.sources.arxiv_api import parse_page
+from tracker.sources.arxiv_rss import parse_feed
+from tracker.store import open_store, runs
+from tracker.store.papers import get_paper, upsert_papers
+
+TESTING = API / "lukasschwab__arxiv.py__q_testing_s0_m100_cfe7536492ca.body.xml"
+
+
+@pytest.fixture
+def db(tmp_path):
+    return open_store(tmp_path / "t.db")
+
+
+def real_api_papers():
+    return parse_page(TESTING.read_bytes(), str(TESTING)).papers
+
+
+def real_rss_papers():
+    return [p for f in sorted(RSS.glob("*.xml")) for p in parse_feed(f.read_bytes(), str(f))]
+
+
+def test_real_atom_records_stored_once_each(db):
+    papers = real_api_papers()
+    counts = upsert_papers(db, papers, "api")
+    assert counts.new == len({p.id for p in papers}) == db["papers"].count
+    again = upsert_papers(db, papers, "api")
+    assert (again.new, again.updated, again.unchanged) == (0, 0, len(papers))
+    assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+
+
+def test_newer_version_updates_row_and_is_recorded(db):
+    v1 = real_api_papers()[0]
+    from dataclasses import replace
+
+    upsert_papers(db, [replace(v1, version=1)], "api")
+    v2 = replace(v1, version=2, title=v1.title + " (revised)")
+    counts = upsert_papers(db, [v2], "rss")
+    assert counts.updated == 1 and counts.changed_ids == (v1.id,)
+    stored = get_paper(db, v1.id)
+    assert stored.version == 2 and stored.title.endswith("(revised)")
+    assert db["papers"].count_where("id = ?", [v1.id]) == 1
+    assert [r["version"] for r in db["paper_versions"].rows_where("paper_id = ?", [v1.id], order_by="version")] == [1, 2]
+    older = upsert_papers(db, [replace(v1, version=1, title="stale")], "api")
+    assert older.updated == 0 and get_paper(db, v1.id).title.endswith("(revised)")
+
+
+def test_same_paper_from_two_sources_and_two_feeds_is_one_row(db):
+    rss = real_rss_papers()
+    ids = [p.id for p in rss]
+    upsert_papers(db, rss, "rss")
+    assert db["papers"].count == len(set(ids))
+    api_twin = parse_page(TESTING.read_bytes(), "x").papers[0]
+    from dataclasses import replace
+
+    twin = replace(rss[0], source="api", extra={})
+    upsert_papers(db, [twin], "api")
+    row = db["papers"].get(rss[0].id)
+    assert json.loads(row["sources"]) == ["rss", "api"]
+    assert db["papers"].count == len(set(ids))
+    assert api_twin.id not in ids
+
+
+def test_fts_finds_title_and_abstract_words(db):
+    upsert_papers(db, real_api_papers() + real_rss_papers(), "api")
+    hits = {r["id"] for r in db.query("SELECT papers.id FROM papers JOIN papers_fts ON papers_fts.rowid = papers.rowid "
+                                      "WHERE papers_fts MATCH ?", ["constipation"])}
+    assert hits == {"2604.22002"}
+    abstract_hits = {r["id"] for r in db.query("SELECT papers.id FROM papers JOIN papers_fts ON papers_fts.rowid = papers.rowid "
+                                               "WHERE papers_fts MATCH ?", ["gomutra"])}
+    assert abstract_hits == {"2604.22002"}
+
+
+def test_runs_record_outcomes_and_last_success(db):
+    t0, t1 = datetime(2025, 10, 1, tzinfo=timezone.utc), datetime(2025, 10, 8, tzinfo=timezone.utc)
+    ok = runs.start_run(db, "api", t0, t1)
+    runs.finish_run(db, ok, runs.OK, 10, 8, 2, 3)
+    failed = runs.start_run(db, "api", t0, datetime(2025, 10, 9, tzinfo=timezone.utc))
+    runs.finish_run(db, failed, runs.FAILED, 0, 0, 0, 4, error="HTTP 503")
+    runs.start_run(db, "api", t0, datetime(2025, 10, 10, tzinfo=timezone.utc))
+    assert runs.last_success(db, "api").window_end == t1.isoformat()
+    assert runs.mark_interrupted(db) == 1
+    latest = runs.last_runs(db)[0]
+    assert latest.outcome == runs.INTERRUPTED and "stopped before finishing" in latest.error
+    assert runs.last_success(db, "rss") is None
