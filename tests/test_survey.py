@@ -1,0 +1,233 @@
+"""The survey parser on the seed survey and the real lists in tests/fixtures/surveys."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from conftest import SEED, SURVEYS
+from tracker.errors import SurveyError
+from tracker.survey import load_survey, parse_survey, slugify
+
+ALL_SURVEYS = sorted(SURVEYS.glob("*.md")) + [SEED]
+
+
+@pytest.fixture(scope="module")
+def seed():
+    return load_survey(SEED)
+
+
+def test_seed_sections_and_counts(seed):
+    with_entries = [s for s in seed.sections if s.entries]
+    assert [len(s.entries) for s in with_entries] == [3, 1, 5, 6, 21, 5]
+    assert sum(len(s.entries) for s in seed.sections) == 41
+    assert seed.sections[0].level == 1 and seed.sections[0].heading == "大语言模型"
+    assert [s.level for s in with_entries] == [2] * 6
+    assert seed.skipped == ()
+
+
+def test_seed_section_ids_are_readable_and_unique(seed):
+    ids = [s.id for s in seed.sections]
+    assert len(set(ids)) == len(ids)
+    by_heading = {s.heading: s.id for s in seed.sections}
+    assert by_heading["基于 Encoder-only 架构的大语言模型"] == "encoder-only"
+    assert by_heading["大数据+大模型→新智能"] == "section-2"
+    assert by_heading["非 Transformer 架构"] == "transformer"
+    assert all(i.isascii() for i in ids)
+
+
+def test_heading_decoration_is_stripped(seed):
+    assert all("<img" not in s.heading for s in seed.sections)
+    assert seed.sections[1].heading == "大数据+大模型→新智能"
+
+
+def test_seed_first_entry_fields(seed):
+    _, entry = next(seed.entries())
+    assert entry.number == 1
+    assert entry.title == "Scaling laws for neural language models"
+    assert entry.authors[0] == "Jared Kaplan" and entry.authors[-1] == "Dario Amodei"
+    assert len(entry.authors) == 10
+    assert entry.venue == "arXiv"
+    assert entry.year == 2020
+    assert [(l.label, l.url) for l in entry.links] == [("PDF", "https://arxiv.org/pdf/2001.08361")]
+    assert entry.arxiv_id == "2001.08361"
+    assert entry.line == 13 and entry.end_line == 14
+
+
+def test_seed_numbers_may_skip_and_titles_keep_inner_escapes(seed):
+    section = next(s for s in seed.sections if s.id == "encoder-only")
+    assert [e.number for e in section.entries] == [1, 2, 4, 5, 6]
+    decoder = next(s for s in seed.sections if s.id == "decoder-only")
+    vicuna = next(e for e in decoder.entries if e.title.startswith("Vicuna"))
+    assert vicuna.title == "Vicuna: An Open-Source Chatbot Impressing GPT-4 with 90%* ChatGPT Quality"
+    assert [e.number for e in decoder.entries] == list(range(1, 22))
+
+
+def test_seed_every_entry_has_title_year_and_links(seed):
+    for _, entry in seed.entries():
+        assert entry.title and not entry.title.endswith(".")
+        assert entry.year and 2015 <= entry.year <= 2025
+        assert entry.links and entry.authors
+    ids = [e.arxiv_id for _, e in seed.entries() if e.arxiv_id]
+    assert "1907.11692" in ids and "2312.00752" in ids  # abs/ links
+    assert len(ids) == len(set(ids)) + 0 or len(ids) > 20
+
+
+def test_latex_escapes_in_authors_kept_as_written():
+    survey = load_survey(SURVEYS / "ZJU-Foundations-of-LLMs__ch1_language_model_basics.md")
+    first = next(e for _, e in survey.entries())
+    assert first.authors == ("Chris Manning", 'Hinrich Sch{\\"{u}}tze')
+    assert first.venue == "BOOK" and first.year == 1999
+
+
+def test_zju_chapters_parse_fully():
+    ch1 = load_survey(SURVEYS / "ZJU-Foundations-of-LLMs__ch1_language_model_basics.md")
+    ch3 = load_survey(SURVEYS / "ZJU-Foundations-of-LLMs__ch3_prompt_engineering.md")
+    assert [len(s.entries) for s in ch1.sections if s.entries] == [2, 5, 4, 2, 7]
+    assert [len(s.entries) for s in ch3.sections if s.entries] == [10, 18, 6, 4, 7]
+    for survey in (ch1, ch3):
+        assert survey.skipped == ()
+        for _, entry in survey.entries():
+            assert entry.title and entry.authors and entry.venue and entry.links and entry.year
+    # ch3 puts a blank line between the title line and the authors line
+    lingua = next(e for _, e in ch3.entries() if e.title.startswith("LLMLingua"))
+    assert lingua.authors[0] == "Huiqiang Jiang" and lingua.end_line == lingua.line + 2
+    assert lingua.arxiv_id == "2310.05736"
+    # unindented authors line right after the title (lazy continuation)
+    t5 = next(e for _, e in ch1.entries() if e.title.startswith("Exploring the Limits"))
+    assert t5.authors[0] == "Colin Raffel" and t5.year == 2019
+
+
+@pytest.mark.parametrize("path", ALL_SURVEYS, ids=lambda p: p.name)
+def test_every_fixture_parses_and_round_trips(path):
+    data = path.read_bytes()
+    survey = load_survey(path)
+    assert survey.render().encode("utf-8") == data
+    assert sum(1 for _ in survey.entries()) > 0
+    ids = [s.id for s in survey.sections]
+    assert len(ids) == len(set(ids))
+    json.dumps(survey.to_json(), ensure_ascii=False)
+    lines = data.decode("utf-8").split("\n")
+    for section, entry in survey.entries():
+        assert section.line < entry.line <= entry.end_line
+        assert entry.title
+    for skipped in survey.skipped:
+        assert lines[skipped.line - 1].strip() == skipped.text
+
+
+def test_bullet_bold_shape():
+    survey = load_survey(SURVEYS / "Mooler0410-LLMsPracticalGuide__README.md")
+    entries = {e.title: e for _, e in survey.entries()}
+    t5 = entries["Exploring the Limits of Transfer Learning with a Unified Text-to-Text Transformer"]
+    assert t5.authors == ("Colin Raffel et al.",) and t5.year == 2019 and t5.arxiv_id == "1910.10683"
+    assert entries["RoBERTa: A Robustly Optimized BERT Pretraining Approach"].year == 2019
+    assert entries["The Pile: An 800GB Dataset of Diverse Text for Language Modeling"].venue == "Arxiv"
+    # "Latest News" bullets and "1. Cost" labels are reported, not read as entries
+    skipped = {s.line for s in survey.skipped}
+    assert {30, 31, 191} <= skipped
+    # the "Catalog" table of contents is neither entries nor skipped
+    catalog = next(s for s in survey.sections if s.heading == "Catalog")
+    assert catalog.entries == () and not skipped & set(range(47, 71))
+
+
+def test_mamba_bullets_with_dates_and_leading_venue():
+    survey = load_survey(SURVEYS / "XiudingCai-Awesome-Mamba-Collection__README.md")
+    entries = [e for _, e in survey.entries()]
+    mamba = entries[0]
+    assert mamba.title == "Mamba: Linear-Time Sequence Modeling with Selective State Spaces"
+    assert mamba.year == 2023 and mamba.arxiv_id == "2312.00752"
+    assert [l.label for l in mamba.links] == ["paper", "code"]
+    icml = next(e for e in entries if e.title.startswith("Transformers are SSMs"))
+    assert icml.venue == "ICML" and icml.year == 2024
+    # an entry whose link sits on an indented line after a blank line
+    ptm = next(e for e in entries if e.title.startswith("A PTM-Aware Protein Language Model"))
+    assert ptm.end_line == ptm.line + 2 and ptm.links[0].label == "Paper"
+    assert len(entries) > 600
+    assert any(s.text.startswith("1. **Fork the Repo:**") for s in survey.skipped)
+
+
+def test_thunlp_shape():
+    survey = load_survey(SURVEYS / "thunlp-PLMpapers__README.md")
+    entries = {e.title: e for _, e in survey.entries()}
+    bert = entries["BERT: Pre-training of Deep Bidirectional Transformers for Language Understanding"]
+    assert bert.number == 7 and bert.venue == "NAACL" and bert.year == 2019
+    assert bert.authors == ("Jacob Devlin", "Ming-Wei Chang", "Kenton Lee", "Kristina Toutanova")
+    assert bert.arxiv_id == "1810.04805"  # pdf/ link with a .pdf suffix
+    survey_entry = entries["Pre-Trained Models: Past, Present and Future"]  # a **Title** paragraph
+    assert survey_entry.number is None and survey_entry.authors[0] == "Xu Han"
+    ernie2 = entries["ERNIE 2.0: A Continual Pre-training Framework for Language Understanding"]
+    assert ernie2.arxiv_id == "1907.12412"  # pdf/ID v1.pdf
+
+
+@pytest.mark.parametrize(
+    "url,expected",
+    [
+        ("https://arxiv.org/abs/2001.08361", "2001.08361"),
+        ("https://arxiv.org/pdf/2001.08361v3", "2001.08361"),
+        ("https://arxiv.org/pdf/2001.08361v3.pdf", "2001.08361"),
+        ("http://arxiv.org/abs/2112.11446v2", "2112.11446"),
+        ("https://arxiv.org/abs/hep-th/9901001", "hep-th/9901001"),
+        ("https://arxiv.org/pdf/hep-th/9901001v2.pdf", "hep-th/9901001"),
+        ("https://arxiv.org/abs/math.GT/0309136", "math.GT/0309136"),
+        ("https://aclanthology.org/N19-1423.pdf", None),
+    ],
+)
+def test_arxiv_ids_from_links(url, expected):
+    text = f"## S\n1. **T.** `arXiv`  \n   *A B.* [[PDF]({url})], 2020.\n"
+    entry = next(e for _, e in parse_survey(text, "x.md").entries())
+    assert entry.arxiv_id == expected
+
+
+def test_other_shapes_and_skips():
+    text = (
+        "# Title\n\n"
+        "## Links\n"
+        "- [A Paper About Things](https://example.org/a)\n"
+        "- [Other](#other)\n"
+        "- just a note without links\n"
+        "| Title | Link |\n|---|---|\n| Table Paper Title | [paper](https://arxiv.org/abs/2401.00001) |\n"
+        "| No link row here | none |\n"
+        "```\n- [In Code](https://example.org/c)\n## not a heading\n```\n"
+        "<!--\n- [In Comment](https://example.org/c)\n-->\n"
+    )
+    survey = parse_survey(text, "t.md")
+    assert [s.heading for s in survey.sections] == ["Title", "Links"]
+    titles = [e.title for _, e in survey.entries()]
+    assert titles == ["A Paper About Things", "Table Paper Title"]
+    table_entry = list(survey.entries())[1][1]
+    assert table_entry.arxiv_id == "2401.00001"
+    assert [s.line for s in survey.skipped] == [6, 10]
+
+
+def test_entries_before_any_heading_get_a_preamble_section():
+    survey = parse_survey("1. **T.** `arXiv`\n   *A.* [[PDF](https://arxiv.org/abs/2401.00001)], 2024.\n", "p.md")
+    assert [(s.id, s.level, len(s.entries)) for s in survey.sections] == [("preamble", 0, 1)]
+
+
+def test_duplicate_and_cjk_slugs():
+    survey = parse_survey("# 综述\n## Prompt 技巧\n## Prompt 工程\n## 相关应用\n", "s.md")
+    assert [s.id for s in survey.sections] == ["section-1", "prompt", "prompt-2", "section-4"]
+    assert slugify("BERT-style Language Models: Encoder-Decoder or Encoder-only", 1).startswith("bert-style-language-models")
+
+
+def test_bom_crlf_tabs_and_no_final_newline():
+    text = "\ufeff# T\r\n## Sec\r\n1.\t**Paper One.** `ICML`\r\n\t*A, B and C.* [[PDF](https://arxiv.org/abs/2401.00001)], 2024."
+    survey = parse_survey(text, "b.md")
+    assert survey.render() == text
+    entry = next(e for _, e in survey.entries())
+    assert (entry.title, entry.authors, entry.venue, entry.year) == ("Paper One", ("A", "B", "C"), "ICML", 2024)
+    assert survey.newline == "\r\n"
+    assert survey.sections[0].heading == "T"
+
+
+def test_bad_files(tmp_path):
+    with pytest.raises(SurveyError, match="not found") as exc:
+        load_survey(tmp_path / "missing.md")
+    assert "missing.md" in str(exc.value)
+    with pytest.raises(SurveyError, match="is a directory"):
+        load_survey(tmp_path)
+    bad = tmp_path / "bad.md"
+    bad.write_bytes("# ok\n".encode() + b"\xff\xfe broken")
+    with pytest.raises(SurveyError, match=r"bad\.md: not valid UTF-8 \(byte offset 5\)"):
+        load_survey(bad)

@@ -1,0 +1,280 @@
+"""Parse a Markdown reading list into sections and entries, losslessly.
+
+The Survey keeps every original line with its own ending, so `render()` gives
+back the exact input and a patch can add lines without touching the others.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterator
+
+from tracker.errors import SurveyError
+from tracker.models import Entry, Section, Skipped
+from tracker.survey_fields import Item, read_item
+
+HEADING = re.compile(r"^ {0,3}(#{1,6})(?:[ \t]+(.*?))?(?:[ \t]+#+)?[ \t]*$")
+HTML_HEADING = re.compile(r"^\s*<h([1-6])\b[^>]*>(.*?)</h\1>\s*$", re.IGNORECASE)
+LIST_ITEM = re.compile(r"^(?P<indent>[ \t]*)(?:(?P<num>\d{1,9})[.)]|[-*+])(?P<gap>[ \t]+)(?=\S)")
+FENCE = re.compile(r"^ {0,3}(`{3,}|~{3,})")
+THEMATIC = re.compile(r"^ {0,3}([-*_])(?:[ \t]*\1){2,}[ \t]*$")
+TABLE_ROW = re.compile(r"^\s*\|.*\|\s*$")
+TABLE_RULE = re.compile(r"^\s*\|?\s*:?-{2,}:?\s*(\|\s*:?-{2,}:?\s*)*\|?\s*$")
+BOLD_PARAGRAPH = re.compile(r"^ {0,3}\*\*\S")
+TAG = re.compile(r"<[^>]*>")
+MD_LINK = re.compile(r"!?\[([^\]]*)\]\([^)]*\)")
+
+
+def split_lines(text: str) -> list[str]:
+    """Lines with their endings; only `\\n` (and `\\r\\n`) end a line, unlike str.splitlines."""
+    return re.findall(r"[^\n]*\n|[^\n]+$", text)
+
+
+def heading_text(raw: str) -> str:
+    """`<img .../>Title` -> `Title`: drop HTML tags, keep link text, collapse spaces."""
+    text = MD_LINK.sub(lambda m: "" if m.group(0).startswith("!") else m.group(1), TAG.sub("", raw))
+    return " ".join(text.split())
+
+
+def slugify(heading: str, position: int) -> str:
+    """Readable ASCII slug from the heading's Latin words, else `section-N` by position."""
+    slug = ""
+    for word in re.findall(r"[A-Za-z0-9]+", heading):
+        if slug and len(slug) + len(word) > 48:
+            break
+        slug = f"{slug}-{word.lower()}" if slug else word.lower()
+    return slug if slug else f"section-{position}"
+
+
+@dataclass(frozen=True)
+class Survey:
+    path: str
+    lines: tuple[str, ...]
+    sections: tuple[Section, ...]
+    skipped: tuple[Skipped, ...]
+
+    def render(self) -> str:
+        return "".join(self.lines)
+
+    def entries(self) -> Iterator[tuple[Section, Entry]]:
+        for section in self.sections:
+            for entry in section.entries:
+                yield section, entry
+
+    @property
+    def newline(self) -> str:
+        """The file's own line ending (the more common one; `\\n` for a one-line file)."""
+        crlf = sum(1 for line in self.lines if line.endswith("\r\n"))
+        lf = sum(1 for line in self.lines if line.endswith("\n")) - crlf
+        return "\r\n" if crlf > lf else "\n"
+
+    def entry_text(self, entry: Entry) -> str:
+        return "".join(self.lines[entry.line - 1 : entry.end_line])
+
+    def section_end(self, section: Section) -> int:
+        """1-based number of the last line before the next heading (or the file's last line)."""
+        later = [s.line for s in self.sections if s.line > section.line and s.level > 0]
+        return (min(later) - 1) if later else len(self.lines)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "path": self.path,
+            "sections": [s.to_json() for s in self.sections],
+            "skipped": [{"line": s.line, "text": s.text} for s in self.skipped],
+        }
+
+
+def _indent_width(text: str) -> int:
+    return len(text.expandtabs(4)) - len(text.expandtabs(4).lstrip())
+
+
+class _Parser:
+    def __init__(self, lines: list[str]) -> None:
+        self.lines = lines
+        self.plain = [line.rstrip("\r\n") for line in lines]
+        if self.plain and self.plain[0].startswith("\ufeff"):
+            self.plain[0] = self.plain[0][1:]
+        self.sections: list[dict[str, Any]] = []
+        self.skipped: list[Skipped] = []
+        self.structural = self._structural_lines()
+
+    def _structural_lines(self) -> list[bool]:
+        """False for lines inside fenced code or HTML comments: nothing there is read."""
+        out, fence, comment = [], None, False
+        for text in self.plain:
+            if comment:
+                out.append(False)
+                comment = "-->" not in text
+                continue
+            if fence:
+                out.append(False)
+                if text.strip().startswith(fence):
+                    fence = None
+                continue
+            m = FENCE.match(text)
+            if m:
+                fence = m.group(1)[0] * 3
+                out.append(False)
+                continue
+            if text.lstrip().startswith("<!--") and "-->" not in text:
+                comment = True
+                out.append(False)
+                continue
+            out.append(True)
+        return out
+
+    def heading(self, i: int) -> tuple[int, str] | None:
+        if not self.structural[i]:
+            return None
+        m = HEADING.match(self.plain[i])
+        if m:
+            return len(m.group(1)), heading_text(m.group(2) or "")
+        m = HTML_HEADING.match(self.plain[i])
+        if m:
+            return int(m.group(1)), heading_text(m.group(2))
+        return None
+
+    def starts_block(self, i: int) -> bool:
+        text = self.plain[i]
+        return (
+            not self.structural[i]
+            or self.heading(i) is not None
+            or bool(LIST_ITEM.match(text))
+            or bool(THEMATIC.match(text))
+            or bool(FENCE.match(text))
+            or bool(TABLE_ROW.match(text))
+        )
+
+    def item_end(self, i: int, content_col: int) -> int:
+        """Index of the item's last non-blank line: lazy continuation, or indented after blanks."""
+        end, blank, j = i, False, i + 1
+        while j < len(self.plain):
+            text = self.plain[j]
+            if not text.strip():
+                blank = True
+            elif self.starts_block(j) or (blank and _indent_width(text) < min(content_col, 2)):
+                break
+            else:
+                end = j
+            j += 1
+        return end
+
+    def paragraph_end(self, i: int) -> int:
+        j = i
+        while j + 1 < len(self.plain) and self.plain[j + 1].strip() and not self.starts_block(j + 1):
+            j += 1
+        return j
+
+    def add_section(self, level: int, heading: str, line: int) -> None:
+        self.sections.append({"level": level, "heading": heading, "line": line, "entries": []})
+
+    def add_entry(self, i: int, end: int, start: int, number: int | None, list_like: bool) -> None:
+        raw = "".join(self.lines[i : end + 1])
+        offset = 1 if i == 0 and raw.startswith("\ufeff") else 0
+        item = read_item(raw[offset:], start)
+        if item.navigation:
+            return
+        if not item.is_entry:
+            if list_like:
+                self.skipped.append(Skipped(line=i + 1, text=self.plain[i].strip()))
+            return
+        if not self.sections:
+            self.add_section(0, "", 1)
+        self.sections[-1]["entries"].append(_entry(item, number, i + 1, end + 1))
+
+    def table_row(self, i: int) -> None:
+        prev_rule = i + 1 < len(self.plain) and TABLE_RULE.match(self.plain[i + 1])
+        if TABLE_RULE.match(self.plain[i]) or prev_rule:
+            return
+        cells = [c for c in self.plain[i].strip().strip("|").split("|")]
+        item = Item()
+        raw = self.plain[i]
+        titled = next((c for c in cells if len(re.findall(r"[^\W\d_]", MD_LINK.sub(r"\1", c))) >= 3), None)
+        probe = read_item(raw, 0)
+        if titled is None or not probe.links:
+            self.skipped.append(Skipped(line=i + 1, text=raw.strip()))
+            return
+        item.title = " ".join(MD_LINK.sub(r"\1", titled).replace("*", "").split())
+        item.links, item.year, item.shape = probe.links, probe.year, "table"
+        if not self.sections:
+            self.add_section(0, "", 1)
+        self.sections[-1]["entries"].append(_entry(item, None, i + 1, i + 1))
+
+    def run(self) -> None:
+        i = 0
+        while i < len(self.plain):
+            text = self.plain[i]
+            found = self.heading(i)
+            if found:
+                self.add_section(found[0], found[1], i + 1)
+                i += 1
+                continue
+            if not self.structural[i] or THEMATIC.match(text):
+                i += 1
+                continue
+            m = LIST_ITEM.match(text)
+            if m:
+                content_col = len(m.group(0).expandtabs(4))
+                end = self.item_end(i, content_col)
+                self.add_entry(i, end, m.end(), int(m.group("num")) if m.group("num") else None, True)
+                i = end + 1
+                continue
+            if TABLE_ROW.match(text):
+                self.table_row(i)
+            elif BOLD_PARAGRAPH.match(text):
+                end = self.paragraph_end(i)
+                self.add_entry(i, end, 0, None, False)
+                i = end + 1
+                continue
+            i += 1
+
+
+def _entry(item: Item, number: int | None, line: int, end_line: int) -> Entry:
+    return Entry(
+        number=number,
+        title=item.title,
+        authors=item.authors,
+        venue=item.venue,
+        year=item.year,
+        links=tuple(link for link, _, _ in item.links),
+        arxiv_id=item.arxiv_id,
+        line=line,
+        end_line=end_line,
+    )
+
+
+def parse_survey(text: str, path: str) -> Survey:
+    """Parse Markdown text; never raises on content, lines it cannot read go to `skipped`."""
+    lines = split_lines(text)
+    parser = _Parser(lines)
+    parser.run()
+    sections: list[Section] = []
+    used: set[str] = set()
+    for position, s in enumerate(parser.sections, 1):
+        base = "preamble" if s["level"] == 0 else slugify(s["heading"], position)
+        sid, n = base, 2
+        while sid in used:
+            sid, n = f"{base}-{n}", n + 1
+        used.add(sid)
+        sections.append(Section(id=sid, heading=s["heading"], level=s["level"], line=s["line"], entries=tuple(s["entries"])))
+    return Survey(path=str(path), lines=tuple(lines), sections=tuple(sections), skipped=tuple(parser.skipped))
+
+
+def load_survey(path: str | Path) -> Survey:
+    """Read a survey file; a missing file, a folder or bad UTF-8 is a SurveyError naming it."""
+    p = Path(path)
+    try:
+        data = p.read_bytes()
+    except FileNotFoundError:
+        raise SurveyError(f"{p}: survey file not found") from None
+    except IsADirectoryError:
+        raise SurveyError(f"{p}: is a directory, expected a Markdown file") from None
+    except OSError as exc:
+        raise SurveyError(f"{p}: cannot read survey file ({exc.strerror or exc})") from None
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise SurveyError(f"{p}: not valid UTF-8 (byte offset {exc.start})") from None
+    return parse_survey(text, str(path))
