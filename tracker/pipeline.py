@@ -1,0 +1,250 @@
+"""Poll orchestration: sources -> store -> classify, one recorded run per source.
+
+Why it is shaped this way:
+- The window of a source starts at the end of its last *successful* run minus
+  `arxiv.overlap_days`, so a machine that was off catches up, and a killed run
+  (left "running") or a failed one never moves the window forward.
+- Each batch is stored, classified and handed to the `after_store` hooks in one
+  transaction: a SIGKILL loses at most the batch in flight, and a paper is never
+  stored without its classification (the next poll would see it as unchanged).
+- One failing source is recorded with its reason and a hint; the others still run.
+- The whole poll holds `poll.lock` in the data directory, so two polls never
+  interleave; the second waits `lock_wait` seconds, then fails with a clear message.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta, timezone
+from typing import Any, Callable, Iterable, Iterator, Protocol, Sequence
+
+import httpx
+from sqlite_utils import Database
+
+from tracker.config import Config
+from tracker.errors import InputError, TrackerError
+from tracker.locking import exclusive
+from tracker.logs import log
+from tracker.models import Paper, SectionScore
+from tracker.sources import Http, arxiv_api, arxiv_rss, utc
+from tracker.store import runs
+from tracker.store.classifications import save_classifications
+from tracker.store.papers import upsert_papers
+
+logger = logging.getLogger("tracker.pipeline")
+
+STORE_BATCH = 500
+AfterStore = Callable[[Database, list[Paper]], None]
+Progress = Callable[[str, int], None]
+
+
+class Classifier(Protocol):
+    fingerprint: str
+
+    def classify(self, paper: Paper) -> list[SectionScore]: ...
+
+
+SourceFn = Callable[[Config, Http, datetime, datetime], Iterable[list[Paper]]]
+
+
+def section_terms(config: Config) -> list[str]:
+    """The API query's terms: every section's `any` terms. A section that matches by
+    `all`/`regex` alone cannot be expressed as a query, so then the whole categories
+    are fetched (an empty list) and classification does the filtering."""
+    if any(not s.rule.any for s in config.sections):
+        return []
+    return [t for s in config.sections for t in s.rule.any]
+
+
+def _api(config: Config, http: Http, start: datetime, end: datetime) -> Iterable[list[Paper]]:
+    return arxiv_api.fetch(config.arxiv, http, section_terms(config), start, end)
+
+
+def _rss(config: Config, http: Http, start: datetime, end: datetime) -> Iterable[list[Paper]]:
+    yield arxiv_rss.fetch(config.arxiv, http)
+
+
+SOURCES: dict[str, SourceFn] = {"api": _api, "rss": _rss}
+HINTS = {
+    "api": "check arxiv.api_url and your network; the next poll retries the same window",
+    "rss": "check arxiv.rss_url and arxiv.categories; the api source catches up what the feed missed",
+}
+
+
+@dataclass(frozen=True)
+class SourceReport:
+    source: str
+    window_start: str
+    window_end: str
+    fetched: int
+    new: int
+    updated: int
+    requests: int
+    outcome: str
+    error: str | None = None
+    seconds: float = 0.0
+
+    def to_json(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+@dataclass(frozen=True)
+class PollReport:
+    sources: tuple[SourceReport, ...]
+
+    @property
+    def ok(self) -> bool:
+        return all(s.outcome == runs.OK for s in self.sources)
+
+    @property
+    def changed(self) -> int:
+        return sum(s.new + s.updated for s in self.sources)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"ok": self.ok, "sources": [s.to_json() for s in self.sources]}
+
+
+def default_classifier(config: Config) -> Classifier:
+    try:
+        from tracker.classify import Classifier as RuleClassifier
+    except ImportError:
+        raise TrackerError("poll needs the classifier (tracker.classify), which is not installed") from None
+    return RuleClassifier.from_config(config)
+
+
+def window(db: Database, source: str, config: Config, now: datetime, since: date | None = None) -> tuple[datetime, datetime]:
+    """[start, end] of this poll for `source`: --since, else last success minus overlap,
+    else `arxiv.first_poll_days` back."""
+    end = utc(now)
+    if since is not None:
+        return datetime(since.year, since.month, since.day, tzinfo=timezone.utc), end
+    last = runs.last_success(db, source)
+    if last is not None:
+        start = utc(datetime.fromisoformat(last.window_end)) - timedelta(days=config.arxiv.overlap_days)
+    else:
+        start = end - timedelta(days=config.arxiv.first_poll_days)
+    return min(start, end), end
+
+
+def _newest(papers: Iterable[Paper]) -> list[Paper]:
+    kept: dict[str, Paper] = {}
+    for p in papers:
+        old = kept.get(p.id)
+        if old is None or (p.version or 0) > (old.version or 0):
+            kept[p.id] = p
+    return list(kept.values())
+
+
+def store_batch(
+    db: Database, papers: list[Paper], source: str, seen: str, classifier: Classifier | None, after_store: Sequence[AfterStore]
+) -> tuple[int, int]:
+    """Store, classify and link one batch atomically; returns (new, updated)."""
+    papers = _newest(papers)
+    with db.atomic():
+        counts = upsert_papers(db, papers, source, seen)
+        changed_ids = set(counts.changed_ids)
+        changed = [p for p in papers if p.id in changed_ids]
+        if changed and classifier is not None:
+            save_classifications(db, [(p.id, classifier.classify(p)) for p in changed], classifier.fingerprint, at=seen)
+        if changed:
+            for hook in after_store:
+                hook(db, changed)
+    return counts.new, counts.updated
+
+
+def _chunks(papers: list[Paper], size: int) -> Iterator[list[Paper]]:
+    for i in range(0, len(papers), size):
+        yield papers[i : i + size]
+
+
+@dataclass
+class _Tally:
+    fetched: int = 0
+    new: int = 0
+    updated: int = 0
+
+
+@dataclass
+class PollContext:
+    """What a run needs besides the config; tests inject sleep/clock/transport."""
+
+    classifier: Classifier | None
+    after_store: Sequence[AfterStore] = ()
+    progress: Progress | None = None
+    sleep: Callable[[float], None] = time.sleep
+    clock: Callable[[], float] = time.monotonic
+    transport: httpx.BaseTransport | None = None
+    seen: str = ""
+
+
+def poll_source(config: Config, db: Database, source: str, now: datetime, since: date | None, ctx: PollContext) -> SourceReport:
+    start, end = window(db, source, config, now, since)
+    run_id = runs.start_run(db, source, start, end, at=ctx.seen)
+    cfg = config.arxiv
+    http = Http(timeout=cfg.timeout_seconds, retries=cfg.retries, delay_seconds=cfg.delay_seconds,
+                sleep=ctx.sleep, clock=ctx.clock, transport=ctx.transport)
+    t = _Tally()
+    began = time.perf_counter()
+    outcome, error = runs.OK, None
+    log(logger, logging.INFO, "poll.source.start", source=source, window_start=start.isoformat(), window_end=end.isoformat())
+    try:
+        for page in SOURCES[source](config, http, start, end):
+            t.fetched += len(page)
+            for chunk in _chunks(page, STORE_BATCH):
+                new, updated = store_batch(db, chunk, source, ctx.seen, ctx.classifier, ctx.after_store)
+                t.new, t.updated = t.new + new, t.updated + updated
+            runs.update_counts(db, run_id, t.fetched, t.new, t.updated, http.requests)
+            if ctx.progress:
+                ctx.progress(source, t.fetched)
+    except TrackerError as exc:
+        outcome, error = runs.FAILED, str(exc)
+        log(logger, logging.ERROR, "poll.source.failed", source=source, error=str(exc), hint=exc.hint or HINTS[source])
+    except Exception as exc:  # a bug or an unexpected library error: record it, keep the other sources going
+        outcome, error = runs.FAILED, f"{type(exc).__name__}: {exc}"
+        logger.exception("poll.source.crashed", extra={"fields": {"source": source}})
+    except BaseException:
+        runs.finish_run(db, run_id, runs.FAILED, t.fetched, t.new, t.updated, http.requests, "interrupted (Ctrl-C)")
+        raise
+    finally:
+        http.close()
+    runs.finish_run(db, run_id, outcome, t.fetched, t.new, t.updated, http.requests, error)
+    seconds = time.perf_counter() - began
+    log(logger, logging.INFO, "poll.source.done", source=source, outcome=outcome, fetched=t.fetched, new=t.new,
+        updated=t.updated, requests=http.requests, seconds=round(seconds, 2))
+    return SourceReport(source, start.isoformat(timespec="seconds"), end.isoformat(timespec="seconds"), t.fetched,
+                        t.new, t.updated, http.requests, outcome, error, seconds)
+
+
+def parse_sources(text: str | Sequence[str]) -> list[str]:
+    names = [s.strip() for s in (text.split(",") if isinstance(text, str) else text) if s.strip()]
+    unknown = [n for n in names if n not in SOURCES]
+    if unknown or not names:
+        raise InputError(f"unknown source {unknown[0] if unknown else '(none)'!r} (known: {', '.join(SOURCES)})")
+    return list(dict.fromkeys(names))
+
+
+def poll(
+    config: Config,
+    db: Database,
+    sources: Sequence[str],
+    now: datetime,
+    since: date | None = None,
+    classifier: Classifier | None = None,
+    after_store: Sequence[AfterStore] = (),
+    progress: Progress | None = None,
+    lock_wait: float = 10.0,
+    **inject: Any,
+) -> PollReport:
+    """Poll each source in turn; `inject` may carry sleep, clock and transport for tests."""
+    names = parse_sources(sources)
+    classifier = classifier if classifier is not None else default_classifier(config)
+    ctx = PollContext(classifier=classifier, after_store=after_store, progress=progress,
+                      seen=utc(now).isoformat(timespec="seconds"), **inject)
+    with exclusive(config.data_dir / "poll.lock", "poll", lock_wait):
+        stale = runs.mark_interrupted(db, at=ctx.seen)
+        if stale:
+            log(logger, logging.WARNING, "poll.interrupted_runs", count=stale)
+        reports = tuple(poll_source(config, db, name, now, since, ctx) for name in names)
+    return PollReport(reports)
