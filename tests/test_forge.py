@@ -205,3 +205,12 @@ def test_unreachable_api_is_a_forge_error():
     with pytest.raises(ForgeError, match="github.api_url"):
         with forge.GitHub("http://127.0.0.1:9", "owner/survey", TOKEN, timeout=2) as api:
             api.get(1)
+
+
+def test_init_bare_remote_for_the_demo(tmp_path):
+    bare = tmp_path / "demo" / "survey.git"
+    sha = forge.init_bare_remote(bare, {"README.md": SURVEY, "docs/x.md": "x\n"})
+    assert git("rev-parse", "main", cwd=bare).strip() == sha
+    assert remote_file(bare, "main", "README.md") == SURVEY
+    with pytest.raises(ForgeError, match="outside"):
+        forge.init_bare_remote(tmp_path / "b2.git", {"../evil.md": "x"})

@@ -299,3 +299,26 @@ def _hint(status: int) -> str | None:
     if status >= 500:
         return "GitHub had a server error; nothing was recorded, try again later"
     return None
+
+
+def init_bare_remote(bare: Path, files: Mapping[str, str], branch: str = "main", identity: Identity = Identity()) -> str:
+    """A bare repository whose `branch` holds `files` in one commit: the remote of `tracker demo`."""
+    import tempfile
+
+    check_ref_name(branch, "branch")
+    bare.parent.mkdir(parents=True, exist_ok=True)
+    Git(bare.parent, identity).run("init", "--quiet", "--bare", "-b", branch, "--", str(bare))
+    with tempfile.TemporaryDirectory(prefix="tracker-seed-") as tmp:
+        work = Path(tmp) / "work"
+        Git(Path(tmp), identity).run("init", "--quiet", "-b", branch, "--", str(work))
+        g = Git(work, identity)
+        for rel, text in files.items():
+            target = work / rel
+            if not target.resolve().is_relative_to(work.resolve()):
+                raise ForgeError(f"{rel!r} is outside the repository")
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(text.encode("utf-8"))
+            g.run("add", "--", rel)
+        g.run("commit", "--quiet", "--no-verify", "-m", "Seed the survey")
+        g.run("push", "--quiet", "--", str(bare), f"HEAD:refs/heads/{branch}")
+        return g.out("rev-parse", "HEAD")
