@@ -152,3 +152,22 @@ def m070_proposals(db: Database) -> None:
         foreign_keys=[("proposal_id", "proposals", "id"), ("paper_id", "papers", "id")],
     )
     db["proposal_papers"].create_index(["paper_id"])
+
+
+@migrations()
+def m080_job_runs(db: Database) -> None:
+    db["job_runs"].create(
+        {
+            "id": int,
+            "job": str,
+            "trigger": str,
+            "started": str,
+            "finished": str,
+            "outcome": str,
+            "error": str,
+            "summary": str,
+            "next_run": str,
+        },
+        pk="id",
+    )
+    db["job_runs"].create_index(["job", "outcome", "started"])
