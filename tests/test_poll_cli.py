@@ -1,0 +1,69 @@
+"""`tracker poll`, `export` and `status` through the CLI, against the replay server."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from test_poll_support import expected_ids, write_config
+
+from tracker.standins.arxiv import ArxivReplay
+
+NOW = "2025-11-01T00:00:00Z"
+
+
+@pytest.fixture
+def env(tmp_path):
+    with ArxivReplay() as server:
+        yield server, write_config(tmp_path, server.api_url, server.rss_url, terms=True)
+
+
+def test_poll_then_export_and_status(env, run_cli, tmp_path):
+    server, config = env
+    code, out, err = run_cli("--config", str(config), "poll", "--now", NOW)
+    assert code == 0, err
+    assert "api: ok" in out and "rss: ok" in out
+    code, out, err = run_cli("--config", str(config), "export")
+    assert code == 0, err
+    lines = [json.loads(line) for line in out.splitlines()]
+    ids = {o["id"] for o in lines}
+    assert ids and ids <= expected_ids()
+    assert all(isinstance(o["sections"], list) and o["links"] == [] for o in lines)
+    assert any(o["sections"] == ["llm"] for o in lines)
+    target = tmp_path / "out" / "papers.jsonl"
+    code, _, err = run_cli("--config", str(config), "export", "--output", str(target))
+    assert code == 0 and target.read_text(encoding="utf-8").count("\n") == len(lines)
+    code, out, _ = run_cli("--config", str(config), "status", "--json")
+    status = json.loads(out)
+    assert {r["source"]: r["outcome"] for r in status["last_runs"]} == {"api": "ok", "rss": "ok"}
+    assert status["totals"]["papers"] == len(lines)
+    assert status["sections"][0]["section"] == "llm" and status["sections"][0]["papers"] > 0
+    code, out, _ = run_cli("--config", str(config), "status")
+    assert code == 0 and "last runs:" in out and "llm:" in out
+
+
+def test_failed_source_exits_1_and_status_shows_the_error(env, run_cli):
+    server, config = env
+    server.inject("error_feed", route="api", message="unknown field cat2")
+    code, out, err = run_cli("--config", str(config), "poll", "--now", NOW)
+    assert code == 1
+    assert "api: failed" in out and "rss: ok" in out
+    assert "error: 1 of 2 sources failed: api" in err
+    code, out, _ = run_cli("--config", str(config), "status")
+    assert "error: arXiv API error: unknown field cat2" in out
+
+
+def test_poll_json_and_bad_arguments(env, run_cli):
+    server, config = env
+    code, out, _ = run_cli("--config", str(config), "poll", "--now", NOW, "--source", "rss", "--json")
+    assert code == 0 and json.loads(out)["sources"][0]["source"] == "rss"
+    code, _, err = run_cli("--config", str(config), "poll", "--source", "ftp")
+    assert code == 1 and "unknown source 'ftp'" in err
+    code, _, err = run_cli("--config", str(config), "poll", "--since", "yesterday")
+    assert code == 2
+
+
+def test_commands_have_help(run_cli):
+    for cmd in ("poll", "export", "status"):
+        code, out, _ = run_cli(cmd, "--help")
+        assert code == 0 and len(out) > 100
