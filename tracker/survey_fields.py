@@ -72,9 +72,13 @@ def arxiv_id(url: str) -> str | None:
     return split[0] if split else None
 
 
-def split_authors(text: str) -> tuple[str, ...]:
+def split_authors(raw: str) -> tuple[str, ...]:
+    return split_names(clean(raw))
+
+
+def split_names(text: str) -> tuple[str, ...]:
     """`A, B and C` -> three names; BibTeX-style `Last, First and Last, First` keeps each pair."""
-    text = strip_period(clean(text)).strip()
+    text = strip_period(" ".join(text.split())).strip()
     if not text:
         return ()
     pairs = re.split(r"\s+and\s+", text)

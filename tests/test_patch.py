@@ -1,0 +1,255 @@
+"""The patch writer: new entries in each section's own style, old lines untouched, diffs that apply."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from dataclasses import replace
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from conftest import DEFAULT_CONFIG, SEED, SURVEYS
+from tracker.config import load_config
+from tracker.errors import SurveyError
+from tracker.models import Paper
+from tracker.patch import add_papers, expected_fields, fold_title, unified_diff, venue_of
+from tracker.survey import load_survey, parse_survey
+
+
+def paper(n: int, section: str, title: str | None = None, **kw) -> Paper:
+    return Paper(
+        id=f"2409.{10000 + n}",
+        title=title or f"Sparse State Machines {n}: A Study",
+        authors=kw.pop("authors", ("Ann Lee", "Bob Ray")),
+        published=kw.pop("published", "2024-09-05"),
+        section=section,
+        **kw,
+    )
+
+
+def check_old_entries_kept(old, new, added_ids):
+    """Every old entry parses back with the same fields and raw lines, only shifted down."""
+    fresh = [(s.heading, e) for s, e in new.entries() if e.arxiv_id not in added_ids]
+    before = [(s.heading, e) for s, e in old.entries()]
+    assert len(fresh) == len(before)
+    last_shift = 0
+    for (h_old, e_old), (h_new, e_new) in zip(before, fresh):
+        assert h_old == h_new
+        assert replace(e_new, line=e_old.line, end_line=e_old.end_line) == e_old
+        shift = e_new.line - e_old.line
+        assert shift >= last_shift and e_new.end_line - e_old.end_line == shift
+        raw_new = [l.rstrip("\r\n") for l in new.lines[e_new.line - 1 : e_new.end_line]]
+        assert raw_new == [l.rstrip("\r\n") for l in old.lines[e_old.line - 1 : e_old.end_line]]
+        last_shift = shift
+
+
+@pytest.fixture(scope="module")
+def seed():
+    return load_survey(SEED)
+
+
+@pytest.fixture(scope="module")
+def headings():
+    return {s.id: s.heading for s in load_config(DEFAULT_CONFIG).sections}
+
+
+def test_seed_patch_in_each_sections_style(seed, headings):
+    papers = [
+        paper(1, "encoder_only"),  # config id
+        paper(2, "非 Transformer 架构", journal_ref="Advances in NeurIPS 37, 2024"),  # exact heading
+        paper(3, "decoder-only"),  # the survey's own slug
+        paper(4, "encoder_only", published="2023-01-01"),
+    ]
+    result = add_papers(seed, papers, headings)
+    new = parse_survey(result.text, "seed")
+    check_old_entries_kept(seed, new, {p.id for p in papers})
+    assert [(p.id, h) for p, h in result.added] == [
+        ("2409.10001", "基于 Encoder-only 架构的大语言模型"),
+        ("2409.10002", "非 Transformer 架构"),
+        ("2409.10003", "基于 Decoder-only 架构的大语言模型"),
+        ("2409.10004", "基于 Encoder-only 架构的大语言模型"),
+    ]
+    sections = {s.heading: s for s in new.sections}
+    enc = sections["基于 Encoder-only 架构的大语言模型"].entries
+    assert [e.number for e in enc] == [1, 2, 4, 5, 6, 7, 8]
+    assert [e.arxiv_id for e in enc[-2:]] == ["2409.10001", "2409.10004"]
+    assert enc[-1].year == 2023 and enc[-2].venue == "arXiv"
+    assert enc[-2].title == "Sparse State Machines 1: A Study" and enc[-2].authors == ("Ann Lee", "Bob Ray")
+    assert [(l.label, l.url) for l in enc[-2].links] == [("PDF", "https://arxiv.org/abs/2409.10001")]
+    non = sections["非 Transformer 架构"].entries[-1]
+    assert (non.number, non.venue, non.year) == (6, "Advances in NeurIPS", 2024)
+    dec = sections["基于 Decoder-only 架构的大语言模型"].entries[-1]
+    assert dec.number == 22
+    lines = result.text.split("\n")
+    # encoder-only: "N.  " numbers, 4-space second line, a 4-space line between entries, no trailing spaces
+    i = enc[-2].line - 1
+    assert lines[i - 1] == "    " and lines[i].startswith("7.  **Sparse State Machines 1: A Study.** `arXiv`")
+    assert lines[i + 1].startswith("    *Ann Lee, Bob Ray.* [[PDF](https://arxiv.org/abs/2409.10001)], 2024.")
+    # non-Transformer: "N. " numbers, 3-space indent, two trailing spaces after the venue
+    j = non.line - 1
+    assert lines[j] == "6. **Sparse State Machines 2: A Study.** `Advances in NeurIPS`  "
+    assert lines[j + 1].startswith("   *Ann Lee, Bob Ray.* [[PDF]")
+    assert lines[dec.line - 1].startswith("22.  **") and lines[dec.line - 1].endswith("`arXiv`  ")
+
+
+def test_patch_touches_only_added_lines(seed):
+    result = add_papers(seed, [paper(1, "encoder-only"), paper(2, "transformer")])
+    diff = unified_diff(seed.render(), result.text, "config/llm-survey.md")
+    body = [l for l in diff.splitlines() if l[:1] in "+-" and not l.startswith(("+++", "---"))]
+    assert body and all(l.startswith("+") for l in body)
+    assert diff.startswith("--- a/config/llm-survey.md\n+++ b/config/llm-survey.md\n")
+
+
+@pytest.mark.parametrize("path", sorted(SURVEYS.glob("*.md")) + [SEED], ids=lambda p: p.name)
+def test_every_fixture_keeps_old_entries(path):
+    survey = load_survey(path)
+    targets = [s for s in survey.sections if s.entries]
+    papers = [paper(i, s.id) for i, s in enumerate(targets)] + [paper(900, targets[0].id)]
+    result = add_papers(survey, papers)
+    new = parse_survey(result.text, path.name)
+    check_old_entries_kept(survey, new, {p.id for p in papers})
+    got = {e.arxiv_id: (s.id, e) for s, e in new.entries() if e.arxiv_id in {p.id for p in papers}}
+    assert len(got) == len(papers) == len(result.added)
+    for p in papers:
+        sid, entry = got[p.id]
+        assert sid == p.section
+        title, authors = expected_fields(p)
+        assert entry.title == title
+        if entry.authors:
+            assert entry.authors == authors
+        section = next(s for s in survey.sections if s.id == p.section)
+        numbers = [e.number for e in section.entries if e.number is not None]
+        if numbers and entry.number is not None:
+            assert entry.number > max(numbers)
+    first, second = got[papers[0].id][1], got["2409.10900"][1]
+    assert second.line > first.line  # same section: input order
+
+
+def test_same_format_chapters_use_their_own_layout():
+    ch3 = load_survey(SURVEYS / "ZJU-Foundations-of-LLMs__ch3_prompt_engineering.md")
+    section = next(s for s in ch3.sections if s.entries)
+    result = add_papers(ch3, [paper(1, section.id)])
+    new_lines = result.text.split("\n")
+    entry = next(e for s, e in parse_survey(result.text, "ch3").entries() if e.arxiv_id == "2409.10001")
+    # ch3 puts a blank line between the title line and the indented authors line
+    assert new_lines[entry.line - 1] == "11. **Sparse State Machines 1: A Study.** `arXiv`"
+    assert new_lines[entry.line] == ""
+    assert new_lines[entry.line + 1].startswith("    *Ann Lee, Bob Ray.*[[PDF](https://arxiv.org/abs/2409.10001)]")
+    mamba = load_survey(SURVEYS / "XiudingCai-Awesome-Mamba-Collection__README.md")
+    result = add_papers(mamba, [paper(2, "architecture", published="2024-09-05")])
+    assert "* Sparse State Machines 2: A Study [[paper](https://arxiv.org/abs/2409.10002)] (2024.09.05)\n" in result.text
+
+
+def test_skips_already_listed_papers(seed):
+    papers = [
+        paper(1, "encoder-only", title="RoBERTa: A robustly optimized BERT pretraining approach!"),
+        Paper(id="1907.11692", title="Something else", section="encoder-only"),
+        paper(3, "encoder-only"),
+        paper(3, "transformer"),
+    ]
+    result = add_papers(seed, papers)
+    assert [p.id for p, _ in result.added] == ["2409.10003"]
+    reasons = [r for _, r in result.skipped]
+    assert reasons[0] == "already listed at line 35 (same title)"
+    assert reasons[1] == "already listed at line 35 (same arXiv id)"
+    assert reasons[2].startswith("already listed")
+    assert fold_title("BERT: Pre-training!") == fold_title("bert pre training")
+
+
+def test_nothing_to_add_leaves_text_identical(seed):
+    result = add_papers(seed, [Paper(id="2312.00752", title="x", section="transformer")])
+    assert result.text == seed.render() and not result.added
+    assert unified_diff(seed.render(), result.text, "s.md") == ""
+
+
+def test_unknown_or_missing_section_is_an_error(seed, headings):
+    with pytest.raises(SurveyError) as exc:
+        add_papers(seed, [paper(1, "vision")], headings)
+    message = str(exc.value)
+    assert "'vision'" in message and "encoder_only" in message and "non_transformer" in message
+    with pytest.raises(SurveyError, match="field 'section' is missing"):
+        add_papers(seed, [replace(paper(1, "x"), section=None)])
+    with pytest.raises(SurveyError, match="no such heading"):
+        add_papers(seed, [paper(1, "gone")], {"gone": "Not A Heading"})
+
+
+def test_empty_section_gets_an_entry_in_the_survey_style():
+    text = "# List\n\n## Old\n\n1.  **Known Paper.** `arXiv`  \n    *A B.* [[PDF](https://arxiv.org/abs/2001.00001)], 2020.\n\n## New Section\n\nSome intro text.\n\n## Last\n"
+    survey = parse_survey(text, "s.md")
+    result = add_papers(survey, [paper(1, "new-section"), paper(2, "new-section")])
+    new = parse_survey(result.text, "s.md")
+    entries = next(s for s in new.sections if s.id == "new-section").entries
+    assert [e.number for e in entries] == [1, 2]
+    assert "Some intro text.\n\n1.  **Sparse State Machines 1: A Study.** `arXiv`  \n    *Ann Lee, Bob Ray.*" in result.text
+    seedless = parse_survey("# T\n\n## Empty\n", "e.md")
+    out = add_papers(seedless, [paper(3, "empty")]).text
+    assert out == "# T\n\n## Empty\n1.  **Sparse State Machines 3: A Study.** `arXiv`  \n    *Ann Lee, Bob Ray.* [[PDF](https://arxiv.org/abs/2409.10003)], 2024.\n"
+
+
+def test_crlf_and_missing_final_newline_are_kept():
+    text = SEED.read_text(encoding="utf-8").replace("\n", "\r\n").rstrip("\r\n")
+    survey = parse_survey(text, "crlf.md")
+    result = add_papers(survey, [paper(1, "transformer")])
+    assert "\r\n" in result.text and "\n" not in result.text.replace("\r\n", "")
+    assert not result.text.endswith("\n") and result.text.endswith("2024.")
+    assert result.text.startswith(text[: text.rindex("\r\n")])
+    new = parse_survey(result.text, "crlf.md")
+    check_old_entries_kept(survey, new, {"2409.10001"})
+
+
+def test_venue_from_journal_ref():
+    base = paper(1, "x")
+    assert venue_of(base) == "arXiv"
+    assert venue_of(replace(base, journal_ref="NeurIPS 2024")) == "NeurIPS"
+    assert venue_of(replace(base, journal_ref="Phys. Rev. D 75, 123 (2007)")) == "Phys. Rev. D"
+    assert venue_of(replace(base, journal_ref="Transactions on Machine Learning Research (TMLR), 2024")) == (
+        "Transactions on Machine Learning Research (TMLR)"
+    )
+
+
+hard_text = st.text(alphabet=st.sampled_from("abcXYZ *_`[]|<>\\\n.,:-'\"(){}é语"), min_size=1, max_size=40).filter(
+    lambda t: any(c.isalpha() for c in t)
+)
+names = st.lists(
+    st.text(alphabet=st.sampled_from("abcXYZ *_`[]|<\\.-'é"), min_size=1, max_size=15).filter(lambda t: any(c.isalpha() for c in t) and "," not in t),
+    min_size=1,
+    max_size=4,
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(title=hard_text, authors=names, section=st.sampled_from(["encoder-only", "transformer", "section-2", "decoder-only"]))
+def test_markdown_specials_read_back(seed, title, authors, section):
+    p = Paper(id="2409.12345", title=title, authors=tuple(authors), published="2024-09-05", section=section)
+    title_folded = fold_title(title)
+    if any(fold_title(e.title) == title_folded for _, e in seed.entries()):
+        return
+    result = add_papers(seed, [p])
+    new = parse_survey(result.text, "seed")
+    entry = next(e for _, e in new.entries() if e.arxiv_id == "2409.12345")
+    assert (entry.title, entry.authors) == expected_fields(p)
+    check_old_entries_kept(seed, new, {"2409.12345"})
+
+
+def _apply_with(tool: list[str], tmp_path, name: str, old: str, diff: str) -> str:
+    work = tmp_path / name
+    (work / "config").mkdir(parents=True)
+    (work / "config" / "llm-survey.md").write_bytes(old.encode("utf-8"))
+    (work / "change.diff").write_bytes(diff.encode("utf-8"))
+    subprocess.run(tool + ["change.diff"], cwd=work, check=True, capture_output=True)
+    return (work / "config" / "llm-survey.md").read_bytes().decode("utf-8")
+
+
+@pytest.mark.skipif(not (shutil.which("git") and shutil.which("patch")), reason="git and patch are needed")
+@pytest.mark.parametrize("variant", ["lf", "crlf-no-final-newline"])
+def test_diff_applies_with_git_apply_and_patch(seed, tmp_path, variant):
+    old = seed.render()
+    if variant != "lf":
+        old = old.replace("\n", "\r\n").rstrip("\r\n")
+    survey = parse_survey(old, "config/llm-survey.md")
+    result = add_papers(survey, [paper(1, "encoder-only"), paper(2, "transformer"), paper(3, "section-2")])
+    diff = unified_diff(old, result.text, "config/llm-survey.md")
+    assert _apply_with(["git", "apply"], tmp_path, "git", old, diff) == result.text
+    assert _apply_with(["patch", "-p1", "-i"], tmp_path, "patch", old, diff) == result.text

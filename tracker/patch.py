@@ -1,0 +1,267 @@
+"""Add papers to a survey in each section's own style, touching only the added lines.
+
+A new entry is written by copying the section's last entry and swapping its
+values (number, title, venue, authors, links, year) in place, so spacing,
+indentation, trailing spaces and blank lines stay exactly as the maintainer
+writes them. Every new entry is read back with the parser before it is used.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from collections import Counter
+from dataclasses import dataclass
+from typing import Mapping, Sequence
+
+from tracker.errors import SurveyError
+from tracker.models import Entry, Paper, Section
+from tracker.survey import LIST_ITEM, TABLE_ROW, Survey, parse_survey, split_lines
+from tracker.survey_fields import Item, add_period, escape, read_item, split_names, strip_period
+
+SEED_TEMPLATE = "1.  **Title.** `arXiv`  \n    *Authors.* [[PDF](https://arxiv.org/abs/0000.00000)], 2000.\n"
+
+
+@dataclass(frozen=True)
+class PatchResult:
+    text: str
+    added: tuple[tuple[Paper, str], ...]
+    skipped: tuple[tuple[Paper, str], ...]
+
+
+def fold_title(title: str) -> str:
+    """Case and punctuation folded, so `BERT: Pre-training...` == `Bert pre training...`."""
+    return re.sub(r"[\W_]+", "", title.casefold())
+
+
+def venue_of(paper: Paper) -> str:
+    """`arXiv`, unless the journal reference names a venue (its text before the year/volume)."""
+    ref = " ".join((paper.journal_ref or "").split())
+    venue = re.split(r",|;|\s\(?(?:19|20)\d{2}\b|\s\d", ref)[0].strip(" .:-") if ref else ""
+    return venue.replace("`", "'") or "arXiv"
+
+
+def _title_text(paper: Paper) -> str:
+    return " ".join(paper.title.split())
+
+
+def _with_period(value: str, old: str) -> str:
+    """Escaped `value`, closed with a period when the template's value had one (or it must)."""
+    return escape(add_period(value) if old.endswith(".") and not value.endswith(".") else value)
+
+
+def render_entry(template: str, paper: Paper, number: int | None) -> str:
+    """The template entry's raw text with every value swapped for `paper`'s."""
+    template = template.lstrip("\ufeff")
+    marker = LIST_ITEM.match(template)
+    start = marker.end() if marker else 0
+    item = read_item(template, start)
+    if item.title_span is None:
+        raise ValueError("template entry has no title")
+    edits: list[tuple[int, int, str]] = []
+    if marker and marker.group("num") and number is not None:
+        edits.append((*marker.span("num"), str(number)))
+    venue = venue_of(paper)
+    if item.prefix_span:
+        keep = item.shape == "plain" and item.venue and venue != "arXiv"
+        edits.append((*item.prefix_span, f"({escape(venue)}) " if keep else ""))
+    a, b = item.title_span
+    old_title = template[a:b]
+    quote = '"' if len(old_title) > 1 and old_title[0] == old_title[-1] == '"' else ""
+    edits.append((a, b, quote + _with_period(_title_text(paper), old_title.strip(quote)) + quote))
+    if item.authors_span:
+        a, b = item.authors_span
+        names = ", ".join(" ".join(n.split()) for n in paper.authors)
+        edits.append((a - 1, b + 1, "") if not names else (a, b, _with_period(names, template[a:b])))
+    if item.venue_span:
+        edits.append((*item.venue_span, venue.replace("`", "'") if item.venue_is_code else escape(venue)))
+    edits.extend(_link_edits(template, item, paper))
+    year = paper.year
+    if item.date_span:
+        a, b = item.date_span
+        sep = template[a + 4]
+        edits.append((a, b, sep.join(paper.published[:10].split("-")) if year else ""))
+    elif item.year_span:
+        edits.append((*item.year_span, str(year) if year else ""))
+    if item.tail_span:
+        edits.append((*item.tail_span, ""))
+    out = template
+    for a, b, text in sorted(edits, key=lambda e: e[0], reverse=True):
+        out = out[:a] + text + out[b:]
+    return out
+
+
+def _link_edits(template: str, item: Item, paper: Paper) -> list[tuple[int, int, str]]:
+    if not item.links:
+        return []
+    url = paper.abs_url
+    if item.shape == "link-title":
+        first, (a, b), _ = item.links[0]
+        url_at = template.index("(", item.title_span[1]) + 1
+        edits = [(url_at, b - 1, url)]
+        if len(item.links) > 1:
+            edits.append((b, item.links[-1][2][1], ""))
+        return edits
+    first, span, wrapped = item.links[0]
+    label = first.label if re.fullmatch(r"(?i)pdf|paper|arxiv", first.label) else "PDF"
+    link = f"[{label}]({url})"
+    return [(wrapped[0], item.links[-1][2][1], f"[{link}]" if wrapped != span else link)]
+
+
+def expected_fields(paper: Paper) -> tuple[str, tuple[str, ...]]:
+    """The title and authors a new entry for `paper` reads back as (the parser drops one closing period)."""
+    authors = split_names(", ".join(paper.authors))
+    return strip_period(_title_text(paper)), authors
+
+
+def _reads_back(text: str, paper: Paper, with_authors: bool) -> bool:
+    """The new entry parses as exactly one entry with the paper's title, authors (if the style lists them) and id."""
+    entries = [e for _, e in parse_survey("## check\n" + text, "check").entries()]
+    if len(entries) != 1:
+        return False
+    title, authors = expected_fields(paper)
+    entry = entries[0]
+    return entry.title == title and entry.authors == (authors if with_authors else ()) and entry.arxiv_id == paper.id
+
+
+def _usable(survey: Survey, entry: Entry) -> bool:
+    raw = survey.entry_text(entry).lstrip("\ufeff")
+    return bool(entry.links) and not TABLE_ROW.match(raw.splitlines()[0])
+
+
+def _template(survey: Survey, section: Section) -> Entry | None:
+    candidates = [e for e in section.entries if _usable(survey, e)]
+    if not candidates and not section.entries:
+        candidates = [e for _, e in survey.entries() if _usable(survey, e)]
+    with_authors = [e for e in candidates if e.authors]
+    pool = with_authors or candidates
+    return pool[-1] if pool else None
+
+
+def _gap(survey: Survey, section: Section) -> list[str]:
+    """The lines between the section's last two entries (or the survey's most common gap)."""
+    def gap_of(prev: Entry, nxt: Entry) -> tuple[str, ...]:
+        return tuple(line.rstrip("\r\n") for line in survey.lines[prev.end_line : nxt.line - 1])
+
+    entries = section.entries
+    if len(entries) >= 2:
+        return list(gap_of(entries[-2], entries[-1]))
+    gaps: Counter[tuple[str, ...]] = Counter()
+    for s in survey.sections:
+        for prev, nxt in zip(s.entries, s.entries[1:]):
+            gaps[gap_of(prev, nxt)] += 1
+    return list(gaps.most_common(1)[0][0]) if gaps else [""]
+
+
+class _Resolver:
+    def __init__(self, survey: Survey, section_headings: Mapping[str, str]) -> None:
+        self.survey, self.config = survey, dict(section_headings)
+
+    def __call__(self, paper: Paper) -> Section:
+        key = paper.section
+        if not key:
+            raise SurveyError(f"paper {paper.id}: field 'section' is missing; it names the survey section to add the paper to")
+        if key in self.config:
+            heading = self.config[key]
+            found = next((s for s in self.survey.sections if s.heading == heading), None)
+            if found is None:
+                raise SurveyError(f"{self.survey.path}: section {key!r} has heading {heading!r} in the config, but the survey has no such heading")
+            return found
+        for match in (lambda s: s.heading == key, lambda s: s.id == key):
+            found = next((s for s in self.survey.sections if match(s) and s.level > 0), None)
+            if found is not None:
+                return found
+        valid = list(self.config) or [s.id for s in self.survey.sections if s.level > 0]
+        raise SurveyError(f"{self.survey.path}: unknown section {key!r} for paper {paper.id} (valid sections: {', '.join(valid)})")
+
+
+def add_papers(survey: Survey, papers: Sequence[Paper], section_headings: Mapping[str, str] = {}) -> PatchResult:
+    """Append each paper to its section; skip ones already listed (same arXiv id or folded title)."""
+    resolve = _Resolver(survey, section_headings)
+    targets = [(paper, resolve(paper)) for paper in papers]
+    by_id = {e.arxiv_id: e.line for _, e in survey.entries() if e.arxiv_id}
+    by_title = {fold_title(e.title): e.line for _, e in survey.entries()}
+    inserts: dict[int, list[str]] = {}
+    numbers: dict[int, int] = {}
+    added: list[tuple[Paper, str]] = []
+    skipped: list[tuple[Paper, str]] = []
+    for paper, section in targets:
+        folded = fold_title(paper.title)
+        if paper.id in by_id:
+            skipped.append((paper, _listed(by_id[paper.id], "same arXiv id")))
+            continue
+        if folded in by_title:
+            skipped.append((paper, _listed(by_title[folded], "same title")))
+            continue
+        template = _template(survey, section)
+        if section.entries and template is None:
+            raise SurveyError(f"{survey.path}: section {section.heading!r} (line {section.line}) lists its entries in a form tracker cannot extend (a table?)")
+        first = section.line not in numbers
+        known = [e.number for e in section.entries if e.number is not None]
+        number = numbers.get(section.line, max(known, default=0)) + 1
+        numbers[section.line] = number
+        at, block = _placement(survey, section, _entry_text(survey, template, paper, number), first)
+        inserts.setdefault(at, []).extend(block)
+        by_id[paper.id] = by_title[folded] = 0
+        added.append((paper, section.heading))
+    return PatchResult(text=_apply(survey, inserts, survey.newline), added=tuple(added), skipped=tuple(skipped))
+
+
+def _listed(line: int, why: str) -> str:
+    return f"already listed ({why})" if line == 0 else f"already listed at line {line} ({why})"
+
+
+def _entry_text(survey: Survey, template: Entry | None, paper: Paper, number: int) -> str:
+    sources = [survey.entry_text(template)] if template else []
+    sources.append(SEED_TEMPLATE)
+    for source in sources:
+        marker = LIST_ITEM.match(source.lstrip("\ufeff"))
+        numbered = bool(marker and marker.group("num"))
+        try:
+            text = render_entry(source, paper, number if numbered else None)
+        except ValueError:
+            continue
+        start = marker.end() if marker else 0
+        if _reads_back(text, paper, read_item(source.lstrip("\ufeff"), start).authors_span is not None):
+            return text
+    raise SurveyError(f"paper {paper.id}: cannot write an entry that reads back as the same title and authors")
+
+
+def _placement(survey: Survey, section: Section, text: str, first: bool) -> tuple[int, list[str]]:
+    """Where the entry goes (0-based index to insert before) and its lines, with the gap before it."""
+    entry_lines = [line.rstrip("\r\n") for line in split_lines(text)]
+    gap = _gap(survey, section)
+    if not LIST_ITEM.match(text) and not any(not line.strip() for line in gap):
+        gap.append("")  # a **Title** paragraph needs a blank line, or it joins the one before
+    if section.entries:
+        return section.entries[-1].end_line, gap + entry_lines
+    end = survey.section_end(section)
+    anchor = max((i for i in range(section.line, end + 1) if survey.lines[i - 1].strip()), default=section.line)
+    if not first:
+        return anchor, gap + entry_lines
+    return anchor, ([] if anchor == section.line else [""]) + entry_lines
+
+
+def _apply(survey: Survey, inserts: dict[int, list[str]], nl: str) -> str:
+    lines = list(survey.lines)
+    for at in sorted(inserts, reverse=True):
+        block = [line + nl for line in inserts[at]]
+        if at == len(lines) and lines and not lines[-1].endswith("\n"):
+            lines[-1] += nl
+            block[-1] = block[-1][: -len(nl)]
+        lines[at:at] = block
+    return "".join(lines)
+
+
+def unified_diff(old: str, new: str, path: str) -> str:
+    """A git-style unified diff (a/ and b/ prefixes) that `git apply` and `patch -p1` accept."""
+    path = path.lstrip("/")
+    out: list[str] = []
+    for line in difflib.unified_diff(split_lines(old), split_lines(new), f"a/{path}", f"b/{path}", n=3):
+        if line.startswith(("---", "+++", "@@")):
+            out.append(line if line.endswith("\n") else line + "\n")
+        elif line.endswith("\n"):
+            out.append(line)
+        else:
+            out.append(line + "\n\\ No newline at end of file\n")
+    return "".join(out)
