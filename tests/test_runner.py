@@ -1,0 +1,207 @@
+"""One cycle (`run --once`) and the daemon's job loop, with injected stage fakes:
+order, recording in job_runs, one failure not stopping the others, exit codes,
+the email's due rule, catch-up at start, and job status."""
+
+from __future__ import annotations
+
+import threading
+from datetime import datetime, timedelta, timezone
+from zoneinfo import ZoneInfo
+
+import pytest
+from test_runner_support import ALL_SERVICES, EMAIL, TELEGRAM, Recorder, Report, make_config, write_config
+
+from tracker import runner, schedule
+from tracker.errors import SourceError
+from tracker.store import jobs, open_store
+
+NY = ZoneInfo("America/New_York")
+MONDAY = datetime(2024, 1, 8, 10, tzinfo=NY)
+WEDNESDAY = datetime(2024, 1, 10, 10, tzinfo=NY)
+
+
+def rows(db):
+    return [(r["job"], r["trigger"], r["outcome"]) for r in db.query("SELECT * FROM job_runs ORDER BY id")]
+
+
+def test_once_runs_the_stages_in_order_and_records_each(tmp_path):
+    config = make_config(tmp_path, ALL_SERVICES)
+    db = open_store(":memory:")
+    rec = Recorder()
+    results = runner.run_once(config, db, rec.stages(), clock=lambda: MONDAY)
+    assert rec.names == ["poll", "digest", "email", "propose"]
+    assert [(r.job, r.outcome) for r in results] == [(n, "ok") for n in rec.names]
+    assert rows(db) == [(n, "once", "ok") for n in rec.names]
+    assert results[0].summary == {"new": 1}
+    assert all(now == MONDAY for _, now in rec.calls)
+
+
+def test_a_failing_stage_is_recorded_and_the_others_still_run(tmp_path):
+    config = make_config(tmp_path, ALL_SERVICES)
+    db = open_store(":memory:")
+
+    def boom():
+        raise SourceError("arXiv answered 503 three times")
+
+    rec = Recorder(behave={"poll": boom, "email": lambda: 1 / 0})
+    results = runner.run_once(config, db, rec.stages(), clock=lambda: MONDAY)
+    assert rec.names == ["poll", "digest", "email", "propose"]
+    assert [r.outcome for r in results] == ["failed", "ok", "failed", "ok"]
+    failed = {r["job"]: r["error"] for r in db.query("SELECT * FROM job_runs WHERE outcome = 'failed'")}
+    assert failed == {"poll": "arXiv answered 503 three times", "email": "ZeroDivisionError: division by zero"}
+
+
+def test_a_report_saying_not_ok_fails_the_job_with_the_source_errors(tmp_path):
+    config = make_config(tmp_path)
+    db = open_store(":memory:")
+    bad = Report(ok=False, sources=[{"source": "api", "new": 3, "error": None},
+                                    {"source": "rss", "new": 0, "error": "HTTP 500"}])
+    rec = Recorder(behave={"poll": lambda: bad})
+    result = runner.run_once(config, db, rec.stages(), clock=lambda: MONDAY)[0]
+    assert (result.outcome, result.error, result.summary["new"]) == ("failed", "rss: HTTP 500", 3)
+
+
+def test_unconfigured_services_are_skipped_and_propose_writes_files_only(tmp_path, caplog):
+    config = make_config(tmp_path)
+    db = open_store(":memory:")
+    rec = Recorder()
+    results = runner.run_once(config, db, rec.stages(), clock=lambda: MONDAY)
+    assert rec.names == ["poll", "propose"]
+    assert [(r.job, r.outcome) for r in results] == [("poll", "ok"), ("digest", "skipped"), ("email", "skipped"),
+                                                      ("propose", "ok")]
+    assert "no [telegram]" in results[1].error and "no [email]" in results[2].error
+    assert rows(db)[1] == ("digest", "once", "skipped")
+
+
+class TestEmailDue:
+    def setup(self, tmp_path):
+        return make_config(tmp_path, EMAIL), open_store(":memory:")
+
+    def succeed(self, db, when):
+        jobs.record_job_finish(db, jobs.record_job_start(db, "email", when), when, jobs.OK)
+
+    def test_never_sent_is_due(self, tmp_path):
+        config, db = self.setup(tmp_path)
+        assert runner.email_due(config, db, WEDNESDAY)
+
+    def test_monday_after_the_cron_time_is_due_once(self, tmp_path):
+        config, db = self.setup(tmp_path)
+        self.succeed(db, MONDAY - timedelta(days=7))
+        assert not runner.email_due(config, db, MONDAY.replace(hour=7))
+        assert runner.email_due(config, db, MONDAY)
+        self.succeed(db, MONDAY)
+        assert not runner.email_due(config, db, MONDAY + timedelta(hours=5))
+        assert not runner.email_due(config, db, WEDNESDAY)
+
+    def test_a_missed_monday_is_sent_later_in_the_week(self, tmp_path):
+        config, db = self.setup(tmp_path)
+        self.succeed(db, MONDAY - timedelta(days=8))
+        assert runner.email_due(config, db, WEDNESDAY)
+
+    def test_once_skips_the_email_when_not_due(self, tmp_path):
+        config, db = self.setup(tmp_path)
+        self.succeed(db, MONDAY)
+        rec = Recorder()
+        results = runner.run_once(config, db, rec.stages(), clock=lambda: WEDNESDAY)
+        assert "email" not in rec.names and results[2].outcome == "skipped" and "not due" in results[2].error
+
+
+def test_a_stop_request_ends_the_cycle_after_the_current_stage(tmp_path):
+    config = make_config(tmp_path, ALL_SERVICES)
+    db = open_store(":memory:")
+    stop = threading.Event()
+    rec = Recorder(behave={"digest": stop.set})
+    results = runner.run_once(config, db, rec.stages(), clock=lambda: MONDAY, stop=stop)
+    assert rec.names == ["poll", "digest"] and [r.outcome for r in results] == ["ok", "ok"]
+
+
+def test_cli_once_exits_1_when_a_stage_failed_and_prints_each(tmp_path, run_cli, monkeypatch):
+    path = write_config(tmp_path, ALL_SERVICES)
+    rec = Recorder(behave={"digest": lambda: 1 / 0})
+    monkeypatch.setattr(runner, "default_stages", rec.stages)
+    code, out, err = run_cli("--config", str(path), "run", "--once", "--now", "2024-01-08T15:00:00Z")
+    assert code == 1, err
+    assert rec.names == ["poll", "digest", "email", "propose"]
+    assert "digest   failed   ZeroDivisionError" in out and "error: a stage failed" in err
+    assert all(now == datetime(2024, 1, 8, 15, tzinfo=timezone.utc) for _, now in rec.calls)
+
+
+def test_cli_once_json_and_exit_0(tmp_path, run_cli, monkeypatch):
+    import json
+
+    path = write_config(tmp_path)
+    monkeypatch.setattr(runner, "default_stages", Recorder().stages)
+    code, out, err = run_cli("--config", str(path), "run", "--once", "--json")
+    assert code == 0, err
+    assert [(r["job"], r["outcome"]) for r in json.loads(out)] == [
+        ("poll", "ok"), ("digest", "skipped"), ("email", "skipped"), ("propose", "ok")]
+    assert "job.done" in err and "job=poll" in err
+
+
+def test_cli_now_needs_once(tmp_path, run_cli):
+    code, _, err = run_cli("--config", str(write_config(tmp_path)), "run", "--now", "2024-01-08T15:00:00Z")
+    assert code == 2 and "--now only works with --once" in err
+
+
+def serve_in_thread(config, rec, wait_for: threading.Event, stop: threading.Event):
+    thread = threading.Thread(target=runner.serve, kwargs={"config": config, "stages": rec.stages(), "stop": stop})
+    thread.start()
+    assert wait_for.wait(20), "the catch-up job never ran"
+    stop.set()
+    thread.join(20)
+    assert not thread.is_alive()
+
+
+def test_daemon_catches_up_at_start_and_one_failure_does_not_stop_the_next(tmp_path):
+    config = make_config(tmp_path, TELEGRAM)
+    db = open_store(config.store.path)
+    long_ago = datetime.now(timezone.utc) - timedelta(days=3)
+    jobs.record_job_finish(db, jobs.record_job_start(db, "digest", long_ago), long_ago, jobs.OK)
+    jobs.record_job_start(db, "propose", long_ago)  # left "running" by a killed process
+    db.close()
+    digest_ran, stop = threading.Event(), threading.Event()
+
+    def boom():
+        raise SourceError("arXiv is down")
+
+    def digest():
+        digest_ran.set()
+        assert stop.wait(20)
+
+    rec = Recorder(behave={"poll": boom, "digest": digest})
+    serve_in_thread(config, rec, digest_ran, stop)
+    assert rec.names == ["poll", "digest"]  # propose was due too (never succeeded) but the stop came first
+    db = open_store(config.store.path)
+    assert rows(db) == [("digest", "schedule", "ok"), ("propose", "schedule", "interrupted"),
+                        ("poll", "catch-up", "failed"), ("digest", "catch-up", "ok")]
+    nxt = db.execute("SELECT next_run FROM job_runs WHERE job = 'digest' ORDER BY id DESC").fetchone()[0]
+    assert datetime.fromisoformat(nxt).astimezone(NY).time().isoformat() == "08:00:00"
+
+
+def test_job_status_shows_last_run_outcome_and_next_run(tmp_path):
+    config = make_config(tmp_path, ALL_SERVICES)
+    db = open_store(":memory:")
+    runner.run_once(config, db, Recorder(behave={"email": lambda: 1 / 0}).stages(), clock=lambda: MONDAY)
+    status = {s["job"]: s for s in runner.status_jobs(config, db, WEDNESDAY)}
+    assert list(status) == list(schedule.JOBS)
+    assert status["email"]["last_outcome"] == "failed" and status["email"]["last_success"] is None
+    assert status["poll"]["last_outcome"] == "ok" and status["catch_up"]["last_outcome"] is None
+    assert status["poll"]["next_run"] == "2024-01-11T01:30:00+00:00"  # Wed 20:30 New York
+    assert status["email"]["next_run"] == "2024-01-15T13:00:00+00:00"  # next Monday 08:00
+    scheduler = schedule.build_scheduler(config, lambda n, t: None)
+    assert [s["job"] for s in jobs.job_status(db, scheduler, WEDNESDAY)] == list(schedule.JOBS)
+
+
+def test_status_marks_unconfigured_jobs(tmp_path):
+    config = make_config(tmp_path)
+    status = {s["job"]: s for s in runner.status_jobs(config, open_store(":memory:"), WEDNESDAY)}
+    assert status["digest"]["enabled"] is False and status["digest"]["next_run"] is None
+    assert "writes out/ files only" in status["propose"]["note"]
+    assert runner.delivery_backlog(open_store(":memory:")) == {}
+
+
+@pytest.mark.parametrize("report, expected", [
+    (None, {}), ({"sent": 2, "ok": True}, {"sent": 2}), (Report(new=4), {"new": 4}),
+])
+def test_summarize(report, expected):
+    assert runner.summarize(report) == expected

@@ -1,0 +1,65 @@
+"""`tracker run [--once]`: the scheduler daemon, or one full cycle."""
+
+from __future__ import annotations
+
+import sys
+import threading
+from datetime import datetime, timezone
+
+import click
+
+from tracker import runner
+from tracker.cli import json_option, pass_app, print_json
+from tracker.errors import InputError
+from tracker.locking import exclusive
+
+
+def _fixed_clock(text: str) -> runner.Clock:
+    try:
+        now = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise InputError(f"--now: expected an ISO date-time like 2025-11-01T00:00:00Z, got {text!r}") from None
+    now = now if now.tzinfo else now.replace(tzinfo=timezone.utc)
+    return lambda: now
+
+
+@click.command("run")
+@click.option("--once", is_flag=True, help="Run one cycle (poll, digest, email when due, propose) and exit.")
+@click.option("--now", "now_text", default=None,
+              help="With --once: pretend the current time is this ISO date-time (replays, demos, tests).")
+@json_option
+@pass_app
+def run_cmd(app, once: bool, now_text: str | None, as_json: bool) -> None:
+    """Run the scheduled jobs from [schedule] until SIGTERM/Ctrl-C, or one cycle with --once.
+
+    Only one `tracker run` may use a data directory at a time. On SIGTERM or
+    Ctrl-C the job in progress finishes, then the process exits 0. With --once
+    the exit code is 1 if any stage failed (the later stages still run)."""
+    if now_text and not once:
+        raise click.UsageError("--now only works with --once")
+    clock = _fixed_clock(now_text) if now_text else runner.utcnow
+    config = app.config
+    stop = threading.Event()
+    with exclusive(config.data_dir / "run.lock", "tracker run"), runner.stop_on_signals(stop):
+        if not once:
+            runner.serve(config, stop=stop)
+            return
+        from tracker.store import open_store
+
+        db = open_store(config.store.path)
+        try:
+            results = runner.run_once(config, db, clock=clock, stop=stop)
+        finally:
+            db.close()
+    if as_json:
+        print_json([{"job": r.job, "outcome": r.outcome, "error": r.error, "seconds": r.seconds, **r.summary} for r in results])
+    else:
+        for r in results:
+            detail = r.error if r.error else " ".join(f"{k}={v}" for k, v in r.summary.items())
+            click.echo(f"{r.job:<8} {r.outcome:<8} {detail}".rstrip())
+    if not all(r.ok for r in results):
+        click.echo("error: a stage failed (see above; the others still ran)", err=True)
+        sys.exit(1)
+
+
+COMMANDS = [run_cmd]

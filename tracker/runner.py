@@ -1,0 +1,362 @@
+"""Running jobs: one cycle (`run --once`) and the daemon (`run`).
+
+Each job is a stage callable `(config, db, now) -> report` looked up lazily from
+the real modules, so a test injects fakes and a missing stage module does not
+break import. Every execution is recorded in job_runs before it starts and after
+it ends; a failing job is logged and recorded, and the next one still runs.
+
+Shutdown: SIGTERM/SIGINT set a stop flag. The job in progress finishes its
+current stage (its own transactions stay whole), nothing new starts, and the
+process exits 0. A second signal exits at once (the next start marks the job
+"interrupted"; the poll windows and outbox make a repeat safe).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import threading
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from typing import Any, Callable, Iterator, Mapping
+
+from sqlite_utils import Database
+
+from tracker import schedule
+from tracker.config import Config
+from tracker.errors import TrackerError
+from tracker.logs import log
+from tracker.store import jobs
+
+logger = logging.getLogger("tracker.run")
+
+Stage = Callable[[Config, Database, datetime], Any]
+Clock = Callable[[], datetime]
+ONCE_ORDER = ("poll", "digest", "email", "propose")
+EMAIL_MAX_GAP = timedelta(days=7)
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def poll_sources(config: Config) -> list[str]:
+    from tracker.pipeline import SOURCES
+
+    wanted = ["api", "rss"] + (["citations"] if config.citations.provider != "none" else [])
+    return [s for s in wanted if s in SOURCES]
+
+
+def poll_stage(config: Config, db: Database, now: datetime) -> Any:
+    from tracker.pipeline import poll
+
+    return poll(config, db, poll_sources(config), now)
+
+
+def digest_stage(config: Config, db: Database, now: datetime) -> Any:
+    from tracker.deliver import run_digest
+
+    return run_digest(config, db, "telegram", "day", now)
+
+
+def email_stage(config: Config, db: Database, now: datetime) -> Any:
+    from tracker.deliver import run_digest
+
+    return run_digest(config, db, "email", "week", now)
+
+
+def propose_stage(config: Config, db: Database, now: datetime) -> Any:
+    from tracker.propose import run_propose
+
+    return run_propose(config, db, now, open_pr=config.github is not None)
+
+
+def default_stages() -> dict[str, Stage]:
+    return {"poll": poll_stage, "digest": digest_stage, "email": email_stage, "propose": propose_stage}
+
+
+def _as_dict(report: Any) -> dict[str, Any]:
+    if report is None:
+        return {}
+    if isinstance(report, Mapping):
+        return dict(report)
+    if hasattr(report, "to_json"):
+        return dict(report.to_json())
+    return {k: v for k, v in vars(report).items() if not k.startswith("_")} if hasattr(report, "__dict__") else {}
+
+
+def summarize(report: Any) -> dict[str, Any]:
+    """Counts worth a log line: top-level numbers, plus numbers summed over a list of
+    per-item dicts (a poll's per-source fetched/new/updated)."""
+    out: dict[str, Any] = {}
+    for key, value in _as_dict(report).items():
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            out[key] = value
+        elif isinstance(value, (list, tuple)) and value and all(isinstance(v, Mapping) for v in value):
+            for item in value:
+                for k, v in item.items():
+                    if isinstance(v, int) and not isinstance(v, bool) and k not in ("seq",):
+                        out[k] = out.get(k, 0) + v
+    return out
+
+
+def failure(report: Any) -> str | None:
+    """Why a stage that returned normally still failed (e.g. one poll source failed)."""
+    data = _as_dict(report)
+    failed = getattr(report, "failed", data.get("failed"))
+    ok = getattr(report, "ok", data.get("ok"))
+    if not (failed is True or ok is False):
+        return None
+    reasons = []
+    for value in data.values():
+        if isinstance(value, (list, tuple)):
+            for item in value:
+                if isinstance(item, Mapping) and item.get("error"):
+                    reasons.append(f"{item.get('source') or item.get('channel') or item.get('target') or '?'}: {item['error']}")
+    return "; ".join(reasons) or "the stage reported a failure"
+
+
+@dataclass(frozen=True)
+class JobResult:
+    job: str
+    outcome: str
+    error: str | None = None
+    seconds: float = 0.0
+    summary: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return self.outcome in (jobs.OK, jobs.SKIPPED)
+
+
+def run_job(
+    config: Config,
+    db: Database,
+    job: str,
+    stages: Mapping[str, Stage],
+    clock: Clock = utcnow,
+    trigger: str = "schedule",
+    cron: Any = None,
+) -> JobResult:
+    """Run one job, record it, never raise for its failure (the next job must run)."""
+    started = clock()
+    run_id = jobs.record_job_start(db, job, started, trigger)
+    log(logger, logging.INFO, "job.start", job=job, trigger=trigger)
+    began = time.perf_counter()
+    outcome, error, summary = jobs.OK, None, {}
+    try:
+        report = stages[schedule.ACTION.get(job, job)](config, db, started)
+        summary = summarize(report)
+        error = failure(report)
+    except TrackerError as exc:
+        error = str(exc)
+    except Exception as exc:  # a bug in a stage must not stop the daemon
+        error = f"{type(exc).__name__}: {exc}"
+        logger.exception("job.crashed", extra={"fields": {"job": job}})
+    except BaseException:
+        jobs.record_job_finish(db, run_id, clock(), jobs.INTERRUPTED, "interrupted before the job finished")
+        raise
+    if error:
+        outcome = jobs.FAILED
+    seconds = round(time.perf_counter() - began, 3)
+    finished = clock()
+    next_run = schedule.next_fire(cron, finished) if cron is not None else None
+    jobs.record_job_finish(db, run_id, finished, outcome, error, summary, next_run)
+    if error:
+        log(logger, logging.ERROR, "job.failed", job=job, seconds=seconds, error=error, **summary)
+    else:
+        log(logger, logging.INFO, "job.done", job=job, seconds=seconds, **summary)
+    return JobResult(job, outcome, error, seconds, summary)
+
+
+def email_due(config: Config, db: Database, now: datetime) -> bool:
+    """Due when the email crontab fired since the last successful email, or that
+    success is older than 7 days, or there never was one."""
+    spec = next(s for s in schedule.job_specs(config) if s.name == "email")
+    if spec.trigger is None:
+        return False
+    last = jobs.last_success(db, "email")
+    if last is None or now - last >= EMAIL_MAX_GAP:
+        return True
+    fired = schedule.last_fire(spec.trigger, now)
+    return fired is not None and fired > last
+
+
+def _once_skip(config: Config, db: Database, job: str, now: datetime) -> str | None:
+    if job == "digest" and config.telegram is None:
+        return "no [telegram] table in the config"
+    if job == "email":
+        if config.email is None:
+            return "no [email] table in the config"
+        if not email_due(config, db, now):
+            return "not due: the weekly email already went out since schedule.email last fired"
+    return None
+
+
+def run_once(
+    config: Config,
+    db: Database,
+    stages: Mapping[str, Stage] | None = None,
+    clock: Clock = utcnow,
+    stop: threading.Event | None = None,
+) -> list[JobResult]:
+    """poll, digest, email (when due), propose, in that order; each recorded.
+    A failed stage does not stop the next; a stop request ends after the current one."""
+    stages = stages or default_stages()
+    results = []
+    for job in ONCE_ORDER:
+        if stop is not None and stop.is_set():
+            log(logger, logging.WARNING, "run.stopped", remaining=",".join(ONCE_ORDER[len(results):]))
+            break
+        now = clock()
+        reason = _once_skip(config, db, job, now)
+        if reason:
+            jobs.record_skipped(db, job, now, reason)
+            log(logger, logging.INFO, "job.skipped", job=job, reason=reason)
+            results.append(JobResult(job, jobs.SKIPPED, reason))
+            continue
+        if job == "propose" and config.github is None:
+            log(logger, logging.INFO, "job.propose.files_only", reason="no [github] table in the config")
+        results.append(run_job(config, db, job, stages, clock, trigger="once"))
+    return results
+
+
+@contextmanager
+def stop_on_signals(stop: threading.Event) -> Iterator[None]:
+    """SIGTERM/SIGINT -> set `stop`; a second one exits at once. Main thread only."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum: int, frame: Any) -> None:
+        name = signal.Signals(signum).name
+        if stop.is_set():
+            log(logger, logging.WARNING, "run.forced_exit", signal=name)
+            os._exit(128 + signum)
+        log(logger, logging.INFO, "run.stopping", signal=name, hint="finishing the current job; send again to exit at once")
+        stop.set()
+
+    old = {s: signal.signal(s, handler) for s in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        yield
+    finally:
+        for s, h in old.items():
+            signal.signal(s, h)
+
+
+def start_bot(config: Config, stop: threading.Event) -> threading.Thread | None:
+    """Run the Telegram bot in this process when `telegram.run_bot` is true.
+
+    Contract with tracker.bot: `serve(config, stop: threading.Event)` blocks until
+    `stop` is set. Missing -> one warning, the scheduler still runs."""
+    if config.telegram is None or not config.telegram.run_bot:
+        return None
+    try:
+        from tracker import bot
+    except ImportError as exc:
+        log(logger, logging.WARNING, "bot.unavailable", reason=f"cannot import tracker.bot: {exc}")
+        return None
+    serve_bot = getattr(bot, "serve", None)
+    if serve_bot is None:
+        log(logger, logging.WARNING, "bot.unavailable", reason="tracker.bot has no serve(config, stop)")
+        return None
+
+    def target() -> None:
+        try:
+            serve_bot(config, stop)
+        except Exception:
+            logger.exception("bot.crashed")
+
+    thread = threading.Thread(target=target, name="tracker-bot", daemon=True)
+    thread.start()
+    log(logger, logging.INFO, "bot.started")
+    return thread
+
+
+def _on_scheduler_event(event: Any) -> None:
+    from apscheduler.events import EVENT_JOB_MAX_INSTANCES, EVENT_JOB_MISSED
+
+    kind = {EVENT_JOB_MISSED: "job.missed", EVENT_JOB_MAX_INSTANCES: "job.still_running"}.get(event.code, "job.event")
+    log(logger, logging.WARNING, kind, job=event.job_id, scheduled=getattr(event, "scheduled_run_time", None))
+
+
+def startup(config: Config, db: Database, specs: list[schedule.JobSpec], now: datetime) -> list[str]:
+    """Housekeeping before the scheduler starts: mark runs of a dead process
+    interrupted, log the skipped jobs, return the jobs to catch up once."""
+    stale = jobs.mark_interrupted(db, now)
+    if stale:
+        log(logger, logging.WARNING, "job.interrupted_runs", count=stale)
+    for spec in specs:
+        if spec.skip_reason:
+            log(logger, logging.INFO, "job.disabled", job=spec.name, reason=spec.skip_reason)
+        elif spec.note:
+            log(logger, logging.INFO, "job.note", job=spec.name, note=spec.note)
+    names = [s.name for s in specs]
+    return schedule.missed_jobs(
+        specs, {n: jobs.last_success(db, n) for n in names}, {n: jobs.ever_ran(db, n) for n in names}, now
+    )
+
+
+def serve(
+    config: Config,
+    stages: Mapping[str, Stage] | None = None,
+    clock: Clock = utcnow,
+    stop: threading.Event | None = None,
+) -> None:
+    """The daemon: catch up missed jobs once, then run the crontab jobs until `stop`.
+    The caller holds run.lock and installs the signal handlers."""
+    from apscheduler.events import EVENT_JOB_MAX_INSTANCES, EVENT_JOB_MISSED
+
+    from tracker.store import open_store
+
+    stages = stages or default_stages()
+    stop = stop or threading.Event()
+    specs = schedule.job_specs(config)
+    db = open_store(config.store.path)
+    try:
+        missed = startup(config, db, specs, clock())
+    finally:
+        db.close()
+    cron = {s.name: s.trigger for s in specs}
+
+    def job(name: str, trigger: str) -> None:
+        if stop.is_set():
+            log(logger, logging.INFO, "job.skipped", job=name, reason="shutting down")
+            return
+        job_db = open_store(config.store.path)
+        try:
+            run_job(config, job_db, name, stages, clock, trigger, cron.get(name))
+        finally:
+            job_db.close()
+
+    scheduler = schedule.build_scheduler(config, job, specs)
+    scheduler.add_listener(_on_scheduler_event, EVENT_JOB_MISSED | EVENT_JOB_MAX_INSTANCES)
+    scheduler.start()
+    for name in missed:
+        scheduler.add_job(job, args=(name, "catch-up"), id=f"{name}.catch-up", name=f"{name} (catch-up)")
+    log(logger, logging.INFO, "run.started", jobs=",".join(s.name for s in specs if s.enabled),
+        catch_up=",".join(missed) or "none", timezone=config.schedule.timezone)
+    start_bot(config, stop)
+    try:
+        stop.wait()
+    finally:
+        scheduler.shutdown(wait=True)
+        log(logger, logging.INFO, "run.stopped")
+
+
+def status_jobs(config: Config, db: Database, now: datetime) -> list[dict[str, Any]]:
+    """For `tracker status`: each job's schedule, last run, outcome and next run."""
+    return jobs.job_status(db, config, now)
+
+
+def delivery_backlog(db: Database) -> dict[str, dict[str, int]]:
+    """Per channel: messages waiting in the outbox and papers queued/delivered
+    ({} before the delivery tables exist)."""
+    if "outbox" not in db.table_names():
+        return {}
+    from tracker.store.deliveries import backlog
+
+    return backlog(db)
