@@ -3,6 +3,7 @@ local bare repository and the GitHub stand-in."""
 
 from __future__ import annotations
 
+import difflib
 import gzip
 import shutil
 from dataclasses import dataclass
@@ -208,8 +209,10 @@ def test_upstream_edit_in_between_is_kept_and_patch_applies_on_new_base(env):
     assert git("rev-parse", "tracker/proposals^", cwd=env.bare) == git("rev-parse", "main", cwd=env.bare)
     branch_text = remote_file(env.bare, "tracker/proposals", "README.md")
     assert "(edited upstream)" in branch_text and "PaLM 2 Technical Report (v2)" in branch_text
+    ops = difflib.SequenceMatcher(a=edited.splitlines(True), b=branch_text.splitlines(True), autojunk=False).get_opcodes()
+    assert {op for op, *_ in ops} == {"equal", "insert"}
     lines = added_lines(env.bare, "main", "tracker/proposals")
-    assert "".join(l + "\n" for l in lines) and edited != branch_text
+    assert any("Relative Scaling Laws" in l for l in lines) and any("DeshadowMamba" in l for l in lines)
 
 
 def test_nothing_to_propose_makes_no_push_and_no_pr(env, run_cli):

@@ -68,7 +68,8 @@ class GitHubStandin:
             do_GET = do_POST = do_PATCH = _handle
 
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._thread = threading.Thread(target=self._server.serve_forever, name="github-standin", daemon=True)
+        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.02},
+                                        name="github-standin", daemon=True)
         self._thread.start()
         return self
 
