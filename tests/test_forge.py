@@ -154,6 +154,12 @@ def test_push_with_stale_lease_is_refused(tmp_path):
     assert git("rev-parse", "refs/heads/tracker/proposals", cwd=bare) == first
 
 
+def test_redact_hides_url_credentials_and_registered_secrets():
+    forge.register_secret(TOKEN)
+    text = forge.redact(f"fatal: could not read https://bot:{TOKEN}@github.com/o/r.git and {TOKEN}")
+    assert TOKEN not in text and "bot" not in text and "https://***@github.com/o/r.git" in text
+
+
 def test_https_token_goes_through_environment_not_arguments():
     env = forge.https_auth_env("https://github.com/o/r.git", TOKEN)
     assert env["GIT_CONFIG_KEY_0"] == "http.extraHeader" and TOKEN not in env["GIT_CONFIG_VALUE_0"]

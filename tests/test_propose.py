@@ -151,7 +151,7 @@ def test_nothing_to_propose_locally_writes_nothing(env, run_cli):
     assert not (env.tmp / "out" / "proposal.patch").exists()
 
 
-def test_listed_paper_is_skipped_and_reported(env, listing):
+def test_listed_paper_is_skipped_and_reported(env, run_cli):
     listed = Paper(id="2001.08361", title="Scaling laws for neural language models", published="2020-01-23")
     upsert_papers(env.db, [listed], "api")
     env.accept(listed.id, "scaling")
@@ -159,6 +159,9 @@ def test_listed_paper_is_skipped_and_reported(env, listing):
     report = env.propose(open_pr=False)
     assert [c.paper.id for c in report.proposed] == [SCALING]
     assert [p.id for p, _ in report.skipped] == ["2001.08361"]
+    code, out, _ = run_cli("--config", str(env.config.file), "propose")
+    assert code == 0 and f"+ {SCALING}" in out and "- 2001.08361" in out and "already" in out
+    assert "proposal.patch" in out.splitlines()[-1]
 
 
 # ---- draft pull requests ------------------------------------------------------------------
@@ -263,6 +266,18 @@ def test_closed_pr_papers_go_back_to_pending(env):
     assert report.action == "created" and report.pr_number == 2 and [c.paper.id for c in report.proposed] == [SCALING]
     states = {p.pr_number: p.state for p in proposal_store.proposals(env.db)}
     assert states == {1: "closed", 2: "open"}
+
+
+def test_deleted_pr_counts_as_closed_other_errors_stop_the_run(env):
+    env.accept(SCALING, "scaling")
+    env.propose()
+    del env.gh.pulls[1]
+    report = env.propose()
+    assert report.refreshed == ((1, "closed"),) and report.pr_number == 2
+    env.gh.fail_next(503, "down", method="GET")
+    with pytest.raises(ForgeError, match="503"):
+        env.propose()
+    assert {p.pr_number: p.state for p in proposal_store.proposals(env.db)} == {1: "closed", 2: "open"}
 
 
 def test_hostile_title_is_literal_text_in_commit_and_body(env):

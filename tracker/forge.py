@@ -27,7 +27,21 @@ logger = logging.getLogger("tracker.forge")
 
 SAFE_REF = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._/\-]*$")
 SAFE_IDENT = re.compile(r"^[^\x00-\x1f<>\x7f]+$")
+USERINFO = re.compile(r"://[^/@\s]+@")
 GIT_TIMEOUT = 300.0
+
+
+class ApiError(ForgeError):
+    """GitHub answered with an HTTP error; `status` lets callers tell 404 from 5xx."""
+
+    def __init__(self, message: str, hint: str | None, status: int) -> None:
+        super().__init__(message, hint)
+        self.status = status
+
+
+def redact(text: str) -> str:
+    """Registered secrets and any `user:password@` in a URL become ***."""
+    return USERINFO.sub("://***@", scrub(text))
 
 
 def check_ref_name(name: str, key: str, config_file: Path | str = "config") -> str:
@@ -102,7 +116,7 @@ class Git:
         except subprocess.TimeoutExpired:
             raise ForgeError(f"git {args[0]} timed out after {GIT_TIMEOUT:.0f}s in {self.workdir}") from None
         if check and proc.returncode != 0:
-            detail = scrub(" ".join((proc.stderr or proc.stdout).split()))
+            detail = redact(" ".join((proc.stderr or proc.stdout).split()))
             raise ForgeError(f"git {args[0]} failed in {self.workdir} (exit {proc.returncode}): {detail[-800:]}")
         return proc
 
@@ -185,7 +199,7 @@ def push(git: Git, branch: str, expected: str | None) -> None:
     lease = f"--force-with-lease=refs/heads/{branch}:{expected or ''}"
     proc = git.run("push", "--porcelain", lease, "origin", f"HEAD:refs/heads/{branch}", check=False)
     if proc.returncode != 0:
-        detail = scrub(" ".join((proc.stderr + " " + proc.stdout).split()))[-600:]
+        detail = redact(" ".join((proc.stderr + " " + proc.stdout).split()))[-600:]
         raise ForgeError(f"git push to branch {branch} was rejected: {detail}", "nothing was recorded as proposed")
 
 
@@ -250,7 +264,8 @@ class GitHub:
         except httpx.HTTPError as exc:
             raise ForgeError(f"GitHub API {what} failed: {scrub(str(exc))}", "check github.api_url and the network") from None
         if resp.status_code >= 400:
-            raise ForgeError(f"GitHub API {what} answered {resp.status_code}: {_api_message(resp)}", _hint(resp.status_code))
+            raise ApiError(f"GitHub API {what} answered {resp.status_code}: {_api_message(resp)}", _hint(resp.status_code),
+                           resp.status_code)
         try:
             return resp.json()
         except ValueError:

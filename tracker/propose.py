@@ -298,8 +298,14 @@ def refresh_states(db: Database, api: forge.GitHub, repo: str, now: datetime) ->
     changed = []
     at = aware(now).isoformat(timespec="seconds")
     for p in proposal_store.proposals(db, state="open", repo=repo):
-        pr = api.get(p.pr_number)
-        state = "merged" if pr.merged else ("closed" if pr.state == "closed" else "open")
+        try:
+            pr = api.get(p.pr_number)
+        except forge.ApiError as exc:
+            if exc.status not in (404, 410):
+                raise
+            state = "closed"
+        else:
+            state = "merged" if pr.merged else ("closed" if pr.state == "closed" else "open")
         proposal_store.set_state(db, p.id, state, at)
         if state != "open":
             changed.append((p.pr_number, state))

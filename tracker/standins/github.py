@@ -45,6 +45,7 @@ class GitHubStandin:
     requests: list[Recorded] = field(default_factory=list)
     pulls: dict[int, dict[str, Any]] = field(default_factory=dict)
     faults: list[Fault] = field(default_factory=list)
+    next_number: int = 1
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _server: ThreadingHTTPServer | None = None
     _thread: threading.Thread | None = None
@@ -156,7 +157,8 @@ class GitHubStandin:
         label = body["head"] if ":" in body["head"] else f"{owner}:{body['head']}"
         if any(p["head"]["label"] == label and p["state"] == "open" for p in self.pulls.values()):
             return 422, {"message": "Validation Failed", "errors": [{"message": f"A pull request already exists for {label}."}]}
-        number = max(self.pulls, default=0) + 1
+        number = self.next_number
+        self.next_number += 1
         pr = {
             "number": number,
             "url": f"{self.url}/repos/{owner}/{name}/pulls/{number}",
