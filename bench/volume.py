@@ -1,0 +1,81 @@
+"""How many papers per announcement day the rules would put in a digest.
+
+Usage: python bench/volume.py [LISTINGS.jsonl.gz] [--config FILE] [--json]
+The default listing is the bundled three-day sample; the full 160-day file is
+/work/shared/fixtures/listings/arxiv-listings-2025.jsonl.gz.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import json
+import statistics
+import sys
+from collections import Counter, defaultdict
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from tracker.classify import Classifier  # noqa: E402
+from tracker.config import load_config  # noqa: E402
+
+DEFAULT_LISTING = ROOT / "tests" / "fixtures" / "listings" / "sample-2025-10-29_31.jsonl.gz"
+
+
+def daily_volume(path: Path, classifier: Classifier) -> dict[str, Counter]:
+    """Per announcement day: papers seen ("listed"), papers in any section ("kept"), and per primary section."""
+    days: dict[str, Counter] = defaultdict(Counter)
+    opener = gzip.open if path.suffix == ".gz" else open
+    with opener(path, "rt", encoding="utf-8") as stream:
+        for line in stream:
+            obj = json.loads(line)
+            day = days[obj.get("published") or "unknown"]
+            day["listed"] += 1
+            scores = classifier.classify_dict(obj)
+            if scores:
+                day["kept"] += 1
+                day[scores[0].section] += 1
+    return days
+
+
+def summary(days: dict[str, Counter], sections: tuple[str, ...]) -> dict:
+    def stat(key: str) -> dict:
+        values = [c[key] for c in days.values()]
+        return {"median": statistics.median(values), "max": max(values), "mean": round(statistics.fmean(values), 1)}
+
+    return {
+        "days": len(days),
+        "listed": stat("listed"),
+        "kept": stat("kept"),
+        "by_primary_section": {s: stat(s) for s in sections},
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("path", nargs="?", type=Path, default=DEFAULT_LISTING, help="listings JSONL (gzip ok)")
+    parser.add_argument("--config", type=Path, default=ROOT / "config" / "tracker.toml", help="config with the rules")
+    parser.add_argument("--json", action="store_true", help="print JSON")
+    parser.add_argument("--days", action="store_true", help="also print every day's counts")
+    args = parser.parse_args()
+    classifier = Classifier.from_config(load_config(args.config))
+    days = daily_volume(args.path, classifier)
+    report = summary(days, classifier.section_ids)
+    if args.json:
+        print(json.dumps(report, indent=2))
+        return
+    print(f"{args.path}: {report['days']} announcement days")
+    for key in ("listed", "kept"):
+        s = report[key]
+        print(f"  {key:<16} median {s['median']:>6}  max {s['max']:>5}  mean {s['mean']:>6}")
+    for sid, s in report["by_primary_section"].items():
+        print(f"  top={sid:<12} median {s['median']:>6}  max {s['max']:>5}  mean {s['mean']:>6}")
+    if args.days:
+        for day in sorted(days):
+            print(f"  {day}  listed {days[day]['listed']:>4}  kept {days[day]['kept']:>3}")
+
+
+if __name__ == "__main__":
+    main()
