@@ -1,0 +1,150 @@
+"""`tracker survey`, `tracker patch` and `tracker init`: the survey file in, text or a diff out.
+
+All three are stateless: they read files, call one library function and print.
+Nothing is printed on stdout until the whole result is ready, so a failed run
+leaves no partial output.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import sys
+import unicodedata
+from pathlib import Path
+
+import click
+
+from tracker.cli import App, json_option, pass_app, print_json
+from tracker.config import DEFAULT_CONFIG
+from tracker.errors import InputError, TrackerError
+from tracker.models import Paper, read_papers
+from tracker.survey import Survey, load_survey
+
+SURVEY_ARG = click.argument("survey_path", metavar="SURVEY.md", type=click.Path(path_type=Path))
+
+
+def _width(text: str) -> int:
+    return sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text)
+
+
+def _cut(text: str, width: int) -> str:
+    out, used = "", 0
+    for c in text:
+        w = _width(c)
+        if used + w > width - 1:
+            return out + "…"
+        out, used = out + c, used + w
+    return out
+
+
+def format_survey(survey: Survey) -> str:
+    """A readable table per section: number, year, venue, arXiv id, title."""
+    total = sum(len(s.entries) for s in survey.sections)
+    lines = [f"{survey.path}: {len(survey.sections)} sections, {total} entries, {len(survey.skipped)} skipped lines"]
+    for section in survey.sections:
+        marker = "#" * section.level if section.level else "(before the first heading)"
+        lines.append("")
+        lines.append(f"{marker} {section.heading}  [{section.id}]  line {section.line}, {len(section.entries)} entries")
+        for e in section.entries:
+            number = f"{e.number}." if e.number is not None else "-"
+            venue = _cut(e.venue or "", 14)
+            venue += " " * (14 - _width(venue))
+            lines.append(f"  {number:>4} {e.year or '':<4}  {venue}  {e.arxiv_id or '':<16} {_cut(e.title, 70)}  (line {e.line})")
+    if survey.skipped:
+        lines.append("")
+        lines.append("skipped (list-like lines not read as entries):")
+        lines += [f"  line {s.line}: {_cut(s.text, 100)}" for s in survey.skipped]
+    return "\n".join(lines)
+
+
+@click.command("survey")
+@SURVEY_ARG
+@json_option
+def survey_cmd(survey_path: Path, as_json: bool) -> None:
+    """Parse SURVEY.md and show its sections and entries."""
+    survey = load_survey(survey_path)
+    if as_json:
+        print_json(survey.to_json())
+    else:
+        click.echo(format_survey(survey))
+
+
+def _read_input(source: str) -> list[Paper]:
+    name = "<stdin>" if source == "-" else source
+    try:
+        if source == "-":
+            stream = io.TextIOWrapper(sys.stdin.buffer, encoding="utf-8") if hasattr(sys.stdin, "buffer") else sys.stdin
+            return list(read_papers(stream, name))
+        with open(source, encoding="utf-8") as fh:
+            return list(read_papers(fh, name))
+    except FileNotFoundError:
+        raise InputError(f"{name}: input file not found") from None
+    except IsADirectoryError:
+        raise InputError(f"{name}: is a directory, expected a PAPERS.jsonl file") from None
+    except UnicodeDecodeError as exc:
+        raise InputError(f"{name}: not valid UTF-8 (byte offset {exc.start})") from None
+
+
+def _section_headings(app: App) -> dict[str, str]:
+    """Config section id -> heading; without a config (the default file simply absent) there are none."""
+    ctx = click.get_current_context()
+    explicit = ctx.find_root().params.get("config_path") is not None or bool(os.environ.get("TRACKER_CONFIG"))
+    if not explicit and app.config_path == DEFAULT_CONFIG and not app.config_path.exists():
+        return {}
+    return {s.id: s.heading for s in app.config.sections}
+
+
+def _display_path(path: Path) -> str:
+    """The path for the diff headers: relative to the current folder when the file is under it."""
+    try:
+        return path.resolve().relative_to(Path.cwd().resolve()).as_posix()
+    except ValueError:
+        return path.as_posix() if not path.is_absolute() else path.name
+
+
+@click.command("patch")
+@SURVEY_ARG
+@click.option("--input", "input_path", required=True, metavar="PAPERS.jsonl",
+              help="Papers to add, one JSON object per line with a `section` (config id or exact heading); `-` reads stdin.")
+@pass_app
+def patch_cmd(app: App, survey_path: Path, input_path: str) -> None:
+    """Print a unified diff that adds each input paper to its section of SURVEY.md."""
+    from tracker.patch import add_papers, unified_diff
+
+    survey = load_survey(survey_path)
+    papers = _read_input(input_path)
+    result = add_papers(survey, papers, _section_headings(app))
+    diff = unified_diff(survey.render(), result.text, _display_path(survey_path))
+    for paper, reason in result.skipped:
+        click.echo(f"skipped {paper.id}: {reason}", err=True)
+    if diff:
+        click.echo(diff, nl=False)
+
+
+@click.command("init")
+@SURVEY_ARG
+@click.option("--out", "out", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Write the config to this file (default: print it).")
+@click.option("--force", is_flag=True, help="Overwrite --out if it already exists.")
+def init_cmd(survey_path: Path, out: Path | None, force: bool) -> None:
+    """Write a starter config for SURVEY.md: its sections with keyword rules guessed from it."""
+    from tracker.bootstrap import starter_config
+    from tracker.fsutil import atomic_write
+
+    survey = load_survey(survey_path)
+    if not any(True for _ in survey.entries()):
+        raise TrackerError(f"{survey_path}: no entries found, so there are no sections to configure")
+    text = starter_config(survey, survey_path, out)
+    if out is None:
+        click.echo(text, nl=False)
+        return
+    if out.exists() and not force:
+        raise TrackerError(f"{out}: already exists", "pass --force to overwrite it")
+    if out.is_dir():
+        raise TrackerError(f"{out}: is a directory")
+    atomic_write(out, text)
+    click.echo(f"wrote {out} ({text.count('[[sections]]')} sections)", err=True)
+
+
+COMMANDS = [survey_cmd, patch_cmd, init_cmd]
