@@ -90,3 +90,44 @@ class Recorder:
     @property
     def names(self) -> list[str]:
         return [n for n, _ in self.calls]
+
+
+# A real `tracker run` process whose stages are fakes: poll prints "started" and
+# blocks until a line arrives on stdin, the others print "ran NAME".
+DRIVER = r"""
+import sys
+from tracker import runner
+
+def slow(config, db, now):
+    print("started", flush=True)
+    sys.stdin.readline()
+    return {"ok": True, "new": 7}
+
+def quick(name):
+    def stage(config, db, now):
+        print("ran " + name, flush=True)
+    return stage
+
+runner.default_stages = lambda: {"poll": slow, "digest": quick("digest"), "email": quick("email"),
+                                 "propose": quick("propose")}
+from tracker.cli import main
+main(["--config", sys.argv[1], "run", *sys.argv[2:]])
+"""
+
+
+def start_driver(config: Path, *args: str):
+    import subprocess
+    import sys
+
+    return subprocess.Popen([sys.executable, "-c", DRIVER, str(config), *args], stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, bufsize=1)
+
+
+def read_until(stream, word: str) -> list[str]:
+    """Lines of `stream` up to and including the first containing `word` (EOF fails)."""
+    seen = []
+    for line in stream:
+        seen.append(line)
+        if word in line:
+            return seen
+    raise AssertionError(f"{word!r} never appeared; got:\n{''.join(seen)}")

@@ -206,6 +206,9 @@ def run_once(
     """poll, digest, email (when due), propose, in that order; each recorded.
     A failed stage does not stop the next; a stop request ends after the current one."""
     stages = stages or default_stages()
+    stale = jobs.mark_interrupted(db, clock())
+    if stale:
+        log(logger, logging.WARNING, "job.interrupted_runs", count=stale)
     results = []
     for job in ONCE_ORDER:
         if stop is not None and stop.is_set():
