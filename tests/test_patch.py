@@ -253,3 +253,71 @@ def test_diff_applies_with_git_apply_and_patch(seed, tmp_path, variant):
     diff = unified_diff(old, result.text, "config/llm-survey.md")
     assert _apply_with(["git", "apply"], tmp_path, "git", old, diff) == result.text
     assert _apply_with(["patch", "-p1", "-i"], tmp_path, "patch", old, diff) == result.text
+
+
+def _jsonl(*papers: Paper) -> str:
+    from tracker.models import dump_papers
+
+    return dump_papers(papers)
+
+
+def test_patch_command(run_cli, tmp_path, monkeypatch):
+    survey = tmp_path / "survey.md"
+    survey.write_bytes(SEED.read_bytes())
+    papers = tmp_path / "papers.jsonl"
+    papers.write_text(_jsonl(paper(1, "encoder_only"), Paper(id="2312.00752", title="Mamba", section="non_transformer")), encoding="utf-8")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("TRACKER_CONFIG", raising=False)
+    code, out, err = run_cli("--config", str(DEFAULT_CONFIG), "patch", "survey.md", "--input", str(papers))
+    assert code == 0
+    assert out.startswith("--- a/survey.md\n+++ b/survey.md\n@@ ")
+    assert "+7.  **Sparse State Machines 1: A Study.** `arXiv`" in out
+    assert err == "skipped 2312.00752: already listed at line 139 (same arXiv id)\n"
+    assert survey.read_bytes() == SEED.read_bytes()  # stateless: the file is not changed
+    # without any config file the survey's own slugs and headings are used
+    code, out2, err = run_cli("patch", "survey.md", "--input", str(papers))
+    assert code == 1 and out2 == "" and "'encoder_only'" in err and "encoder-only" in err
+    papers.write_text(_jsonl(paper(1, "encoder-only")), encoding="utf-8")
+    code, out3, _ = run_cli("patch", "survey.md", "--input", str(papers))
+    assert code == 0 and out3 == out
+
+
+def test_patch_command_reads_stdin(run_cli, monkeypatch, tmp_path):
+    import io
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "s.md").write_bytes(SEED.read_bytes())
+    stdin = io.TextIOWrapper(io.BytesIO(_jsonl(paper(5, "transformer")).encode("utf-8")), encoding="utf-8")
+    monkeypatch.setattr("sys.stdin", stdin)
+    code, out, err = run_cli("patch", "s.md", "--input", "-")
+    assert code == 0 and "+6. **Sparse State Machines 5: A Study.** `arXiv`  " in out
+
+
+@pytest.mark.parametrize(
+    "content,expect",
+    [
+        (b'{"id": "2409.1", "title": "T", "section": "nowhere"}\n', "unknown section 'nowhere'"),
+        (b'{"id": "2409.1", "title": "T"}\n', "field 'section' is missing"),
+        (b"not json\n", "papers.jsonl:1: not valid JSON"),
+        (b'{"id": "2409.1"}\n', "field 'title'"),
+        (b'{"id": "2409.1", "title": "\xff"}\n', "not valid UTF-8"),
+    ],
+)
+def test_patch_command_errors_print_nothing(run_cli, tmp_path, monkeypatch, content, expect):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "s.md").write_bytes(SEED.read_bytes())
+    (tmp_path / "papers.jsonl").write_bytes(content)
+    code, out, err = run_cli("patch", "s.md", "--input", "papers.jsonl")
+    assert code == 1 and out == "" and expect in err and err.startswith("error: ")
+
+
+def test_patch_command_missing_files(run_cli, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "p.jsonl").write_text(_jsonl(paper(1, "transformer")), encoding="utf-8")
+    code, out, err = run_cli("patch", "missing.md", "--input", "p.jsonl")
+    assert (code, out) == (1, "") and "missing.md: survey file not found" in err
+    (tmp_path / "s.md").write_bytes(SEED.read_bytes())
+    code, out, err = run_cli("patch", "s.md", "--input", "nope.jsonl")
+    assert (code, out) == (1, "") and "nope.jsonl: input file not found" in err
+    code, out, err = run_cli("--config", "missing.toml", "patch", "s.md", "--input", "p.jsonl")
+    assert (code, out) == (1, "") and "missing.toml: config file not found" in err

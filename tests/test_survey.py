@@ -231,3 +231,30 @@ def test_bad_files(tmp_path):
     bad.write_bytes("# ok\n".encode() + b"\xff\xfe broken")
     with pytest.raises(SurveyError, match=r"bad\.md: not valid UTF-8 \(byte offset 5\)"):
         load_survey(bad)
+
+
+def test_survey_command_json_and_text(run_cli):
+    code, out, err = run_cli("survey", str(SEED), "--json")
+    assert code == 0 and err == ""
+    data = json.loads(out)
+    assert data["path"] == str(SEED) and data["skipped"] == []
+    counts = [len(s["entries"]) for s in data["sections"] if s["entries"]]
+    assert counts == [3, 1, 5, 6, 21, 5]
+    first = data["sections"][1]["entries"][0]
+    assert set(first) == {"number", "title", "authors", "venue", "year", "links", "arxiv_id", "line"}
+    assert first["links"] == [{"label": "PDF", "url": "https://arxiv.org/pdf/2001.08361"}]
+    code, out, err = run_cli("survey", str(SEED))
+    assert code == 0
+    assert "7 sections, 41 entries, 0 skipped" in out
+    assert "[encoder-only]" in out and "5 entries" in out and "2001.08361" in out
+
+
+@pytest.mark.parametrize("case", ["missing", "directory", "bad-utf8"])
+def test_survey_command_bad_input(run_cli, tmp_path, case):
+    path = {"missing": tmp_path / "nope.md", "directory": tmp_path, "bad-utf8": tmp_path / "bad.md"}[case]
+    if case == "bad-utf8":
+        path.write_bytes(b"# T\n\xc3\x28\n")
+    for args in (("survey", str(path)), ("survey", str(path), "--json")):
+        code, out, err = run_cli(*args)
+        assert code == 1 and out == ""
+        assert err.startswith("error: ") and str(path) in err and err.count("\n") == 1

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator
 
-from tracker.errors import SurveyError
+from tracker.errors import SurveyError, TrackerError
 from tracker.models import Entry, Section, Skipped
 from tracker.survey_fields import Item, read_item
 
@@ -262,19 +262,21 @@ def parse_survey(text: str, path: str) -> Survey:
     return Survey(path=str(path), lines=tuple(lines), sections=tuple(sections), skipped=tuple(parser.skipped))
 
 
-def load_survey(path: str | Path) -> Survey:
-    """Read a survey file; a missing file, a folder or bad UTF-8 is a SurveyError naming it."""
+def read_utf8(path: str | Path, error: type[TrackerError], kind: str) -> str:
+    """A whole UTF-8 file; every failure is `error` naming the path (and the byte offset of bad UTF-8)."""
     p = Path(path)
     try:
-        data = p.read_bytes()
+        return p.read_bytes().decode("utf-8")
     except FileNotFoundError:
-        raise SurveyError(f"{p}: survey file not found") from None
+        raise error(f"{p}: {kind} file not found") from None
     except IsADirectoryError:
-        raise SurveyError(f"{p}: is a directory, expected a Markdown file") from None
+        raise error(f"{p}: is a directory, expected a {kind} file") from None
     except OSError as exc:
-        raise SurveyError(f"{p}: cannot read survey file ({exc.strerror or exc})") from None
-    try:
-        text = data.decode("utf-8")
+        raise error(f"{p}: cannot read {kind} file ({exc.strerror or exc})") from None
     except UnicodeDecodeError as exc:
-        raise SurveyError(f"{p}: not valid UTF-8 (byte offset {exc.start})") from None
-    return parse_survey(text, str(path))
+        raise error(f"{p}: not valid UTF-8 (byte offset {exc.start})") from None
+
+
+def load_survey(path: str | Path) -> Survey:
+    """Read a survey file; a missing file, a folder or bad UTF-8 is a SurveyError naming it."""
+    return parse_survey(read_utf8(path, SurveyError, "survey"), str(path))

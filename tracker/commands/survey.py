@@ -19,7 +19,7 @@ from tracker.cli import App, json_option, pass_app, print_json
 from tracker.config import DEFAULT_CONFIG
 from tracker.errors import InputError, TrackerError
 from tracker.models import Paper, read_papers
-from tracker.survey import Survey, load_survey
+from tracker.survey import Survey, load_survey, read_utf8
 
 SURVEY_ARG = click.argument("survey_path", metavar="SURVEY.md", type=click.Path(path_type=Path))
 
@@ -71,19 +71,14 @@ def survey_cmd(survey_path: Path, as_json: bool) -> None:
 
 
 def _read_input(source: str) -> list[Paper]:
-    name = "<stdin>" if source == "-" else source
-    try:
-        if source == "-":
-            stream = io.TextIOWrapper(sys.stdin.buffer, encoding="utf-8") if hasattr(sys.stdin, "buffer") else sys.stdin
-            return list(read_papers(stream, name))
-        with open(source, encoding="utf-8") as fh:
-            return list(read_papers(fh, name))
-    except FileNotFoundError:
-        raise InputError(f"{name}: input file not found") from None
-    except IsADirectoryError:
-        raise InputError(f"{name}: is a directory, expected a PAPERS.jsonl file") from None
-    except UnicodeDecodeError as exc:
-        raise InputError(f"{name}: not valid UTF-8 (byte offset {exc.start})") from None
+    if source == "-":
+        data = sys.stdin.buffer.read() if hasattr(sys.stdin, "buffer") else sys.stdin.read().encode("utf-8")
+        try:
+            text = data.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise InputError(f"<stdin>: not valid UTF-8 (byte offset {exc.start})") from None
+        return list(read_papers(io.StringIO(text), "<stdin>"))
+    return list(read_papers(io.StringIO(read_utf8(source, InputError, "input")), source))
 
 
 def _section_headings(app: App) -> dict[str, str]:
