@@ -92,3 +92,16 @@ def test_runs_record_outcomes_and_last_success(db):
     latest = runs.last_runs(db)[0]
     assert latest.outcome == runs.INTERRUPTED and "stopped before finishing" in latest.error
     assert runs.last_success(db, "rss") is None
+
+
+def test_fts_follows_a_new_version_but_not_a_mere_sighting(db):
+    from dataclasses import replace
+
+    p = replace(real_api_papers()[0], version=1)
+    upsert_papers(db, [p], "api")
+    upsert_papers(db, [p], "rss")
+    match = "SELECT COUNT(*) FROM papers_fts WHERE papers_fts MATCH ?"
+    assert db.execute(match, ["zebrafishology"]).fetchone()[0] == 0
+    upsert_papers(db, [replace(p, version=2, title="Zebrafishology " + p.title)], "api")
+    assert db.execute(match, ["zebrafishology"]).fetchone()[0] == 1
+    assert db.execute("INSERT INTO papers_fts(papers_fts) VALUES('integrity-check')") is not None
