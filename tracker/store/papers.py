@@ -75,7 +75,7 @@ def upsert_papers(db: Database, papers: Iterable[Paper], source: str, seen: str 
                 f"SELECT id, version, sources FROM papers WHERE id IN ({marks})", chunk
             ).fetchall():
                 existing[pid] = (version, json.loads(sources or "[]"))
-        new_rows, versions = [], []
+        new_rows, versions, touched = [], [], []
         for pid, p in batch.items():
             row = _row(p, source, seen)
             if p.version is not None:
@@ -96,10 +96,10 @@ def upsert_papers(db: Database, papers: Iterable[Paper], source: str, seen: str 
                 counts.updated += 1
                 changed.append(pid)
             else:
-                db.execute(
-                    "UPDATE papers SET last_seen = ?, sources = ? WHERE id = ?", [seen, json.dumps(merged), pid]
-                )
+                touched.append((seen, json.dumps(merged), pid))
                 counts.unchanged += 1
+        if touched:
+            db.conn.executemany("UPDATE papers SET last_seen = ?, sources = ? WHERE id = ?", touched)
         if new_rows:
             db["papers"].insert_all(new_rows, batch_size=500)
         if versions:

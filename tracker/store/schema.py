@@ -155,6 +155,48 @@ def m070_proposals(db: Database) -> None:
 
 
 @migrations()
+def m060_deliveries(db: Database) -> None:
+    db["digest_runs"].create(
+        {"id": int, "channel": str, "period": str, "window_start": str, "window_end": str, "created": str, "papers": int},
+        pk="id",
+    )
+    db["digest_runs"].create_index(["channel", "window_end"])
+    db["outbox"].create(
+        {
+            "id": int,
+            "run_id": int,
+            "channel": str,
+            "target": str,
+            "seq": int,
+            "body": str,
+            "payload": str,
+            "status": str,
+            "attempts": int,
+            "last_error": str,
+            "created": str,
+            "sent_at": str,
+            "message_id": str,
+        },
+        pk="id",
+        foreign_keys=[("run_id", "digest_runs", "id")],
+    )
+    db["outbox"].create_index(["channel", "status"])
+    db["outbox"].create_index(["channel", "target", "message_id"])
+    db["outbox_papers"].create(
+        {"outbox_id": int, "paper_id": str},
+        pk=("outbox_id", "paper_id"),
+        foreign_keys=[("outbox_id", "outbox", "id"), ("paper_id", "papers", "id")],
+    )
+    db["outbox_papers"].create_index(["paper_id"])
+    db["deliveries"].create(
+        {"paper_id": str, "channel": str, "run_id": int, "status": str, "queued_at": str, "delivered_at": str},
+        pk=("paper_id", "channel"),
+        foreign_keys=[("paper_id", "papers", "id"), ("run_id", "digest_runs", "id")],
+    )
+    db["deliveries"].create_index(["channel", "status"])
+
+
+@migrations()
 def m080_job_runs(db: Database) -> None:
     db["job_runs"].create(
         {
@@ -171,3 +213,17 @@ def m080_job_runs(db: Database) -> None:
         pk="id",
     )
     db["job_runs"].create_index(["job", "outcome", "started"])
+
+
+@migrations()
+def m090_poll_fts_text_trigger(db: Database) -> None:
+    """Re-index a paper's full text only when its title or abstract changes: a poll
+    touches `last_seen` on every paper it sees again, which must not rewrite the index."""
+    db.execute("DROP TRIGGER IF EXISTS papers_au")
+    db.execute(
+        'CREATE TRIGGER "papers_au" AFTER UPDATE OF "title", "abstract" ON "papers" BEGIN\n'
+        '  INSERT INTO "papers_fts" ("papers_fts", rowid, "title", "abstract") '
+        "VALUES('delete', old.rowid, old.\"title\", old.\"abstract\");\n"
+        '  INSERT INTO "papers_fts" (rowid, "title", "abstract") VALUES (new.rowid, new."title", new."abstract");\n'
+        "END"
+    )
