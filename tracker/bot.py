@@ -1,0 +1,290 @@
+"""`tracker bot`: the long-polling Telegram bot that takes triage decisions.
+
+A small getUpdates loop of our own rather than PTB's Application: we need four
+methods, no job queue or persistence, and the loop stays trivially stoppable in
+tests. All the logic is `handle_update(update_dict, ctx) -> [Action]`, a plain
+function of one update (as the Bot API sends it) that records decisions in the store
+and returns the API calls to make; the loop only fetches and performs.
+
+Who may act: a chat listed in telegram.chat_ids, and (when telegram.allowed_user_ids
+is not empty) a user listed there. Anyone else gets a refusal; nothing is recorded.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import html
+import logging
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any, Callable, Mapping
+
+from sqlite_utils import Database
+
+from tracker.config import Config, TelegramConfig
+from tracker.errors import DeliveryError, StoreError
+from tracker.logs import log
+from tracker.notify import triage
+from tracker.notify.telegram import TelegramClient, TelegramRefused, bot_token
+from tracker.notify.telegram_html import LIMIT, compose, truncate_html
+from tracker.store import deliveries as outbox
+from tracker.store.decisions import latest_decisions, record_decision
+
+logger = logging.getLogger("tracker.bot")
+REFUSAL = "Sorry, you are not allowed to triage for this list."
+HELP = (
+    "<b>tracker bot</b>\n/latest: the newest classified papers\n/search words: full-text search\n"
+    "/section id: the newest papers of a section\n/status: counts and delivery backlog"
+)
+LIST_SIZE = 10
+VERB = {"accept": "Accepted", "reject": "Rejected", "move": "Moved"}
+
+
+@dataclass(frozen=True)
+class Action:
+    """One Bot API call to make: sendMessage, editMessageText, editMessageReplyMarkup, answerCallbackQuery."""
+
+    method: str
+    params: dict[str, Any]
+
+
+@dataclass
+class BotContext:
+    config: Config
+    db: Database
+    now: Callable[[], datetime] = field(default=lambda: datetime.now(timezone.utc))
+
+    @property
+    def telegram(self) -> TelegramConfig:
+        assert self.config.telegram is not None
+        return self.config.telegram
+
+
+def allowed(cfg: TelegramConfig, chat_id: Any, user_id: Any) -> bool:
+    if chat_id not in cfg.chat_ids:
+        return False
+    return not cfg.allowed_user_ids or user_id in cfg.allowed_user_ids
+
+
+def handle_update(update: Mapping[str, Any], ctx: BotContext) -> list[Action]:
+    """Everything the bot does for one update, without touching the network."""
+    if "callback_query" in update:
+        return _callback(update["callback_query"], ctx)
+    message = update.get("message")
+    if message and str(message.get("text") or "").startswith("/"):
+        return _command(message, ctx)
+    return []
+
+
+def _answer(query: Mapping[str, Any], text: str, alert: bool = False) -> Action:
+    return Action("answerCallbackQuery", {"callback_query_id": query["id"], "text": text, "alert": alert})
+
+
+def _callback(query: Mapping[str, Any], ctx: BotContext) -> list[Action]:
+    message = query.get("message") or {}
+    chat_id = (message.get("chat") or {}).get("id")
+    user_id = (query.get("from") or {}).get("id")
+    message_id = message.get("message_id")
+    if not allowed(ctx.telegram, chat_id, user_id):
+        log(logger, logging.WARNING, "bot.refused", chat=chat_id, user=user_id, data=query.get("data"))
+        return [_answer(query, REFUSAL, alert=True)]
+    press = triage.decode(str(query.get("data") or ""), ctx.config.sections)
+    if press is None:
+        return [_answer(query, "This button is not one of mine.")]
+    if not ctx.db["papers"].count_where("id = ?", [press.paper_id]):
+        return [_answer(query, f"Paper {press.paper_id} is not in the store.", alert=True)]
+    where = {"chat_id": chat_id, "message_id": message_id}
+    if press.action == "menu":
+        keyboard = triage.section_keyboard(press.paper_id, ctx.config.sections)
+        return [Action("editMessageReplyMarkup", {**where, "keyboard": keyboard}), _answer(query, "Move to which section?")]
+    row = outbox.find_message(ctx.db, "telegram", str(chat_id), str(message_id))
+    if press.action == "close":
+        actions = [_answer(query, "Back")]
+        if row is not None:
+            keyboard = triage.entry_keyboard(triage.parts_from_payload(row.payload.get("parts", [])), _chosen(ctx, row))
+            actions.insert(0, Action("editMessageReplyMarkup", {**where, "keyboard": keyboard}))
+        return actions
+    if press.action == "move" and ctx.config.section(press.section or "") is None:
+        return [_answer(query, f"Unknown section {press.section}.", alert=True)]
+    try:
+        record_decision(
+            ctx.db, press.paper_id, press.action, press.section if press.action == "move" else None,
+            decided_by=str(user_id), via="telegram", at=ctx.now().isoformat(timespec="seconds"),
+        )
+    except StoreError as exc:
+        return [_answer(query, str(exc), alert=True)]
+    log(logger, logging.INFO, "bot.decision", paper=press.paper_id, decision=press.action, section=press.section, user=user_id)
+    answer = f"{VERB[press.action]} {press.paper_id}" + (f" → {press.section}" if press.action == "move" else "")
+    if row is None:
+        return [_answer(query, answer)]
+    parts = triage.parts_from_payload(row.payload.get("parts", []))
+    decided = latest_decisions(ctx.db)
+    status = {
+        p.paper_id: triage.status_line(decided[p.paper_id].decision, decided[p.paper_id].section)
+        for p in parts
+        if p.paper_id and p.paper_id in decided
+    }
+    text = compose(parts, status)
+    keyboard = triage.entry_keyboard(parts, {pid: decided[pid].decision for pid in status})
+    return [Action("editMessageText", {**where, "text": truncate_html(text, LIMIT), "keyboard": keyboard}), _answer(query, answer)]
+
+
+def _chosen(ctx: BotContext, row: outbox.OutboxRow) -> dict[str, str]:
+    decided = latest_decisions(ctx.db)
+    return {pid: decided[pid].decision for pid in row.paper_ids if pid in decided}
+
+
+def _command(message: Mapping[str, Any], ctx: BotContext) -> list[Action]:
+    chat_id = (message.get("chat") or {}).get("id")
+    user_id = (message.get("from") or {}).get("id")
+    word, _, rest = str(message["text"]).strip().partition(" ")
+    name = word[1:].split("@")[0].lower()
+    if not allowed(ctx.telegram, chat_id, user_id):
+        log(logger, logging.WARNING, "bot.refused", chat=chat_id, user=user_id, command=name)
+        return [Action("sendMessage", {"chat_id": chat_id, "text": REFUSAL})]
+    reply = {
+        "latest": lambda: _latest(ctx),
+        "search": lambda: _search(ctx, rest),
+        "section": lambda: _section(ctx, rest.strip()),
+        "status": lambda: _status(ctx),
+    }.get(name, lambda: HELP)()
+    return [Action("sendMessage", {"chat_id": chat_id, "text": truncate_html(reply, LIMIT)})]
+
+
+def _lines(ctx: BotContext, rows: list[dict[str, Any]], title: str) -> str:
+    if not rows:
+        return f"<b>{html.escape(title)}</b>\nnothing found."
+    decided = latest_decisions(ctx.db)
+    marks = {"accept": " ✅", "reject": " ❌", "move": " ↪"}
+    out = [f"<b>{html.escape(title)}</b>"]
+    for r in rows:
+        d = decided.get(r["id"])
+        section = f" · {html.escape(r['section'])}" if r.get("section") else ""
+        out.append(
+            f'• <a href="https://arxiv.org/abs/{html.escape(r["id"])}">{html.escape(" ".join(r["title"].split()))}</a>'
+            f"{section}{marks.get(d.decision, '') if d else ''}"
+        )
+    return "\n".join(out)
+
+
+TOP_SECTION = "(SELECT c.section FROM classifications c WHERE c.paper_id = p.id ORDER BY c.rank LIMIT 1)"
+
+
+def _latest(ctx: BotContext) -> str:
+    rows = ctx.db.query(
+        f"SELECT p.id, p.title, {TOP_SECTION} AS section FROM papers p "
+        "WHERE EXISTS (SELECT 1 FROM classifications c WHERE c.paper_id = p.id) "
+        "ORDER BY p.first_seen DESC, p.id DESC LIMIT ?",
+        [LIST_SIZE],
+    )
+    return _lines(ctx, list(rows), "Latest papers")
+
+
+def _search(ctx: BotContext, words: str) -> str:
+    terms = [w for w in words.split() if w.strip('"')]
+    if not terms:
+        return "Usage: /search words…"
+    query = " ".join('"' + w.replace('"', "") + '"' for w in terms)
+    rows = ctx.db.query(
+        f"SELECT p.id, p.title, {TOP_SECTION} AS section FROM papers_fts f JOIN papers p ON p.rowid = f.rowid "
+        "WHERE papers_fts MATCH ? ORDER BY f.rank LIMIT ?",
+        [query, LIST_SIZE],
+    )
+    return _lines(ctx, list(rows), f"Search: {' '.join(terms)}")
+
+
+def _section(ctx: BotContext, section_id: str) -> str:
+    if ctx.config.section(section_id) is None:
+        valid = ", ".join(s.id for s in ctx.config.sections)
+        return f"Unknown section {html.escape(section_id or '(none)')}. Sections: {html.escape(valid)}"
+    rows = ctx.db.query(
+        "SELECT p.id, p.title, c.section FROM classifications c JOIN papers p ON p.id = c.paper_id "
+        "WHERE c.section = ? ORDER BY p.first_seen DESC, c.score DESC LIMIT ?",
+        [section_id, LIST_SIZE],
+    )
+    return _lines(ctx, list(rows), f"Section {section_id}")
+
+
+def _status(ctx: BotContext) -> str:
+    db = ctx.db
+    papers = db["papers"].count
+    classified = db.execute("SELECT count(DISTINCT paper_id) FROM classifications").fetchone()[0]
+    decided = latest_decisions(db).values()
+    accepted = sum(1 for d in decided if d.decision in ("accept", "move"))
+    rejected = sum(1 for d in decided if d.decision == "reject")
+    lines = [f"<b>Status</b>\npapers: {papers}\nclassified: {classified}\naccepted: {accepted} · rejected: {rejected}"]
+    for channel, counts in sorted(outbox.backlog(db).items()):
+        lines.append(
+            f"{html.escape(channel)}: {counts['delivered_papers']} delivered, {counts['queued_papers']} queued, "
+            f"{counts['pending_messages']} messages pending"
+        )
+    return "\n".join(lines)
+
+
+async def perform(client: TelegramClient, action: Action) -> None:
+    p = action.params
+    if action.method == "sendMessage":
+        await client.send_message(p["chat_id"], p["text"], p.get("keyboard"))
+    elif action.method == "editMessageText":
+        await client.edit_message_text(p["chat_id"], p["message_id"], p["text"], p.get("keyboard"))
+    elif action.method == "editMessageReplyMarkup":
+        await client.edit_keyboard(p["chat_id"], p["message_id"], p.get("keyboard"))
+    elif action.method == "answerCallbackQuery":
+        await client.answer_callback(p["callback_query_id"], p["text"], p.get("alert", False))
+    else:
+        raise ValueError(f"unknown action {action.method}")
+
+
+async def poll_loop(
+    ctx: BotContext,
+    client: TelegramClient,
+    stop: Callable[[], bool] = lambda: False,
+    max_updates: int | None = None,
+    poll_timeout: int = 25,
+) -> int:
+    """getUpdates until `stop()` or `max_updates` handled; confirms each update by
+    moving the offset past it. Returns the number of updates handled."""
+    offset: int | None = None
+    handled = failures = 0
+    while not stop() and (max_updates is None or handled < max_updates):
+        try:
+            updates = await client.get_updates(offset, poll_timeout)
+            failures = 0
+        except TelegramRefused:
+            raise
+        except DeliveryError as exc:
+            failures += 1
+            log(logger, logging.WARNING, "bot.poll_failed", error=str(exc), attempt=failures)
+            await client.sleep(min(60.0, client.backoff * 2**failures))
+            continue
+        for update in updates:
+            offset = int(update["update_id"]) + 1
+            for action in handle_update(update, ctx):
+                try:
+                    await perform(client, action)
+                except DeliveryError as exc:
+                    log(logger, logging.WARNING, "bot.action_failed", method=action.method, error=str(exc))
+            handled += 1
+    if offset is not None:
+        await client.get_updates(offset, 0)
+    return handled
+
+
+def run_bot(
+    config: Config,
+    db: Database,
+    stop: Callable[[], bool] = lambda: False,
+    max_updates: int | None = None,
+    poll_timeout: int = 25,
+) -> int:
+    """Run the bot until stopped (Ctrl-C) or `max_updates` updates are handled."""
+    assert config.telegram is not None
+    token = bot_token(config)
+
+    async def main() -> int:
+        async with TelegramClient(config.telegram, token) as client:  # type: ignore[arg-type]
+            await client.call("deleteWebhook", None, lambda: client.bot.delete_webhook(drop_pending_updates=False))
+            log(logger, logging.INFO, "bot.started", chats=len(config.telegram.chat_ids))  # type: ignore[union-attr]
+            return await poll_loop(BotContext(config, db), client, stop, max_updates, poll_timeout)
+
+    return asyncio.run(main())

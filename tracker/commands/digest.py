@@ -1,0 +1,126 @@
+"""`tracker digest`, `tracker decide`, `tracker bot`: delivery and triage from the terminal."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+import click
+
+from tracker.cli import json_option, pass_app, print_json
+from tracker.errors import DeliveryError, InputError
+
+
+def _channels(value: str | None, config) -> list[str]:  # type: ignore[no-untyped-def]
+    from tracker.deliver import configured_channels, require_channel
+
+    if not value:
+        return configured_channels(config) or ["stdout"]
+    names = [c.strip() for c in value.split(",") if c.strip()]
+    for name in names:
+        require_channel(config, name)
+    return list(dict.fromkeys(names))
+
+
+@click.command("digest")
+@click.option("--channel", "channel", default=None, metavar="LIST",
+              help="Comma-separated channels: stdout, telegram, email (default: every configured one, else stdout).")
+@click.option("--period", type=click.Choice(["day", "week"]), default=None,
+              help="Papers first seen in the last day or week (default: day for telegram/stdout, week for email).")
+@click.option("--dry-run", is_flag=True, help="Render and print the digest; send nothing and mark nothing delivered.")
+@json_option
+@pass_app
+def digest(app, channel: str | None, period: str | None, dry_run: bool, as_json: bool) -> None:
+    """Render and deliver the digest of papers not yet delivered on each channel."""
+    from tracker.deliver import run_digest
+    from tracker.store import open_store
+
+    config = app.config
+    channels = _channels(channel, config)
+    db = open_store(config.store.path)
+    now = datetime.now(timezone.utc)
+    try:
+        reports = [run_digest(config, db, name, period, now, dry_run=dry_run) for name in channels]
+    finally:
+        db.conn.close()
+    if as_json:
+        print_json([r.to_json() for r in reports])
+    else:
+        for r in reports:
+            if r.channel == "stdout" or r.dry_run:
+                for text in r.messages:
+                    click.echo(text.rstrip() + "\n")
+            if r.channel == "stdout":
+                continue
+            state = "dry run, nothing sent" if r.dry_run else (
+                "nothing new, not sent" if r.skipped_empty else f"{r.sent} message(s) sent, {r.delivered} paper(s) delivered"
+            )
+            extra = f", {r.resent} left over from an earlier run" if r.resent else ""
+            click.echo(f"{r.channel}: {r.papers} paper(s) ({r.period}): {state}{extra}")
+    failures = [f for r in reports for f in r.failures]
+    if failures:
+        raise DeliveryError(
+            "; ".join(failures), "undelivered messages stay in the outbox and are re-sent by the next `tracker digest`"
+        )
+
+
+@click.command("decide")
+@click.argument("arxiv_id")
+@click.argument("decision", type=click.Choice(["accept", "reject", "move"]))
+@click.argument("section", required=False)
+@json_option
+@pass_app
+def decide(app, arxiv_id: str, decision: str, section: str | None, as_json: bool) -> None:
+    """Record a maintainer's decision on a stored paper (the same as the Telegram buttons).
+
+    SECTION (a configured section id) is required for `move`, optional for `accept`."""
+    from tracker.models import split_arxiv_id
+    from tracker.store import open_store
+    from tracker.store.decisions import record_decision
+
+    config = app.config
+    if decision == "move" and not section:
+        raise click.UsageError("`move` needs a SECTION id")
+    if decision == "reject" and section:
+        raise click.UsageError("`reject` takes no SECTION")
+    if section and config.section(section) is None:
+        valid = ", ".join(s.id for s in config.sections)
+        raise InputError(f"unknown section {section!r} (sections in {config.file}: {valid})")
+    split = split_arxiv_id(arxiv_id.removeprefix("arXiv:"))
+    paper_id = split[0] if split else arxiv_id.strip()
+    section_id = config.section(section).id if section else None  # type: ignore[union-attr]
+    db = open_store(config.store.path)
+    try:
+        d = record_decision(db, paper_id, decision, section_id, decided_by="cli", via="cli")
+    finally:
+        db.conn.close()
+    if as_json:
+        print_json({"paper_id": d.paper_id, "decision": d.decision, "section": d.section, "via": d.via, "decided_at": d.decided_at})
+    else:
+        click.echo(f"{d.paper_id}: {d.decision}" + (f" -> {d.section}" if d.section else ""))
+
+
+@click.command("bot")
+@click.option("--max-updates", type=int, default=None, help="Stop after handling this many updates (default: run until Ctrl-C).")
+@click.option("--poll-timeout", type=click.IntRange(0, 60), default=25, show_default=True,
+              help="Seconds each getUpdates long poll waits for news.")
+@pass_app
+def bot(app, max_updates: int | None, poll_timeout: int) -> None:
+    """Run the Telegram triage bot (long polling): buttons, /latest, /search, /section, /status."""
+    from tracker.bot import run_bot
+    from tracker.deliver import require_channel
+    from tracker.store import open_store
+
+    config = app.config
+    require_channel(config, "telegram")
+    db = open_store(config.store.path)
+    try:
+        handled = run_bot(config, db, max_updates=max_updates, poll_timeout=poll_timeout)
+    except KeyboardInterrupt:
+        handled = -1
+    finally:
+        db.conn.close()
+    if handled >= 0:
+        click.echo(f"bot stopped after {handled} update(s)")
+
+
+COMMANDS = [digest, decide, bot]

@@ -1,0 +1,288 @@
+"""Store -> digest -> notify, through the outbox, so every paper is delivered at least
+once and a crash can repeat at most the one message in flight.
+
+Order of a run (per channel, under a lock): send what an earlier run left pending;
+select undelivered papers; render them; write the messages as pending outbox rows
+in one transaction; send each row and mark it sent right after the service's
+acknowledgement. `stdout` only prints and marks nothing; `dry_run` writes nothing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import signal
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+from typing import Any, Callable
+
+from sqlite_utils import Database
+
+from tracker.config import Config
+from tracker.digest import PERIODS, Digest, build_digest, environment, iso, render_email, render_stdout, weekly_summary, window
+from tracker.errors import ConfigError, DeliveryError, TrackerError
+from tracker.locking import exclusive
+from tracker.logs import log
+from tracker.notify import triage
+from tracker.notify.email import SmtpSession, SmtpUnavailable, build_message, credentials
+from tracker.notify.telegram import TelegramClient, TelegramRefused, TelegramUnavailable, bot_token
+from tracker.notify.telegram_html import STATUS_RESERVE, compose, pack, render_empty, render_parts
+from tracker.store import deliveries as outbox
+
+logger = logging.getLogger("tracker.deliver")
+CHANNELS = ("stdout", "telegram", "email")
+DEFAULT_PERIOD = {"stdout": "day", "telegram": "day", "email": "week"}
+CRASH_ENV = "TRACKER_TEST_CRASH_AFTER_ACK"
+GIVE_UP_AFTER = 3
+_acks = 0
+Sleep = Callable[[float], None]
+
+
+@dataclass(frozen=True)
+class DigestReport:
+    channel: str
+    period: str
+    window_start: str
+    window_end: str
+    papers: int
+    messages: tuple[str, ...] = ()
+    email_html: str | None = None
+    queued: int = 0
+    sent: int = 0
+    resent: int = 0
+    delivered: int = 0
+    failures: tuple[str, ...] = ()
+    dry_run: bool = False
+    skipped_empty: bool = False
+
+    @property
+    def ok(self) -> bool:
+        return not self.failures
+
+    def to_json(self) -> dict[str, Any]:
+        out = asdict(self)
+        out.pop("email_html")
+        out["messages"] = len(self.messages)
+        return out
+
+
+@dataclass
+class _Tally:
+    sent: int = 0
+    resent: int = 0
+    delivered: int = 0
+    failures: list[str] = field(default_factory=list)
+
+
+def require_channel(config: Config, channel: str) -> None:
+    """An explicitly asked channel must be configured; the error names the missing table."""
+    if channel not in CHANNELS:
+        raise ConfigError(f"unknown channel {channel!r} (expected one of {', '.join(CHANNELS)})")
+    if channel in ("telegram", "email") and getattr(config, channel) is None:
+        raise ConfigError(
+            f"{config.file}: channel '{channel}' is not configured: table [{channel}] is missing",
+            f"add a [{channel}] table (see docs/delivery.md)",
+        )
+
+
+def configured_channels(config: Config) -> list[str]:
+    return [c for c in ("telegram", "email") if getattr(config, c) is not None]
+
+
+def run_digest(
+    config: Config,
+    db: Database,
+    channel: str,
+    period: str | None,
+    now: datetime,
+    dry_run: bool = False,
+    sleep: Sleep | None = None,
+) -> DigestReport:
+    """Render and deliver one channel's digest; see the module docstring for the order."""
+    require_channel(config, channel)
+    period = period or DEFAULT_PERIOD[channel]
+    if period not in PERIODS:
+        raise TrackerError(f"unknown period {period!r} (expected one of {', '.join(PERIODS)})")
+    if channel == "stdout":
+        return _stdout(config, db, period, now)
+    with exclusive(config.data_dir / f".digest-{channel}.lock", f"digest --channel {channel}", wait_seconds=60):
+        start, end = window(period, now, outbox.last_window_end(db, channel))
+        candidates = outbox.undelivered(db, channel, iso(start), iso(end))
+        digest = build_digest(candidates, config.sections, period, start, end)
+        empty = not digest.count and not getattr(config, channel).send_empty
+        if channel == "telegram":
+            messages = [] if empty else _telegram_messages(config, digest)
+            rendered, html = tuple(dict.fromkeys(m.body for m in messages)), None
+        else:
+            messages, rendered, html = ([], (), None) if empty else _email_messages(config, db, digest, now)
+        base = dict(channel=channel, period=period, window_start=iso(start), window_end=iso(end), papers=digest.count)
+        if dry_run:
+            return DigestReport(**base, messages=rendered, email_html=html, dry_run=True, skipped_empty=empty)
+        tally = _Tally()
+        _send_pending(config, db, channel, tally, sleep, fresh_after=None)
+        run_id = outbox.queue_digest(db, channel, period, (iso(start), iso(end)), messages, digest.paper_ids, iso(now))
+        log(logger, logging.INFO, "digest.queued", channel=channel, papers=digest.count, messages=len(messages), run=run_id)
+        if messages:
+            _send_pending(config, db, channel, tally, sleep, fresh_after=run_id)
+        return DigestReport(
+            **base, messages=rendered, email_html=html, queued=len(messages), sent=tally.sent, resent=tally.resent,
+            delivered=tally.delivered, failures=tuple(tally.failures), skipped_empty=empty,
+        )
+
+
+def _stdout(config: Config, db: Database, period: str, now: datetime) -> DigestReport:
+    start, end = window(period, now)
+    digest = build_digest(outbox.undelivered(db, "stdout", iso(start), iso(end)), config.sections, period, start, end)
+    text = render_stdout(digest, environment(config.templates_dir))
+    return DigestReport("stdout", period, iso(start), iso(end), digest.count, messages=(text,))
+
+
+def _telegram_messages(config: Config, digest: Digest) -> list[outbox.OutboxMessage]:
+    assert config.telegram is not None
+    env = environment(config.templates_dir)
+    if not digest.count:
+        bodies = [(render_empty(digest, env), [], ())]
+    else:
+        header, sections = render_parts(digest, env)
+        bodies = []
+        for parts in pack(header, sections, reserve=STATUS_RESERVE):
+            ids = tuple(p.paper_id for p in parts if p.paper_id)
+            bodies.append((compose(parts), parts, ids))
+    return [
+        outbox.OutboxMessage(
+            target=str(chat),
+            body=body,
+            paper_ids=ids,
+            payload={"parts": triage.parts_to_payload(parts), "keyboard": triage.entry_keyboard(parts)},
+        )
+        for chat in config.telegram.chat_ids
+        for body, parts, ids in bodies
+    ]
+
+
+def _email_messages(
+    config: Config, db: Database, digest: Digest, now: datetime
+) -> tuple[list[outbox.OutboxMessage], tuple[str, ...], str]:
+    assert config.email is not None
+    span = PERIODS[digest.period]
+    this_start, prev_start = now - span, now - 2 * span
+    summary = weekly_summary(
+        config.sections,
+        outbox.section_counts(db, iso(this_start), iso(now)),
+        outbox.section_counts(db, iso(prev_start), iso(this_start)),
+        outbox.decisions_between(db, iso(this_start), iso(now)),
+    )
+    rendered = render_email(digest, summary, environment(config.templates_dir))
+    messages = []
+    for recipient in config.email.to:
+        msg = build_message(config.email.from_, recipient, rendered, now)
+        messages.append(
+            outbox.OutboxMessage(
+                target=recipient,
+                body=msg.as_bytes().decode("utf-8"),
+                paper_ids=digest.paper_ids,
+                payload={"subject": str(msg["Subject"]), "message_id": str(msg["Message-ID"])},
+            )
+        )
+    return messages, (f"Subject: {rendered.subject}\n\n{rendered.text}",), rendered.html
+
+
+def _acknowledged(db: Database, row: outbox.OutboxRow, message_id: str | None, tally: _Tally, fresh_after: int | None) -> None:
+    """Bookkeeping right after an ack. CRASH_ENV=N kills the process after the N-th ack,
+    before this bookkeeping: the outbox test uses it to prove a crash repeats one message."""
+    global _acks
+    _acks += 1
+    crash_at = os.environ.get(CRASH_ENV)
+    if crash_at and _acks >= int(crash_at):
+        os.kill(os.getpid(), signal.SIGKILL)
+    done = outbox.mark_sent(db, row.id, message_id)
+    tally.sent += 1
+    tally.resent += int(fresh_after is None)
+    tally.delivered += len(done)
+    log(logger, logging.INFO, "digest.sent", channel=row.channel, target=row.target, row=row.id, message=message_id, delivered=len(done))
+
+
+def _failed(db: Database, row: outbox.OutboxRow, error: DeliveryError, tally: _Tally, final: bool = False) -> None:
+    """A refusal (`final`) is retried by the next runs, then given up after GIVE_UP_AFTER."""
+    gave_up = outbox.mark_failed(db, row.id, str(error), GIVE_UP_AFTER if final else None)
+    tally.failures.append(str(error) + (f" (gave up after {GIVE_UP_AFTER} refusals)" if gave_up else ""))
+    log(logger, logging.WARNING, "digest.failed", channel=row.channel, target=row.target, row=row.id, error=str(error), gave_up=gave_up)
+
+
+def _send_pending(
+    config: Config, db: Database, channel: str, tally: _Tally, sleep: Sleep | None, fresh_after: int | None
+) -> None:
+    rows = [r for r in outbox.pending(db, channel) if (r.run_id == fresh_after if fresh_after else True)]
+    targets = {str(c) for c in config.telegram.chat_ids} if channel == "telegram" and config.telegram else set()
+    if channel == "email" and config.email:
+        targets = set(config.email.to)
+    live = []
+    for row in rows:
+        if row.target in targets:
+            live.append(row)
+        else:
+            tally.delivered += len(outbox.cancel(db, row.id, f"target {row.target} is no longer configured"))
+    if not live:
+        return
+    if channel == "telegram":
+        asyncio.run(_send_telegram(config, db, live, tally, sleep, fresh_after))
+    else:
+        _send_email(config, db, live, tally, sleep, fresh_after)
+
+
+async def _send_telegram(
+    config: Config, db: Database, rows: list[outbox.OutboxRow], tally: _Tally,
+    sleep: Sleep | None, fresh_after: int | None,
+) -> None:
+    assert config.telegram is not None
+    token = bot_token(config)
+    refused: set[str] = set()
+    kwargs: dict[str, Any] = {}
+    if sleep is not None:
+
+        async def wait(seconds: float) -> None:
+            sleep(seconds)
+
+        kwargs["sleep"] = wait
+    client = TelegramClient(config.telegram, token, **kwargs)
+    try:
+        await client.__aenter__()
+    except DeliveryError as exc:
+        for row in rows:
+            _failed(db, row, exc, tally)
+        return
+    try:
+        for row in rows:
+            if row.target in refused:
+                continue
+            try:
+                message_id = await client.send_message(int(row.target), row.body, row.payload.get("keyboard"))
+            except TelegramRefused as exc:
+                refused.add(row.target)
+                _failed(db, row, exc, tally, final=True)
+                continue
+            except TelegramUnavailable as exc:
+                _failed(db, row, exc, tally)
+                return
+            _acknowledged(db, row, str(message_id), tally, fresh_after)
+    finally:
+        await client.__aexit__(None, None, None)
+
+
+def _send_email(
+    config: Config, db: Database, rows: list[outbox.OutboxRow], tally: _Tally, sleep: Sleep | None, fresh_after: int | None
+) -> None:
+    assert config.email is not None
+    user, password = credentials(config)
+    with SmtpSession(config.email, user, password, **({"sleep": sleep} if sleep else {})) as session:
+        for row in rows:
+            try:
+                session.send(config.email.from_, row.target, row.body.encode("utf-8"))
+            except SmtpUnavailable as exc:
+                _failed(db, row, exc, tally)
+                return
+            except DeliveryError as exc:
+                _failed(db, row, exc, tally, final=True)
+                continue
+            _acknowledged(db, row, row.payload.get("message_id"), tally, fresh_after)

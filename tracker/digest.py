@@ -1,0 +1,263 @@
+"""The digest: which papers to report and how they read, as plain data rendered by
+Jinja2 templates a maintainer can edit. No I/O here beyond reading templates.
+
+Templates live in tracker/templates/; files of the same name in the config's
+`[templates] path` folder override them one by one.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any, Iterable, Mapping, Sequence
+
+from jinja2 import ChoiceLoader, Environment, FileSystemLoader, PackageLoader, StrictUndefined, select_autoescape
+
+from tracker.config import SectionConfig
+from tracker.errors import ConfigError, TrackerError
+from tracker.models import WorkLink
+from tracker.rank import priority
+from tracker.store.deliveries import Candidate
+
+PERIODS = {"day": timedelta(days=1), "week": timedelta(days=7)}
+LINK_VERBS = {"mentions": "extends", "cites": "cites"}
+ABBREVIATIONS = ("e.g.", "i.e.", "et al.", "etc.", "vs.", "cf.", "Fig.", "Eq.", "Sec.", "approx.", "resp.")
+SENTENCE_END = re.compile(r"[.!?](?=\s+[A-Z0-9(\"'“\[])")
+MAX_SENTENCE = 400
+
+
+@dataclass(frozen=True)
+class DigestEntry:
+    number: int
+    id: str
+    title: str
+    url: str
+    authors: str
+    terms: tuple[str, ...]
+    links: tuple[str, ...]
+    first_sentence: str
+    section: str
+    score: float
+    priority: float
+
+
+@dataclass(frozen=True)
+class DigestSection:
+    id: str
+    heading: str
+    entries: tuple[DigestEntry, ...]
+
+
+@dataclass(frozen=True)
+class Digest:
+    period: str
+    start: datetime
+    end: datetime
+    sections: tuple[DigestSection, ...]
+
+    @property
+    def entries(self) -> tuple[DigestEntry, ...]:
+        return tuple(e for s in self.sections for e in s.entries)
+
+    @property
+    def paper_ids(self) -> tuple[str, ...]:
+        return tuple(e.id for e in self.entries)
+
+    @property
+    def count(self) -> int:
+        return len(self.entries)
+
+    @property
+    def label(self) -> str:
+        last = (self.end - timedelta(seconds=1)).date()
+        first = self.start.date()
+        return last.isoformat() if first >= last else f"{first.isoformat()} – {last.isoformat()}"
+
+
+@dataclass(frozen=True)
+class SectionCount:
+    id: str
+    heading: str
+    count: int
+    previous: int
+
+    @property
+    def change(self) -> str:
+        delta = self.count - self.previous
+        return f"+{delta}" if delta > 0 else ("±0" if delta == 0 else str(delta))
+
+
+@dataclass(frozen=True)
+class DecidedPaper:
+    id: str
+    title: str
+    decision: str
+    section: str | None
+    decided_by: str
+
+
+@dataclass(frozen=True)
+class WeeklySummary:
+    counts: tuple[SectionCount, ...]
+    accepted: tuple[DecidedPaper, ...]
+    rejected: tuple[DecidedPaper, ...]
+
+    @property
+    def total(self) -> int:
+        return sum(c.count for c in self.counts)
+
+    @property
+    def previous_total(self) -> int:
+        return sum(c.previous for c in self.counts)
+
+
+@dataclass(frozen=True)
+class RenderedEmail:
+    subject: str
+    text: str
+    html: str
+
+
+def window(period: str, now: datetime, since: str | None = None) -> tuple[datetime, datetime]:
+    """[now - period, now), stretched back to `since` (the last digest's end) so a missed
+    run never skips papers."""
+    if period not in PERIODS:
+        raise TrackerError(f"unknown period {period!r} (expected one of {', '.join(PERIODS)})")
+    end = now.astimezone(timezone.utc) if now.tzinfo else now.replace(tzinfo=timezone.utc)
+    start = end - PERIODS[period]
+    if since:
+        previous = datetime.fromisoformat(since)
+        previous = previous if previous.tzinfo else previous.replace(tzinfo=timezone.utc)
+        start = min(start, previous)
+    return start, end
+
+
+def iso(moment: datetime) -> str:
+    return moment.astimezone(timezone.utc).isoformat(timespec="seconds")
+
+
+def short_authors(authors: Sequence[str], keep: int = 3) -> str:
+    names = [" ".join(a.split()) for a in authors if a.strip()]
+    return ", ".join(names[:keep]) + (" et al." if len(names) > keep else "")
+
+
+def first_sentence(abstract: str) -> str:
+    """The abstract's first sentence, not fooled by "e.g." or "et al."; capped for chat use."""
+    text = " ".join(abstract.split())
+    for m in SENTENCE_END.finditer(text):
+        head = text[: m.end()]
+        if not any(head.endswith(a) for a in ABBREVIATIONS) and not re.search(r"\b[A-Z]\.$", head):
+            text = head
+            break
+    return text if len(text) <= MAX_SENTENCE else text[: MAX_SENTENCE - 1].rstrip() + "…"
+
+
+def link_labels(links: Iterable[WorkLink]) -> tuple[str, ...]:
+    """`extends: Mamba (2312.00752)`, `cites: LLaMA (2302.13971)`; a cited work is not also listed as named."""
+    links = list(links)
+    cited = {l.work_id for l in links if l.kind == "cites"}
+    out = []
+    for l in sorted(links, key=lambda l: (l.kind != "mentions", l.work_id)):
+        if l.kind == "mentions" and l.work_id in cited:
+            continue
+        verb = LINK_VERBS.get(l.kind, l.kind)
+        out.append(f"{verb}: {l.work_title} ({l.work_id})" if l.work_title else f"{verb}: {l.work_id}")
+    return tuple(dict.fromkeys(out))
+
+
+def build_digest(
+    candidates: Iterable[Candidate], sections: Sequence[SectionConfig], period: str, start: datetime, end: datetime
+) -> Digest:
+    """Each paper once, in its best section; sections in config order, best first."""
+    order = {s.id: i for i, s in enumerate(sections)}
+    headings = {s.id: s.heading for s in sections}
+    grouped: dict[str, list[tuple[float, float, Candidate]]] = {}
+    for c in candidates:
+        if not c.scores:
+            continue
+        top = c.scores[0]
+        grouped.setdefault(top.section, []).append((priority(top.score, c.links), top.score, c))
+    number = 0
+    out = []
+    for sid in sorted(grouped, key=lambda s: (order.get(s, len(order)), s)):
+        entries = []
+        for prio, score, c in sorted(grouped[sid], key=lambda t: (-t[0], -t[1], t[2].paper.id)):
+            number += 1
+            p = c.paper
+            entries.append(
+                DigestEntry(
+                    number=number,
+                    id=p.id,
+                    title=" ".join(p.title.split()),
+                    url=p.abs_url,
+                    authors=short_authors(p.authors),
+                    terms=tuple(dict.fromkeys(m.term for m in c.scores[0].matches)),
+                    links=link_labels(c.links),
+                    first_sentence=first_sentence(p.abstract),
+                    section=sid,
+                    score=score,
+                    priority=prio,
+                )
+            )
+        out.append(DigestSection(sid, headings.get(sid, sid), tuple(entries)))
+    return Digest(period, start, end, tuple(out))
+
+
+def weekly_summary(
+    sections: Sequence[SectionConfig],
+    counts: Mapping[str, int],
+    previous: Mapping[str, int],
+    decisions: Iterable[Mapping[str, Any]],
+) -> WeeklySummary:
+    """Per-section counts against the previous week, and the week's decisions."""
+    ids = [s.id for s in sections] + sorted((set(counts) | set(previous)) - {s.id for s in sections})
+    headings = {s.id: s.heading for s in sections}
+    rows = tuple(SectionCount(i, headings.get(i, i), counts.get(i, 0), previous.get(i, 0)) for i in ids)
+    decided = [
+        DecidedPaper(d["paper_id"], " ".join(str(d["title"]).split()), d["decision"], d.get("section"), str(d.get("decided_by") or ""))
+        for d in decisions
+    ]
+    return WeeklySummary(
+        rows,
+        tuple(d for d in decided if d.decision in ("accept", "move")),
+        tuple(d for d in decided if d.decision == "reject"),
+    )
+
+
+def environment(templates_dir: Path | None = None) -> Environment:
+    """Packaged templates, overridden file by file from `templates_dir`; HTML ones autoescape."""
+    loaders: list[Any] = []
+    if templates_dir is not None:
+        if not templates_dir.is_dir():
+            raise ConfigError(f"templates.path: {templates_dir} is not a folder")
+        loaders.append(FileSystemLoader(str(templates_dir)))
+    loaders.append(PackageLoader("tracker", "templates"))
+    return Environment(
+        loader=ChoiceLoader(loaders),
+        autoescape=select_autoescape(enabled_extensions=("html.j2",), default_for_string=False, default=False),
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=False,
+        undefined=StrictUndefined,
+    )
+
+
+def one_line(text: str, limit: int = 200) -> str:
+    """Collapse every line break and control character: safe for a mail header."""
+    flat = " ".join("".join(ch if ch.isprintable() else " " for ch in text).split())
+    return flat if len(flat) <= limit else flat[: limit - 1].rstrip() + "…"
+
+
+def render_email(digest: Digest, summary: WeeklySummary, env: Environment) -> RenderedEmail:
+    values = {"digest": digest, "summary": summary, "top": digest.entries[0] if digest.entries else None}
+    return RenderedEmail(
+        subject=one_line(env.get_template("email_subject.txt.j2").render(**values)),
+        text=env.get_template("email.txt.j2").render(**values).strip() + "\n",
+        html=env.get_template("email.html.j2").render(**values),
+    )
+
+
+def render_stdout(digest: Digest, env: Environment) -> str:
+    return env.get_template("stdout.txt.j2").render(digest=digest).rstrip() + "\n"

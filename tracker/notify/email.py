@@ -1,0 +1,171 @@
+"""SMTP delivery of the weekly email (smtplib): building a header-safe message and
+sending it to one recipient at a time over one connection that is re-opened when
+the server drops it.
+
+A refused recipient is final for that recipient only; a dropped connection or a
+4xx reply is retried, then reported. Credentials come from the environment and are
+registered as secrets so no error or log line shows them.
+"""
+
+from __future__ import annotations
+
+import logging
+import smtplib
+import ssl
+import time
+from datetime import datetime
+from email.message import EmailMessage
+from email.policy import SMTP
+from email.utils import format_datetime, make_msgid
+from typing import Callable
+
+from tracker.config import Config, EmailConfig
+from tracker.digest import RenderedEmail, one_line
+from tracker.errors import DeliveryError
+from tracker.logs import log, register_secret, scrub
+
+logger = logging.getLogger("tracker.notify.email")
+TRANSIENT = (smtplib.SMTPServerDisconnected, smtplib.SMTPConnectError, ConnectionError, TimeoutError, OSError)
+
+
+class RecipientRefused(DeliveryError):
+    """The server refused this recipient (or this message) for good: not retried."""
+
+
+class SmtpUnavailable(DeliveryError):
+    """The server could not be reached, or kept dropping the connection, after every retry."""
+
+
+def build_message(
+    sender: str, recipient: str, rendered: RenderedEmail, now: datetime, message_id: str | None = None
+) -> EmailMessage:
+    """multipart/alternative (text, then HTML). Header values are flattened to one line
+    first, so a title with a line break can never start a header of its own."""
+    msg = EmailMessage(policy=SMTP)
+    msg["Subject"] = one_line(rendered.subject, 200)
+    msg["From"] = one_line(sender)
+    msg["To"] = one_line(recipient)
+    msg["Date"] = format_datetime(now)
+    msg["Message-ID"] = message_id or make_msgid(domain=sender.rpartition("@")[2] or None)
+    msg["Auto-Submitted"] = "auto-generated"
+    msg.set_content(rendered.text, cte="quoted-printable")
+    msg.add_alternative(rendered.html, subtype="html", cte="quoted-printable")
+    return msg
+
+
+def credentials(config: Config) -> tuple[str | None, str | None]:
+    cfg = config.email
+    if cfg is None or not cfg.username_env:
+        return None, None
+    user = config.secret("email.username_env", cfg.username_env)
+    password = config.secret("email.password_env", cfg.password_env) if cfg.password_env else None
+    register_secret(password)
+    return user, password
+
+
+class SmtpSession:
+    """One SMTP connection for a run: `with SmtpSession(cfg, user, pw) as s: s.send(...)`."""
+
+    def __init__(
+        self,
+        cfg: EmailConfig,
+        username: str | None = None,
+        password: str | None = None,
+        retries: int = 2,
+        sleep: Callable[[float], None] = time.sleep,
+        backoff: float = 1.0,
+    ) -> None:
+        register_secret(password)
+        self.cfg, self.username, self.password = cfg, username, password
+        self.retries, self.sleep, self.backoff = retries, sleep, backoff
+        self.conn: smtplib.SMTP | None = None
+
+    def __enter__(self) -> "SmtpSession":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        if self.conn is not None:
+            try:
+                self.conn.quit()
+            except (smtplib.SMTPException, OSError):
+                self.conn.close()
+            self.conn = None
+
+    def _connect(self) -> smtplib.SMTP:
+        cfg = self.cfg
+        context = ssl.create_default_context()
+        if cfg.security == "ssl":
+            conn: smtplib.SMTP = smtplib.SMTP_SSL(cfg.host, cfg.port, timeout=cfg.timeout_seconds, context=context)
+        else:
+            conn = smtplib.SMTP(cfg.host, cfg.port, timeout=cfg.timeout_seconds)
+        try:
+            conn.ehlo()
+            if cfg.security == "starttls":
+                if not conn.has_extn("starttls"):
+                    raise RecipientRefused(
+                        f"SMTP server {cfg.host}:{cfg.port} does not offer STARTTLS",
+                        'set email.security = "ssl" or "none" to match the server',
+                    )
+                conn.starttls(context=context)
+                conn.ehlo()
+            if self.username:
+                conn.login(self.username, self.password or "")
+        except smtplib.SMTPAuthenticationError as exc:
+            conn.close()
+            raise RecipientRefused(
+                f"SMTP server {cfg.host}:{cfg.port} refused the login: {exc.smtp_code} {_text(exc.smtp_error)}",
+                "check the variables named by email.username_env and email.password_env",
+            ) from None
+        except BaseException:
+            conn.close()
+            raise
+        return conn
+
+    def send(self, sender: str, recipient: str, data: bytes) -> None:
+        """Hand one message for one recipient to the server; returns once it accepted it."""
+        failures = 0
+        while True:
+            try:
+                if self.conn is None:
+                    self.conn = self._connect()
+                self.conn.sendmail(sender, [recipient], data)
+                return
+            except smtplib.SMTPRecipientsRefused as exc:
+                code, reason = exc.recipients.get(recipient, (0, b""))
+                raise RecipientRefused(f"SMTP server refused recipient {recipient}: {code} {_text(reason)}") from None
+            except (smtplib.SMTPSenderRefused, smtplib.SMTPDataError) as exc:
+                if 400 <= exc.smtp_code < 500:
+                    error = f"{exc.smtp_code} {_text(exc.smtp_error)}"
+                else:
+                    raise RecipientRefused(
+                        f"SMTP server refused the message to {recipient}: {exc.smtp_code} {_text(exc.smtp_error)}"
+                    ) from None
+            except smtplib.SMTPResponseException as exc:
+                error = f"{exc.smtp_code} {_text(exc.smtp_error)}"
+                if exc.smtp_code >= 500:
+                    raise RecipientRefused(f"SMTP server refused the message to {recipient}: {error}") from None
+            except TRANSIENT as exc:
+                error = scrub(f"{type(exc).__name__}: {exc}")
+            self._drop()
+            failures += 1
+            log(logger, logging.WARNING, "email.retry", recipient=recipient, attempt=failures, error=error)
+            if failures > self.retries:
+                raise SmtpUnavailable(
+                    f"SMTP {self.cfg.host}:{self.cfg.port}: sending to {recipient} failed after {failures} attempts: {error}",
+                    "check email.host, email.port and email.security",
+                )
+            self.sleep(self.backoff * 2 ** (failures - 1))
+
+    def _drop(self) -> None:
+        if self.conn is not None:
+            try:
+                self.conn.close()
+            finally:
+                self.conn = None
+
+
+def _text(raw: bytes | str) -> str:
+    return scrub(raw.decode("utf-8", "replace") if isinstance(raw, bytes) else str(raw))

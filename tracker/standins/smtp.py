@@ -1,0 +1,111 @@
+"""A real SMTP server (aiosmtpd) on 127.0.0.1 for tests and `tracker demo`.
+
+It keeps every accepted message, can refuse chosen recipients with 550, drop the
+connection instead of answering DATA (the client never gets an acknowledgement),
+and check a login. Port 0 picks a free port; `.port` tells which.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from email import message_from_bytes
+from email.message import Message
+from email.policy import default
+from typing import Any
+
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import AuthResult, LoginPassword
+
+
+@dataclass(frozen=True)
+class Received:
+    sender: str
+    recipients: tuple[str, ...]
+    data: bytes
+
+    @property
+    def message(self) -> Message:
+        return message_from_bytes(self.data, policy=default)
+
+
+class _FreePortController(Controller):
+    """aiosmtpd's Controller, but port 0 works: read the bound port before the self-test."""
+
+    def _trigger_server(self) -> None:
+        assert self.server is not None
+        self.port = self.server.sockets[0].getsockname()[1]
+        super()._trigger_server()
+
+
+@dataclass
+class SmtpStandin:
+    """`with SmtpStandin(refuse={"x@y"}) as smtp:` then email.host/port = smtp.host/smtp.port."""
+
+    refuse: set[str] = field(default_factory=set)
+    drop_data: int = 0
+    credentials: tuple[str, str] | None = None
+    received: list[Received] = field(default_factory=list)
+    logins: list[str] = field(default_factory=list)
+    attempts: int = 0
+    host: str = "127.0.0.1"
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+    _controller: _FreePortController | None = None
+
+    @property
+    def port(self) -> int:
+        assert self._controller is not None, "stand-in not started"
+        return int(self._controller.port)
+
+    def start(self) -> "SmtpStandin":
+        kwargs: dict[str, Any] = {}
+        if self.credentials is not None:
+            kwargs.update(authenticator=self._authenticate, auth_require_tls=False)
+        self._controller = _FreePortController(self, hostname=self.host, port=0, **kwargs)
+        self._controller.start()
+        return self
+
+    def stop(self) -> None:
+        if self._controller is not None:
+            self._controller.stop()
+            self._controller = None
+
+    def __enter__(self) -> "SmtpStandin":
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def messages_to(self, address: str) -> list[Received]:
+        with self._lock:
+            return [r for r in self.received if address in r.recipients]
+
+    def _authenticate(self, server: Any, session: Any, envelope: Any, mechanism: str, auth_data: Any) -> AuthResult:
+        ok = (
+            isinstance(auth_data, LoginPassword)
+            and self.credentials is not None
+            and (auth_data.login.decode(), auth_data.password.decode()) == self.credentials
+        )
+        if ok:
+            with self._lock:
+                self.logins.append(auth_data.login.decode())
+        return AuthResult(success=ok, handled=False)
+
+    async def handle_RCPT(self, server: Any, session: Any, envelope: Any, address: str, rcpt_options: list[str]) -> str:
+        if address in self.refuse:
+            return "550 5.1.1 mailbox unavailable"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        with self._lock:
+            self.attempts += 1
+            drop = self.drop_data > 0
+            if drop:
+                self.drop_data -= 1
+            else:
+                self.received.append(Received(envelope.mail_from, tuple(envelope.rcpt_tos), bytes(envelope.original_content or envelope.content)))
+        if drop:
+            server.transport.abort()
+            return "421 4.3.0 connection dropped"
+        return "250 OK"
