@@ -1,0 +1,139 @@
+"""The config loader: the shipped file loads, every bad shape names the file and the key."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from conftest import DEFAULT_CONFIG, ROOT
+from tracker.config import load_config
+from tracker.errors import ConfigError
+
+BASE = """
+[survey]
+path = "survey.md"
+
+[[sections]]
+id = "alpha"
+heading = "Alpha"
+any = ["alpha"]
+"""
+
+
+def write(tmp_path: Path, text: str, name: str = "tracker.toml") -> Path:
+    path = tmp_path / name
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def fails(path: Path, *needles: str) -> str:
+    with pytest.raises(ConfigError) as exc:
+        load_config(path)
+    message = str(exc.value)
+    assert str(path) in message
+    for needle in needles:
+        assert needle in message
+    return message
+
+
+def test_shipped_config_loads():
+    config = load_config(DEFAULT_CONFIG)
+    assert config.survey.path == ROOT / "config" / "llm-survey.md"
+    assert config.survey.path.read_bytes() == (ROOT / "tests" / "fixtures" / "seed" / "llm-survey.md").read_bytes()
+    assert config.store.path == ROOT / "data" / "tracker.db"
+    assert [s.id for s in config.sections] == ["scaling", "architecture", "encoder_only", "encoder_decoder", "decoder_only", "non_transformer"]
+    assert config.section("基于 Encoder-only 架构的大语言模型").id == "encoder_only"
+    assert config.arxiv.categories == ("cs.CL", "cs.LG", "cs.AI") and config.arxiv.delay_seconds == 3.0
+    assert config.telegram is None and config.email is None
+
+
+def test_shipped_headings_exist_in_the_shipped_survey():
+    from tracker.survey import load_survey
+
+    config = load_config(DEFAULT_CONFIG)
+    headings = {s.heading for s in load_survey(config.survey.path).sections}
+    assert all(s.heading in headings for s in config.sections)
+
+
+def test_minimal_config_and_relative_paths(tmp_path):
+    config = load_config(write(tmp_path, BASE + '\n[store]\npath = "../db/t.db"\n'))
+    assert config.survey.path == tmp_path / "survey.md"
+    assert config.store.path == tmp_path.parent / "db" / "t.db"
+    assert config.sections[0].rule.any == ("alpha",)
+
+
+def test_file_errors(tmp_path):
+    fails(tmp_path / "missing.toml", "config file not found", "tracker init")
+    fails(tmp_path, "is a directory")
+    fails(write(tmp_path, "[survey\npath = 1"), "not valid TOML")
+    bad = tmp_path / "bad.toml"
+    bad.write_bytes(BASE.encode() + b"# \xff\n")
+    fails(bad, "not valid UTF-8", f"byte {len(BASE.encode()) + 2}")
+
+
+@pytest.mark.parametrize(
+    "extra,key",
+    [
+        ('bogus = 1\n', "'bogus'"),
+        ('[telegram]\nchat_ids = [1]\nbogus = 2\n', "'telegram.bogus'"),
+        ('[arxiv]\ncategory = ["cs.CL"]\n', "'arxiv.category'"),
+    ],
+)
+def test_unknown_keys(tmp_path, extra, key):
+    text = extra + BASE if not extra.startswith("[") else BASE + extra
+    fails(write(tmp_path, text), "unknown key", key)
+
+
+def test_unknown_key_inside_sections(tmp_path):
+    fails(write(tmp_path, BASE + 'anyy = ["x"]\n'), "unknown key 'sections.alpha.anyy'", "known keys")
+
+
+@pytest.mark.parametrize(
+    "extra,needles",
+    [
+        ('[arxiv]\ndelay_seconds = "3"\n', ["'arxiv.delay_seconds'", "expected a number", "'3'"]),
+        ('[arxiv]\ncategories = "cs.CL"\n', ["'arxiv.categories'", "list of strings"]),
+        ('[arxiv]\ncategories = []\n', ["'arxiv.categories'", "non-empty"]),
+        ('[telegram]\nchat_ids = ["me"]\n', ["'telegram.chat_ids'", "integer ids"]),
+        ('[email]\nhost = "h"\nfrom = "a@b"\nto = ["c@d"]\nsecurity = "tls"\n', ["'email.security'", '"ssl", "starttls" or "none"']),
+        ('[email]\nhost = "h"\nfrom = "a@b"\nto = ["c@d"]\nport = 70000\n', ["'email.port'"]),
+        ('[github]\nremote_url = "x"\nrepo = "not a repo"\n', ["'github.repo'", "owner/name"]),
+        ('[citations]\nprovider = "google"\n', ["'citations.provider'"]),
+    ],
+)
+def test_wrong_types_and_values(tmp_path, extra, needles):
+    fails(write(tmp_path, BASE + extra), *needles)
+
+
+def test_section_rule_errors(tmp_path):
+    fails(write(tmp_path, BASE.replace('any = ["alpha"]', "any = []")), "'sections.alpha.any'", "non-empty")
+    fails(write(tmp_path, BASE.replace('any = ["alpha"]', 'any = ["a"]\nregex = ["(unclosed"]')), "'sections.alpha.regex'", "bad regular expression")
+    fails(write(tmp_path, BASE + '\n[[sections]]\nid = "alpha"\nheading = "Again"\nany = ["x"]\n'), "'sections[1].id'", "duplicate section id 'alpha'")
+    fails(write(tmp_path, BASE.replace('id = "alpha"', 'id = "Not A Slug"')), "'sections[0].id'")
+    fails(write(tmp_path, BASE.replace('heading = "Alpha"\n', "")), "'sections.alpha.heading'", "required")
+    fails(write(tmp_path, BASE.replace('any = ["alpha"]', 'any = ["a"]\nmin_score = -1')), "'sections.alpha.min_score'")
+    fails(write(tmp_path, '[survey]\npath = "s.md"\n'), "at least one [[sections]]")
+    fails(write(tmp_path, BASE.replace("[survey]\npath = \"survey.md\"\n", "")), "'survey.path'")
+
+
+def test_secrets_only_from_the_environment(tmp_path, monkeypatch):
+    config = load_config(write(tmp_path, BASE + '[telegram]\ntoken_env = "TRACKER_TEST_TOKEN"\nchat_ids = [42]\n'))
+    monkeypatch.delenv("TRACKER_TEST_TOKEN", raising=False)
+    with pytest.raises(ConfigError) as exc:
+        config.secret("telegram.token_env", config.telegram.token_env)
+    assert "TRACKER_TEST_TOKEN" in str(exc.value) and "telegram.token_env" in str(exc.value)
+    monkeypatch.setenv("TRACKER_TEST_TOKEN", "s3cret-value-123")
+    assert config.secret("telegram.token_env", "TRACKER_TEST_TOKEN") == "s3cret-value-123"
+    with pytest.raises(ConfigError) as exc:
+        config.secret("email.password_env", None)
+    assert "email.password_env" in str(exc.value) and "s3cret" not in str(exc.value)
+    fails(write(tmp_path, BASE + '[telegram]\ntoken = "abc"\nchat_ids = [1]\n', "t2.toml"), "unknown key 'telegram.token'")
+
+
+def test_config_error_through_the_cli(run_cli, tmp_path):
+    path = write(tmp_path, "bogus = 1\n" + BASE)
+    papers = tmp_path / "p.jsonl"
+    papers.write_text('{"id": "2409.00001", "title": "T", "section": "alpha"}\n', encoding="utf-8")
+    code, out, err = run_cli("--config", str(path), "patch", str(ROOT / "config" / "llm-survey.md"), "--input", str(papers))
+    assert code == 1 and out == "" and err.startswith("error: ") and "bogus" in err and str(path) in err
