@@ -199,6 +199,14 @@ class Classifier:
         """Sections for one paper, best first; [] when the paper is out of scope or nothing matched."""
         return self.classify_fields(paper.title, paper.abstract, paper.comment, paper.journal_ref)
 
+    def scope_matches(self, paper: Paper) -> SectionScore | None:
+        """The scope's own hits for a paper (None when out of scope), for explanations."""
+        if self._scope is None:
+            return _IN_SCOPE
+        texts = (paper.title, paper.abstract, paper.comment, paper.journal_ref)
+        found = [(field, pos, tid) for (tid, field), pos in self._scan(texts).items() if self._owner_of[tid] == self._scope]
+        return self._judge(self._scope, found, texts)
+
     def classify_dict(self, obj: Mapping[str, Any]) -> list[SectionScore]:
         """Fast path for bulk use: a PAPERS.jsonl object as parsed, without building a Paper."""
         return self.classify_fields(obj.get("title") or "", obj.get("abstract") or "", obj.get("comment"), obj.get("journal_ref"))

@@ -1,0 +1,115 @@
+"""Evaluation metrics on hand-made cases, `tracker eval`, and the shipped rules' quality bar."""
+
+from __future__ import annotations
+
+import gzip
+import io
+import json
+import statistics
+from collections import Counter
+
+import pytest
+
+from conftest import DEFAULT_CONFIG, FIXTURES
+from tracker.classify import Classifier
+from tracker.config import load_config
+from tracker.errors import InputError
+from tracker.evaluate import evaluate, read_labeled
+from tracker.models import Match, Paper, SectionScore
+
+DEV = FIXTURES / "labels" / "labeled-dev.jsonl"
+SAMPLE = FIXTURES / "listings" / "sample-2025-10-29_31.jsonl.gz"
+
+
+def pred(*ids: str) -> list[SectionScore]:
+    return [SectionScore(s, s, 10.0 - i, (Match("t", "title"),)) for i, s in enumerate(ids)]
+
+
+def p(n: int) -> Paper:
+    return Paper(id=f"2501.0000{n}", title=f"paper {n}")
+
+
+def test_metrics_on_a_small_hand_made_set():
+    items = [
+        (p(1), ["a"], pred("a")),            # right
+        (p(2), ["a", "b"], pred("b", "a")),  # right (top in label set), both labels predicted
+        (p(3), ["b"], pred("a", "b")),       # wrong top, b still recalled
+        (p(4), ["b"], []),                   # no section
+    ]
+    r = evaluate(items, ["a", "b"])
+    assert r.total == 4 and r.accuracy == 0.5 and r.coverage == 0.75
+    a, b = r.per_section["a"], r.per_section["b"]
+    assert (a.support, a.predicted, a.true_positive) == (2, 3, 2)
+    assert a.precision == pytest.approx(2 / 3) and a.recall == 1.0
+    assert (b.support, b.predicted, b.true_positive) == (3, 2, 2)
+    assert b.precision == 1.0 and b.recall == pytest.approx(2 / 3)
+    assert a.top_accuracy == 1.0 and b.top_accuracy == pytest.approx(1 / 3)
+    assert r.confusion == {"a": {"a": 1, "b": 0, "none": 0}, "b": {"a": 1, "b": 1, "none": 1}}
+    assert r.micro() == (pytest.approx(4 / 5), pytest.approx(4 / 5))
+    assert [m["id"] for m in r.misses] == ["2501.00003", "2501.00004"]
+
+
+def test_labels_compare_with_dash_and_underscore_alike():
+    r = evaluate([(p(1), ["Encoder-Only"], pred("encoder_only"))], ["encoder_only"])
+    assert r.accuracy == 1.0
+
+
+def test_read_labeled_rejects_missing_labels():
+    line = json.dumps({"id": "2501.00001", "title": "x"}) + "\n"
+    with pytest.raises(InputError, match=r"dev:1: field 'sections'"):
+        list(read_labeled(io.StringIO(line), "dev"))
+
+
+def test_eval_command_json_and_table(run_cli, tmp_path):
+    cfg = tmp_path / "t.toml"
+    cfg.write_text('[survey]\npath = "s.md"\n[[sections]]\nid = "enc"\nheading = "E"\nany = ["*BERT"]\n'
+                   '[[sections]]\nid = "dec"\nheading = "D"\nany = ["GPT"]\n', encoding="utf-8")
+    data = tmp_path / "l.jsonl"
+    rows = [("BERT again", ["enc"]), ("GPT again", ["enc"]), ("Nothing", ["dec"]), ("GPT too", ["dec"])]
+    data.write_text("".join(json.dumps({"id": f"2501.0000{i}", "title": t, "sections": s}) + "\n"
+                            for i, (t, s) in enumerate(rows)), encoding="utf-8")
+    code, out, err = run_cli("--config", str(cfg), "eval", "--input", str(data), "--json")
+    assert code == 0, err
+    report = json.loads(out)
+    assert report["top_accuracy"] == 0.5 and report["coverage"] == 0.75
+    assert report["confusion"]["enc"] == {"enc": 1, "dec": 1, "none": 0}
+    assert {s["section"]: s["precision"] for s in report["sections"]} == {"enc": 1.0, "dec": 0.5}
+    code, out, err = run_cli("--config", str(cfg), "eval", "--input", str(data), "--misses")
+    assert code == 0, err
+    assert "top-section accuracy 0.500" in out and "coverage 0.750" in out and "confusion" in out
+    assert "miss 2501.00001" in out
+
+
+def test_shipped_rules_reach_the_quality_bar_on_the_dev_labels():
+    """Regression guard for config/tracker.toml: fails when an edit to the rules loses quality."""
+    classifier = Classifier.from_config(load_config(DEFAULT_CONFIG))
+    with DEV.open(encoding="utf-8") as stream:
+        items = [(l.paper, l.labels, classifier.classify(l.paper)) for l in read_labeled(stream, str(DEV))]
+    report = evaluate(items, classifier.section_ids)
+    assert report.total == 228
+    assert report.accuracy >= 0.85, report.to_json()["sections"]
+    assert report.coverage >= 0.90
+
+
+def test_shipped_rules_hold_no_dev_ids_or_titles():
+    """Rules must generalise: no term may be a labeled paper's id or whole title."""
+    config = load_config(DEFAULT_CONFIG)
+    terms = {t.strip().lower() for s in config.sections for t in s.rule.any + s.rule.not_ + tuple(x for g in s.rule.all_ for x in g)}
+    terms = {alt.strip("* ") for t in terms for alt in t.split("|")}
+    with DEV.open(encoding="utf-8") as stream:
+        for line in stream:
+            obj = json.loads(line)
+            assert obj["id"] not in terms
+            assert obj["title"].strip(" .").lower() not in terms
+
+
+def test_shipped_rules_keep_the_sample_days_readable():
+    """The three bundled announcement days: every day's digest stays in a readable range."""
+    classifier = Classifier.from_config(load_config(DEFAULT_CONFIG))
+    kept: Counter = Counter()
+    with gzip.open(SAMPLE, "rt", encoding="utf-8") as stream:
+        for line in stream:
+            obj = json.loads(line)
+            kept[obj["published"]] += bool(classifier.classify_dict(obj))
+    assert len(kept) == 3
+    assert 5 <= statistics.median(kept.values()) <= 40

@@ -1,0 +1,177 @@
+"""`tracker classify`, `tracker explain`, `tracker eval`: the keyword rules, applied and measured."""
+
+from __future__ import annotations
+
+import json
+from typing import Any, TextIO
+
+import click
+
+from tracker.cli import json_option, pass_app, print_json
+from tracker.errors import StoreError
+from tracker.models import SectionScore, read_papers, split_arxiv_id
+
+
+@click.command("classify")
+@click.option(
+    "--input", "stream", type=click.File("r", encoding="utf-8"), required=True,
+    help="PAPERS.jsonl to classify, or - for stdin.",
+)
+@pass_app
+def classify_cmd(app, stream: TextIO) -> None:
+    """Print one JSON line per input paper: its sections, best first, with the matched terms.
+
+    Stateless: nothing is stored. The whole input is checked first, so a bad
+    line prints nothing but the error (file:line and field) and exits 1."""
+    from tracker.classify import Classifier, result_json
+
+    classifier = Classifier.from_config(app.config)
+    name = getattr(stream, "name", "input")
+    name = "<stdin>" if name in ("-", "<stdin>") else name
+    lines = [
+        json.dumps(result_json(p.id, classifier.classify(p)), ensure_ascii=False) for p in read_papers(stream, name)
+    ]
+    if lines:
+        click.echo("\n".join(lines))
+
+
+def explain_paper(config: Any, raw_id: str) -> dict[str, Any]:
+    """A stored paper's sections and links, re-classified when the stored result is missing or stale."""
+    from tracker.classify import Classifier
+    from tracker.store import open_store
+    from tracker.store.classifications import load_classifications
+    from tracker.store.links import links_for
+    from tracker.store.papers import get_paper
+
+    split = split_arxiv_id(raw_id.strip().removeprefix("arXiv:").removeprefix("arxiv:"))
+    paper_id = split[0] if split else raw_id.strip()
+    if not config.store.path.exists():
+        raise StoreError(f"{config.store.path}: no database yet", "run `tracker poll` first")
+    db = open_store(config.store.path)
+    try:
+        paper = get_paper(db, paper_id)
+        if paper is None:
+            raise StoreError(f"paper {paper_id} is not in the store {config.store.path}")
+        classifier = Classifier.from_config(config)
+        stored = load_classifications(db, paper_id, classifier.headings)
+        prints = {r[0] for r in db.execute(
+            "SELECT DISTINCT rules_fingerprint FROM classifications WHERE paper_id = ?", [paper_id]
+        ).fetchall()}
+        links = links_for(db, [paper_id]).get(paper_id, [])
+    finally:
+        db.conn.close()
+    if stored and prints == {classifier.fingerprint}:
+        sections, status, note = stored, "stored", "stored classification, made with the current rules"
+    else:
+        sections, status = classifier.classify(paper), "classified_now"
+        note = (
+            "no stored classification (never classified, or out of scope): classified now with the current rules"
+            if not stored
+            else f"stored classification was made with other rules ({', '.join(sorted(p or '?' for p in prints))}): "
+            "classified now with the current rules"
+        )
+    scope = classifier.scope_matches(paper)
+    return {
+        "id": paper.id,
+        "title": paper.title,
+        "status": status,
+        "note": note,
+        "fingerprint": classifier.fingerprint,
+        "in_scope": scope is not None,
+        "scope_matches": [{"term": m.term, "field": m.field} for m in scope.matches] if scope else [],
+        "sections": [s.to_json() for s in sections],
+        "links": [{"kind": l.kind, "work": l.work_id, "title": l.work_title, "where": l.where} for l in links],
+    }
+
+
+def _render_explanation(data: dict[str, Any]) -> str:
+    out = [f"{data['id']}  {' '.join(data['title'].split())}", f"  ({data['note']}; rules {data['fingerprint']})"]
+    if data["scope_matches"]:
+        out.append("  scope: " + ", ".join(f"{m['term']} ({m['field']})" for m in data["scope_matches"]))
+    elif not data["in_scope"]:
+        out.append("  scope: no scope term matched, so no section is proposed")
+    if not data["sections"]:
+        out.append("  sections: none")
+    for rank, s in enumerate(data["sections"]):
+        label = "primary" if rank == 0 else "also"
+        out.append(f"  [{label}] {s['section']}  \"{s['heading']}\"  score {s['score']:g}")
+        out += [f"      {m['field']:<12} {m['term']}" for m in s["matches"]]
+    if data["links"]:
+        out.append("  links to listed works:")
+        for l in data["links"]:
+            title = f"  {l['title']}" if l["title"] else ""
+            where = f"  (in {l['where']})" if l["where"] else ""
+            out.append(f"      {l['kind']:<9} {l['work']}{title}{where}")
+    else:
+        out.append("  links to listed works: none")
+    return "\n".join(out)
+
+
+@click.command("explain")
+@click.argument("arxiv_id")
+@json_option
+@pass_app
+def explain_cmd(app, arxiv_id: str, as_json: bool) -> None:
+    """Show why a stored paper landed in its sections: each matched term and the field it hit, plus its links."""
+    data = explain_paper(app.config, arxiv_id)
+    if as_json:
+        print_json(data)
+    else:
+        click.echo(_render_explanation(data))
+
+
+@click.command("eval")
+@click.option(
+    "--input", "stream", type=click.File("r", encoding="utf-8"), required=True,
+    help="Labeled PAPERS.jsonl: each line also has `sections`, the curators' section ids.",
+)
+@click.option("--misses", is_flag=True, help="Also list the papers whose top section is wrong.")
+@json_option
+@pass_app
+def eval_cmd(app, stream: TextIO, misses: bool, as_json: bool) -> None:
+    """Measure the configured rules against labeled papers: accuracy, coverage, precision, recall, confusion."""
+    from tracker.classify import Classifier
+    from tracker.evaluate import evaluate, read_labeled
+
+    classifier = Classifier.from_config(app.config)
+    name = getattr(stream, "name", "input")
+    items = [(l.paper, l.labels, classifier.classify(l.paper)) for l in read_labeled(stream, name)]
+    report = evaluate(items, classifier.section_ids)
+    if as_json:
+        data = report.to_json()
+        data["fingerprint"] = classifier.fingerprint
+        print_json(data)
+        return
+    _print_report(report, misses)
+
+
+def _print_report(report: Any, misses: bool) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console(width=max(Console().width, 130))
+    precision, recall = report.micro()
+    summary = Table(title=f"{report.total} labeled papers", show_header=True)
+    for col in ("section", "papers", "predicted", "top accuracy", "precision", "recall"):
+        summary.add_column(col, justify="left" if col == "section" else "right")
+    for s in report.per_section.values():
+        summary.add_row(s.section, str(s.support), str(s.predicted), f"{s.top_accuracy:.3f}", f"{s.precision:.3f}", f"{s.recall:.3f}")
+    summary.add_row("overall", str(report.total), str(report.covered), f"{report.accuracy:.3f}", f"{precision:.3f}", f"{recall:.3f}", style="bold")
+    console.print(summary)
+    console.print(f"top-section accuracy {report.accuracy:.3f}   coverage {report.coverage:.3f}   "
+                  f"micro precision {precision:.3f}   micro recall {recall:.3f}")
+    columns = list(report.sections) + ["none"]
+    confusion = Table(title="confusion: label (rows) -> top prediction (columns)")
+    confusion.add_column("label")
+    for c in columns:
+        confusion.add_column(c, justify="right")
+    for label, row in report.confusion.items():
+        confusion.add_row(label, *[str(row.get(c, 0) or ".") for c in columns])
+    console.print(confusion)
+    if misses:
+        for m in report.misses:
+            console.print(f"miss {m['id']}: labels {', '.join(m['labels'])}; predicted {', '.join(m['predicted']) or 'none'}: "
+                          f"{' '.join(m['title'].split())[:100]}", markup=False, highlight=False)
+
+
+COMMANDS = [classify_cmd, explain_cmd, eval_cmd]
