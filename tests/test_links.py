@@ -246,3 +246,14 @@ def test_priority_prefers_cited_and_several_works() -> None:
     two_named = priority(1.0, [link("a", "mentions"), link("b", "mentions")])
     assert base < one_named < one_cited and one_named < two_named
     assert priority(1.0, [link("a", "cites"), link("a", "mentions")]) == one_cited
+
+
+def test_shipped_config_aliases_name_listed_works() -> None:
+    from conftest import DEFAULT_CONFIG
+    from tracker.config import load_config
+
+    config = load_config(DEFAULT_CONFIG)
+    works = by_id(known_works(load_survey(config.survey.path), config))
+    assert works["2203.15556"].name == "Chinchilla" and works["1910.10683"].name == "T5"
+    assert "Goat" not in works["2305.14201"].aliases
+    assert Matcher(list(works.values())).ambiguous == {}
