@@ -47,7 +47,7 @@ def write_config(
 def sample_papers(limit: int | None = None) -> list[Paper]:
     with gzip.open(LISTING, "rt", encoding="utf-8") as fh:
         papers = list(read_papers(fh, str(LISTING)))
-    return papers[:limit] if limit else papers
+    return papers if limit is None else papers[:limit]
 
 
 def keyword_scores(paper: Paper) -> list[SectionScore]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import warnings
 from datetime import timedelta
 from typing import Any, Awaitable, Callable, Sequence
 
@@ -68,7 +69,10 @@ def markup(keyboard: Keyboard | None) -> InlineKeyboardMarkup | None:
     return InlineKeyboardMarkup([[InlineKeyboardButton(label, callback_data=data) for label, data in row] for row in keyboard])
 
 
-def _seconds(value: int | float | timedelta) -> float:
+def _seconds(exc: RetryAfter) -> float:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # PTB 22 warns that retry_after will become a timedelta
+        value = exc.retry_after
     return value.total_seconds() if isinstance(value, timedelta) else float(value)
 
 
@@ -112,7 +116,7 @@ class TelegramClient:
                 return await make()
             except RetryAfter as exc:
                 flood += 1
-                wait = _seconds(exc.retry_after)
+                wait = _seconds(exc)
                 log(logger, logging.WARNING, "telegram.flood_wait", method=method, chat=chat_id, seconds=wait)
                 if flood > MAX_FLOOD_WAITS:
                     raise TelegramUnavailable(f"Telegram {method}{where}: still rate-limited after {flood} waits") from None

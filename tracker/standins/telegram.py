@@ -40,6 +40,7 @@ class Fault:
     retry_after: int = 0
     hang_seconds: float = 0.0
     chat_id: int | None = None
+    after: int = 0
 
 
 @dataclass
@@ -55,6 +56,7 @@ class TelegramStandin:
     _next_message: int = 1
     _lock: threading.Condition = field(default_factory=threading.Condition)
     _stopping: threading.Event = field(default_factory=threading.Event)
+    hanging: threading.Event = field(default_factory=threading.Event)
     _server: ThreadingHTTPServer | None = None
     _thread: threading.Thread | None = None
 
@@ -78,7 +80,7 @@ class TelegramStandin:
 
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, name="telegram-standin", daemon=True)
+        self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,), name="telegram-standin", daemon=True)
         self._thread.start()
         return self
 
@@ -97,11 +99,15 @@ class TelegramStandin:
     def __exit__(self, *exc: object) -> None:
         self.stop()
 
-    def fail(self, method: str | None, status: int, times: int = 1, retry_after: int = 0, hang_seconds: float = 0.0, chat_id: int | None = None) -> None:
-        """Make the next `times` calls of `method` (None = any) fail with `status`
-        (429 needs retry_after; status 0 with hang_seconds = no reply until then)."""
+    def fail(
+        self, method: str | None, status: int, times: int = 1, retry_after: int = 0,
+        hang_seconds: float = 0.0, chat_id: int | None = None, after: int = 0,
+    ) -> None:
+        """Make `times` calls of `method` (None = any; only to `chat_id` if given), after
+        letting `after` of them through, fail with `status` (429 takes retry_after; status 0
+        with hang_seconds = no reply for that long, then a 500; `hanging` is set meanwhile)."""
         with self._lock:
-            self.faults.append(Fault(method, status, times, retry_after, hang_seconds, chat_id))
+            self.faults.append(Fault(method, status, times, retry_after, hang_seconds, chat_id, after))
 
     def queue_update(self, update: dict[str, Any]) -> int:
         """Queue an update (without update_id) for getUpdates; returns its update_id."""
@@ -139,6 +145,7 @@ class TelegramStandin:
             return self._reply(h, 401, {"ok": False, "error_code": 401, "description": "Unauthorized"})
         if fault is not None:
             if fault.hang_seconds:
+                self.hanging.set()
                 self._stopping.wait(fault.hang_seconds)
             if not fault.status:
                 return self._reply(h, 500, {"ok": False, "error_code": 500, "description": "Internal Server Error"})
@@ -162,6 +169,9 @@ class TelegramStandin:
                 continue
             if fault.chat_id is not None and str(params.get("chat_id")) != str(fault.chat_id):
                 continue
+            if fault.after > 0:
+                fault.after -= 1
+                return None
             fault.times -= 1
             return fault
         return None

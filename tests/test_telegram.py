@@ -1,0 +1,159 @@
+"""Telegram delivery against the local Bot API stand-in: chats, keyboards, every fault,
+and the token never showing up anywhere."""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from delivery_fixtures import TOKEN, fill_store, sample_papers, write_config
+from tracker.deliver import run_digest
+from tracker.notify import triage
+from tracker.standins.telegram import TelegramStandin
+from tracker.store import deliveries as outbox
+from tracker.store import open_store
+
+NOW = datetime(2025, 10, 31, 12, tzinfo=timezone.utc)
+SEEN = "2025-10-31T06:00:00+00:00"
+CHATS = [-1001, 42]
+
+
+class Sleeps(list):
+    def __call__(self, seconds: float) -> None:
+        self.append(seconds)
+
+
+@pytest.fixture
+def tg():
+    with TelegramStandin(token=TOKEN) as server:
+        yield server
+
+
+@pytest.fixture
+def setup(tmp_path, tg, monkeypatch):
+    monkeypatch.setenv("TG_TOKEN", TOKEN)
+
+    def make(papers: int = 30, seen: str = SEEN, **telegram):
+        table = {"api_url": tg.url, "token_env": "TG_TOKEN", "chat_ids": CHATS, "timeout_seconds": 5, "retries": 2, **telegram}
+        config = write_config(tmp_path, telegram=table)
+        db = open_store(config.store.path)
+        ids = fill_store(db, sample_papers(papers), seen)
+        return config, db, ids
+
+    return make
+
+
+def test_digest_reaches_every_chat_with_triage_buttons(setup, tg):
+    config, db, ids = setup(120)
+    report = run_digest(config, db, "telegram", "day", NOW)
+    assert report.ok and report.papers == len(ids) and report.delivered == len(ids)
+    per_chat = len(report.messages)
+    assert per_chat >= 1 and report.sent == per_chat * len(CHATS)
+    for chat in CHATS:
+        sent = tg.sent(chat)
+        assert len(sent) == per_chat
+        assert all(m["parse_mode"] == "HTML" and len(m["text"].encode("utf-16-le")) // 2 <= 4096 for m in sent)
+        carried = [triage.decode(b["callback_data"], config.sections).paper_id
+                   for m in sent for row in m["reply_markup"]["inline_keyboard"] for b in row if b["callback_data"].startswith("a|")]
+        assert sorted(carried) == sorted(ids)
+    assert outbox.delivered_ids(db, "telegram") == set(ids)
+    again = run_digest(config, db, "telegram", "day", NOW)
+    assert again.skipped_empty and again.sent == 0 and len(tg.sent()) == per_chat * len(CHATS)
+
+
+def test_empty_digest_not_sent_unless_configured(setup, tg):
+    config, db, _ = setup(0)
+    assert run_digest(config, db, "telegram", "day", NOW).skipped_empty
+    assert tg.sent() == []
+    config, db, _ = setup(0, send_empty=True)
+    report = run_digest(config, db, "telegram", "day", NOW)
+    assert report.sent == len(CHATS) and "nothing new" in tg.sent()[0]["text"]
+
+
+def test_retry_after_is_honoured(setup, tg):
+    config, db, ids = setup()
+    tg.fail("sendMessage", 429, retry_after=7)
+    sleeps = Sleeps()
+    report = run_digest(config, db, "telegram", "day", NOW, sleep=sleeps)
+    assert report.ok and sleeps == [7.0]
+    assert len(tg.calls("sendMessage")) == report.sent + 1
+    assert len(tg.sent()) == report.sent
+
+
+@pytest.mark.parametrize("status, kind", [(400, "BadRequest"), (403, "Forbidden")])
+def test_refusals_are_not_retried_and_name_the_chat(setup, tg, status, kind):
+    config, db, ids = setup()
+    tg.fail("sendMessage", status, chat_id=42)
+    sleeps = Sleeps()
+    report = run_digest(config, db, "telegram", "day", NOW, sleep=sleeps)
+    assert not report.ok and sleeps == []
+    assert len(report.failures) == 1 and "chat 42" in report.failures[0] and kind in report.failures[0]
+    assert len(tg.calls("sendMessage")) == 2 * len(report.messages)  # one refused try for 42, nothing more
+    assert tg.sent(-1001) and not tg.sent(42)
+    assert outbox.delivered_ids(db, "telegram") == set()  # chat 42 never acknowledged them
+    retry = run_digest(config, db, "telegram", "day", NOW, sleep=sleeps)
+    assert retry.ok and retry.resent == len(report.messages) and retry.papers == 0
+    assert len(tg.sent(-1001)) == len(tg.sent(42)) == len(report.messages)
+    assert outbox.delivered_ids(db, "telegram") == set(ids)
+
+
+def test_server_errors_are_retried_with_backoff(setup, tg):
+    config, db, ids = setup()
+    tg.fail("sendMessage", 500, times=2)
+    sleeps = Sleeps()
+    report = run_digest(config, db, "telegram", "day", NOW, sleep=sleeps)
+    assert report.ok and sleeps == [1.0, 2.0]
+    assert outbox.delivered_ids(db, "telegram") == set(ids)
+
+
+def test_server_errors_give_up_after_the_retries(setup, tg):
+    config, db, ids = setup()
+    tg.fail("sendMessage", 500, times=100)
+    sleeps = Sleeps()
+    report = run_digest(config, db, "telegram", "day", NOW, sleep=sleeps)
+    assert not report.ok and "after 3 attempts" in report.failures[0]
+    assert len(tg.calls("sendMessage")) == 3 and sleeps == [1.0, 2.0]
+    assert report.sent == 0 and len(outbox.pending(db, "telegram")) == report.queued
+
+
+def test_a_hang_past_the_timeout_is_retried(setup, tg):
+    config, db, ids = setup(timeout_seconds=0.5)
+    tg.fail("sendMessage", 0, hang_seconds=5)
+    sleeps = Sleeps()
+    report = run_digest(config, db, "telegram", "day", NOW, sleep=sleeps)
+    assert report.ok and sleeps == [1.0]
+    assert len(tg.calls("sendMessage")) == report.sent + 1 and len(tg.sent()) == report.sent
+
+
+def test_a_hang_on_every_try_fails_as_timed_out(setup, tg):
+    config, db, ids = setup(timeout_seconds=0.3, retries=1)
+    tg.fail("sendMessage", 0, times=5, hang_seconds=3)
+    report = run_digest(config, db, "telegram", "day", NOW, sleep=Sleeps())
+    assert not report.ok and "TimedOut" in report.failures[0] and report.sent == 0
+
+
+def test_token_never_appears_in_errors_or_logs(setup, tg, caplog, capfd):
+    caplog.set_level(logging.DEBUG)
+    config, db, ids = setup(retries=1)
+    tg.fail("sendMessage", 400, chat_id=-1001)
+    tg.fail("sendMessage", 500, times=10, chat_id=42)
+    report = run_digest(config, db, "telegram", "day", NOW, sleep=Sleeps())
+    assert len(report.failures) == 2
+    tg.token = "other:token"  # now every call is 401 Unauthorized for our token
+    refused = run_digest(config, db, "telegram", "day", NOW, sleep=Sleeps())
+    assert refused.failures and "InvalidToken" in refused.failures[0]
+    out, err = capfd.readouterr()
+    everything = " ".join([*report.failures, *refused.failures, caplog.text, out, err, *(r.getMessage() for r in caplog.records)])
+    assert TOKEN not in everything and TOKEN.split(":")[1] not in everything
+    assert any(TOKEN in r.token for r in tg.requests)  # the token really was used on the wire
+
+
+def test_token_absent_from_cli_error(setup, tg, run_cli, monkeypatch):
+    config, db, ids = setup(seen=(datetime.now(timezone.utc) - timedelta(minutes=5)).isoformat(timespec="seconds"))
+    monkeypatch.setenv("TRACKER_LOG_LEVEL", "DEBUG")
+    tg.fail("sendMessage", 403, times=100)
+    code, out, err = run_cli("--config", str(config.file), "digest", "--channel", "telegram")
+    assert code == 1 and "error:" in err and "Forbidden" in err, (out, err)
+    assert TOKEN not in out + err and TOKEN.split(":")[1] not in out + err
