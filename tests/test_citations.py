@@ -170,3 +170,31 @@ def test_poll_citations_fetches_stores_and_links(tmp_path: Path, listed: list[di
     assert [l.work_id for l in links["2510.25310"]] == ["2302.13971"]
     assert db["papers"].get("2510.26001")["title"].startswith("Larger Hausdorff Dimension")
     assert db["papers"].count == 3  # the old citation was not fetched
+
+
+def test_poll_citations_through_the_pipeline_store(tmp_path: Path, listed: list[dict]) -> None:
+    """The wiring the `citations` source uses: stored papers are classified and get mention links too."""
+    from tracker.config import load_config
+    from conftest import DEFAULT_CONFIG
+    from tracker.links import known_works, mentions_hook
+    from tracker.pipeline import default_classifier, store_batch
+    from tracker.store.classifications import load_classifications
+    from tracker.survey import load_survey
+
+    config = load_config(DEFAULT_CONFIG)
+    works = known_works(load_survey(config.survey.path), config)
+    db = open_store(":memory:")
+    db["works"].insert_all([{"id": w.id, "title": w.title} for w in works])
+    classifier = default_classifier(config)
+    hook = mentions_hook(works)
+    with SemanticScholarStandin() as s2, ArxivReplay(listings=listed) as arxiv:
+        s2.add_citation("2312.00752", "2510.24963", "Behavioral phases", "2025-10-30")
+        arxiv_cfg = ArxivConfig(api_url=arxiv.api_url, delay_seconds=0, retries=0)
+        provider = SemanticScholar(s2.url, make_http(Sleeps()), page_size=100)
+        mamba = next(w for w in works if w.id == "2312.00752")
+        poll_citations(config, db, [mamba], date(2025, 10, 29), lambda ids: fetch_ids(arxiv_cfg, ids),
+                       lambda papers: store_batch(db, papers, "citations", "2025-11-01T00:00:00+00:00", classifier, [hook]),
+                       provider=provider)
+    kinds = {(l.work_id, l.kind) for l in links_for(db, ["2510.24963"])["2510.24963"]}
+    assert kinds == {("2312.00752", "cites"), ("2312.00752", "mentions"), ("2305.13048", "mentions")}
+    assert load_classifications(db, "2510.24963", classifier.headings)
