@@ -205,3 +205,24 @@ def test_status_marks_unconfigured_jobs(tmp_path):
 ])
 def test_summarize(report, expected):
     assert runner.summarize(report) == expected
+
+
+def test_status_lines(tmp_path):
+    from tracker.commands.run import render_backlog, render_jobs
+
+    config = make_config(tmp_path, ALL_SERVICES)
+    db = open_store(":memory:")
+    runner.run_once(config, db, Recorder(behave={"email": lambda: 1 / 0}).stages(), clock=lambda: MONDAY)
+    lines = render_jobs(runner.status_jobs(config, db, WEDNESDAY))
+    assert lines[0] == "poll: '30 20 * * sun-thu', last ok at 2024-01-08T15:00:00+00:00, next 2024-01-11T01:30:00+00:00"
+    assert lines[1].startswith("catch_up: '0 12 * * *', never run")
+    assert "  error: ZeroDivisionError: division by zero" in lines
+    assert render_backlog({"telegram": {"pending_messages": 1, "queued_papers": 3, "delivered_papers": 9}}) == [
+        "telegram: 1 messages pending, 3 papers queued, 9 delivered"]
+
+
+def test_a_report_with_clashing_keys_still_logs(tmp_path):
+    config = make_config(tmp_path)
+    rec = Recorder(behave={"poll": lambda: {"job": "x", "seconds": 9, "error": 1, "sent": 2}})
+    result = runner.run_once(config, open_store(":memory:"), rec.stages(), clock=lambda: MONDAY)[0]
+    assert result.outcome == "ok" and result.summary["sent"] == 2

@@ -165,10 +165,11 @@ def run_job(
     finished = clock()
     next_run = schedule.next_fire(cron, finished) if cron is not None else None
     jobs.record_job_finish(db, run_id, finished, outcome, error, summary, next_run)
+    fields = {"job": job, "seconds": seconds, **{k: v for k, v in summary.items() if k not in ("job", "seconds", "error")}}
     if error:
-        log(logger, logging.ERROR, "job.failed", job=job, seconds=seconds, error=error, **summary)
+        log(logger, logging.ERROR, "job.failed", **fields, error=error)
     else:
-        log(logger, logging.INFO, "job.done", job=job, seconds=seconds, **summary)
+        log(logger, logging.INFO, "job.done", **fields)
     return JobResult(job, outcome, error, seconds, summary)
 
 

@@ -62,4 +62,26 @@ def run_cmd(app, once: bool, now_text: str | None, as_json: bool) -> None:
         sys.exit(1)
 
 
+def render_jobs(rows: list[dict]) -> list[str]:
+    """`tracker status` lines for the jobs (runner.status_jobs)."""
+    out = []
+    for r in rows:
+        if not r["enabled"]:
+            out.append(f"{r['job']}: off ({r['skip_reason']})")
+            continue
+        last = f"last {r['last_outcome']} at {r['last_started']}" if r["last_outcome"] else "never run"
+        out.append(f"{r['job']}: {r['schedule']!r}, {last}, next {r['next_run']}")
+        if r["last_error"] and r["last_outcome"] != "ok":
+            out.append(f"  error: {r['last_error']}")
+    return out
+
+
+def render_backlog(data: dict) -> list[str]:
+    """`tracker status` lines for the delivery backlog (runner.delivery_backlog)."""
+    if not data:
+        return ["nothing queued or delivered yet"]
+    return [f"{ch}: {v['pending_messages']} messages pending, {v['queued_papers']} papers queued, "
+            f"{v['delivered_papers']} delivered" for ch, v in sorted(data.items())]
+
+
 COMMANDS = [run_cmd]
