@@ -275,7 +275,7 @@ def _send_email(
 ) -> None:
     assert config.email is not None
     user, password = credentials(config)
-    with SmtpSession(config.email, user, password, **({"sleep": sleep} if sleep else {})) as session:
+    with SmtpSession(config.email, user, password, **({"sleep": sleep} if sleep is not None else {})) as session:
         for row in rows:
             try:
                 session.send(config.email.from_, row.target, row.body.encode("utf-8"))

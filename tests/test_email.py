@@ -1,0 +1,166 @@
+"""The weekly email against a real SMTP server (aiosmtpd) on 127.0.0.1."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+import pytest
+
+from delivery_fixtures import fill_store, sample_papers, write_config
+from tracker.deliver import GIVE_UP_AFTER, run_digest
+from tracker.models import Match, Paper, SectionScore
+from tracker.standins.smtp import SmtpStandin
+from tracker.store import deliveries as outbox
+from tracker.store import open_store
+from tracker.store.classifications import save_classifications
+from tracker.store.decisions import record_decision
+from tracker.store.papers import upsert_papers
+
+NOW = datetime(2025, 11, 3, 8, tzinfo=timezone.utc)
+THIS_WEEK = "2025-10-31T06:00:00+00:00"
+LAST_WEEK = "2025-10-25T06:00:00+00:00"
+TO = ["ann@example.org", "bob@example.org"]
+
+
+class Sleeps(list):
+    def __call__(self, seconds: float) -> None:
+        self.append(seconds)
+
+
+@pytest.fixture
+def smtp():
+    with SmtpStandin(refuse={"gone@example.org"}) as server:
+        yield server
+
+
+def make(tmp_path, smtp, to=TO, **email):
+    table = {"host": "127.0.0.1", "port": smtp.port, "security": "none", "from": "tracker@example.org", "to": to, **email}
+    config = write_config(tmp_path, email=table)
+    return config, open_store(config.store.path)
+
+
+def test_weekly_email_parts_counts_and_decisions(tmp_path, smtp):
+    config, db = make(tmp_path, smtp)
+    papers = sample_papers()
+    this_week = fill_store(db, papers[:300], THIS_WEEK)
+    last_week = fill_store(db, papers[300:], LAST_WEEK)  # before this week's window: counted, not listed
+    record_decision(db, this_week[0], "accept", at="2025-11-01T10:00:00+00:00")
+    record_decision(db, this_week[1], "reject", at="2025-11-01T10:00:00+00:00")
+    record_decision(db, last_week[0], "move", "decoder_only", at="2025-11-02T10:00:00+00:00")
+    record_decision(db, last_week[1], "reject", at="2025-10-20T10:00:00+00:00")  # an older week
+    report = run_digest(config, db, "email", "week", NOW)
+    assert report.ok and report.sent == 2 and report.delivered == len(this_week)
+    assert [m.recipients for m in smtp.received] == [("ann@example.org",), ("bob@example.org",)]
+    msg = smtp.received[0].message
+    assert msg.get_content_type() == "multipart/alternative"
+    assert [p.get_content_type() for p in msg.iter_parts()] == ["text/plain", "text/html"]
+    assert msg["To"] == "ann@example.org" and msg["From"] == "tracker@example.org"
+    text = msg.get_body(("plain",)).get_content()
+    html = msg.get_body(("html",)).get_content()
+    counts = outbox.section_counts(db, "2025-10-27T08:00:00+00:00", "2025-11-03T08:00:00+00:00")
+    before = outbox.section_counts(db, "2025-10-20T08:00:00+00:00", "2025-10-27T08:00:00+00:00")
+    assert sum(counts.values()) == len(this_week) and sum(before.values()) == len(last_week)
+    table = html.split('id="counts"')[1].split("</table>")[0]
+    for section in config.sections:
+        n, m = counts.get(section.id, 0), before.get(section.id, 0)
+        change = f"+{n - m}" if n > m else ("±0" if n == m else str(n - m))
+        row = table.split(f"({section.id})")[1].split("</tr>")[0]
+        assert [c.split(">")[-1] for c in row.split("</td>")[1:4]] == [str(n), str(m), change]
+        assert f"({section.id})" in text
+    for pid in (this_week[0], last_week[0]):
+        assert f"https://arxiv.org/abs/{pid}" in html.split("Accepted (2)")[1].split("Rejected")[0]
+    assert f"https://arxiv.org/abs/{this_week[1]}" in html.split("Rejected (1)")[1]
+    assert "Accepted this week: 2" in text and "Rejected this week: 1" in text
+
+
+def test_change_from_previous_week(tmp_path, smtp):
+    config, db = make(tmp_path, smtp)
+    papers = sample_papers()
+    fill_store(db, papers[:100], "2025-10-24T06:00:00+00:00")  # the week before this one
+    fill_store(db, papers[100:130], THIS_WEEK)
+    report = run_digest(config, db, "email", "week", NOW)
+    text = smtp.received[0].message.get_body(("plain",)).get_content()
+    before = outbox.section_counts(db, "2025-10-20T08:00:00+00:00", "2025-10-27T08:00:00+00:00")
+    now = outbox.section_counts(db, "2025-10-27T08:00:00+00:00", "2025-11-03T08:00:00+00:00")
+    assert report.ok and sum(before.values()) > sum(now.values())
+    total_line = [line for line in text.splitlines() if line.strip().startswith("Total")][0]
+    assert f"previous week {sum(before.values())}" in total_line
+    changes = {s: now.get(s, 0) - before.get(s, 0) for s in set(now) | set(before)}
+    assert any(d < 0 for d in changes.values()) and all(str(d) in text for d in changes.values() if d < 0)
+
+
+def test_a_title_with_a_newline_cannot_add_a_header(tmp_path, smtp):
+    config, db = make(tmp_path, smtp)
+    evil = Paper("2510.99999", "Attention\r\nBcc: victim@example.org\nX-Evil: 1", "Attention is all. Yes.", ("A",))
+    upsert_papers(db, [evil], "api", seen=THIS_WEEK)
+    save_classifications(db, [(evil.id, [SectionScore("architecture", "h", 99.0, (Match("attention", "title"),))])], "fp")
+    report = run_digest(config, db, "email", "week", NOW)
+    assert report.ok
+    received = smtp.received[0]
+    msg = received.message
+    assert msg["Bcc"] is None and msg["X-Evil"] is None
+    assert "Attention Bcc: victim@example.org X-Evil: 1" in msg["Subject"]
+    assert received.recipients == ("ann@example.org",)
+    assert b"\r\nBcc:" not in received.data and b"\nX-Evil:" not in received.data
+
+
+def test_a_refused_recipient_is_reported_and_the_others_still_get_it(tmp_path, smtp):
+    config, db = make(tmp_path, smtp, to=["ann@example.org", "gone@example.org", "bob@example.org"])
+    ids = fill_store(db, sample_papers(50), THIS_WEEK)
+    report = run_digest(config, db, "email", "week", NOW)
+    assert report.failures == ("SMTP server refused recipient gone@example.org: 550 5.1.1 mailbox unavailable",)
+    assert len(smtp.messages_to("ann@example.org")) == len(smtp.messages_to("bob@example.org")) == 1
+    assert outbox.delivered_ids(db, "email") == set()  # gone@ never got them
+    for _ in range(GIVE_UP_AFTER - 1):
+        again = run_digest(config, db, "email", "week", NOW)
+        assert again.failures and again.sent == 0
+    assert "gave up" in again.failures[0]
+    assert outbox.pending(db, "email") == [] and outbox.delivered_ids(db, "email") == set()
+    assert len(smtp.messages_to("ann@example.org")) == 1 and ids
+
+
+def test_a_dropped_connection_is_retried(tmp_path, smtp):
+    config, db = make(tmp_path, smtp)
+    ids = fill_store(db, sample_papers(50), THIS_WEEK)
+    smtp.drop_data = 1
+    sleeps = Sleeps()
+    report = run_digest(config, db, "email", "week", NOW, sleep=sleeps)
+    assert report.ok and sleeps == [1.0] and smtp.attempts == 3
+    assert len(smtp.messages_to("ann@example.org")) == len(smtp.messages_to("bob@example.org")) == 1
+    assert outbox.delivered_ids(db, "email") == set(ids)
+
+
+def test_a_connection_that_keeps_dropping_fails_then_recovers(tmp_path, smtp):
+    config, db = make(tmp_path, smtp)
+    ids = fill_store(db, sample_papers(50), THIS_WEEK)
+    smtp.drop_data = 100
+    report = run_digest(config, db, "email", "week", NOW, sleep=Sleeps())
+    assert not report.ok and "failed after 3 attempts" in report.failures[0] and smtp.received == []
+    assert outbox.delivered_ids(db, "email") == set() and len(outbox.pending(db, "email")) == 2
+    smtp.drop_data = 0
+    retry = run_digest(config, db, "email", "week", NOW, sleep=Sleeps())
+    assert retry.ok and retry.resent == 2 and len(smtp.received) == 2
+    assert outbox.delivered_ids(db, "email") == set(ids)
+
+
+def test_login_uses_the_environment_and_hides_the_password(tmp_path, monkeypatch):
+    with SmtpStandin(credentials=("robot", "pa55-word-secret")) as server:
+        monkeypatch.setenv("SMTP_USER", "robot")
+        monkeypatch.setenv("SMTP_PASSWORD", "pa55-word-secret")
+        config, db = make(tmp_path, server, username_env="SMTP_USER", password_env="SMTP_PASSWORD")
+        fill_store(db, sample_papers(30), THIS_WEEK)
+        assert run_digest(config, db, "email", "week", NOW).ok and server.logins == ["robot"]  # one connection for both recipients
+    with SmtpStandin(credentials=("robot", "another-password")) as server:
+        (tmp_path / "b").mkdir()
+        config, db = make(tmp_path / "b", server, username_env="SMTP_USER", password_env="SMTP_PASSWORD")
+        fill_store(db, sample_papers(30), THIS_WEEK)
+        report = run_digest(config, db, "email", "week", NOW)
+        assert report.failures and "refused the login" in report.failures[0]
+        assert all("pa55-word-secret" not in f for f in report.failures)
+
+
+def test_starttls_required_but_not_offered(tmp_path, smtp):
+    config, db = make(tmp_path, smtp, security="starttls")
+    fill_store(db, sample_papers(30), THIS_WEEK)
+    report = run_digest(config, db, "email", "week", NOW)
+    assert report.failures and "does not offer STARTTLS" in report.failures[0] and smtp.received == []
