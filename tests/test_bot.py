@@ -1,0 +1,178 @@
+"""Triage: the update handler as a plain function, the long-polling loop against the
+stand-in, the permissions, and `tracker decide`."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+import pytest
+
+from delivery_fixtures import TOKEN, fill_store, sample_papers, write_config
+from tracker.bot import REFUSAL, BotContext, handle_update, run_bot
+from tracker.deliver import run_digest
+from tracker.notify import triage
+from tracker.standins.telegram import TelegramStandin
+from tracker.store import open_store
+from tracker.store.decisions import latest_decisions
+
+NOW = datetime(2025, 10, 31, 12, tzinfo=timezone.utc)
+SEEN = "2025-10-31T06:00:00+00:00"
+GROUP, MAINTAINER, STRANGER = -1001, 7, 666
+
+
+@pytest.fixture
+def world(tmp_path, monkeypatch):
+    monkeypatch.setenv("TG_TOKEN", TOKEN)
+    with TelegramStandin(token=TOKEN) as tg:
+
+        def make(allowed_users=(), folder="a"):
+            (tmp_path / folder).mkdir()
+            table = {"api_url": tg.url, "token_env": "TG_TOKEN", "chat_ids": [GROUP], "allowed_user_ids": list(allowed_users), "timeout_seconds": 5}
+            config = write_config(tmp_path / folder, telegram=table)
+            db = open_store(config.store.path)
+            ids = fill_store(db, sample_papers(60), SEEN)
+            assert run_digest(config, db, "telegram", "day", NOW).ok
+            return config, db, ids
+
+        yield tg, make
+
+
+def press(tg: TelegramStandin, data: str, user: int = MAINTAINER, chat: int = GROUP, message: dict | None = None) -> dict:
+    message = message or tg.sent(GROUP)[0]
+    return {
+        "update_id": 1,
+        "callback_query": {
+            "id": "cb1", "from": {"id": user, "is_bot": False, "first_name": "u"}, "data": data, "chat_instance": "x",
+            "message": {"message_id": message["message_id"], "date": 0, "chat": {"id": chat, "type": "supergroup"}},
+        },
+    }
+
+
+def command(text: str, user: int = MAINTAINER, chat: int = GROUP) -> dict:
+    return {"update_id": 2, "message": {"message_id": 99, "date": 0, "text": text,
+                                        "chat": {"id": chat, "type": "supergroup"}, "from": {"id": user, "is_bot": False, "first_name": "u"}}}
+
+
+def first_paper(tg: TelegramStandin, config) -> str:
+    data = tg.sent(GROUP)[0]["reply_markup"]["inline_keyboard"][0][0]["callback_data"]
+    return triage.decode(data, config.sections).paper_id
+
+
+def test_accept_records_edits_and_answers(world):
+    tg, make = world
+    config, db, ids = make()
+    pid = first_paper(tg, config)
+    actions = handle_update(press(tg, f"a|{pid}"), BotContext(config, db))
+    d = latest_decisions(db)[pid]
+    assert (d.decision, d.via, d.decided_by) == ("accept", "telegram", str(MAINTAINER))
+    edit, answer = actions
+    assert edit.method == "editMessageText" and answer.method == "answerCallbackQuery"
+    assert "✅ <i>accepted</i>" in edit.params["text"] and edit.params["text"].startswith(tg.sent(GROUP)[0]["text"][:40])
+    assert "✅ Accept #1 ✓" == edit.params["keyboard"][0][0][0]
+    assert answer.params["text"] == f"Accepted {pid}"
+
+
+def test_move_opens_the_section_menu_then_records(world):
+    tg, make = world
+    config, db, ids = make()
+    pid = first_paper(tg, config)
+    ctx = BotContext(config, db)
+    menu = handle_update(press(tg, f"m|{pid}"), ctx)
+    assert menu[0].method == "editMessageReplyMarkup" and not latest_decisions(db)
+    labels = [row[0][0] for row in menu[0].params["keyboard"]]
+    assert labels[:-1] == [s.heading for s in config.sections] and labels[-1] == "« Back"
+    target = menu[0].params["keyboard"][3][0][1]
+    actions = handle_update(press(tg, target), ctx)
+    d = latest_decisions(db)[pid]
+    assert (d.decision, d.section) == ("move", config.sections[3].id)
+    assert f"moved to {config.sections[3].id}" in actions[0].params["text"]
+    assert handle_update(press(tg, f"s|{pid}|no_such_section"), ctx)[0].params["alert"] is True
+    assert latest_decisions(db)[pid].section == config.sections[3].id
+
+
+def test_strangers_are_refused_and_nothing_is_recorded(world):
+    tg, make = world
+    config, db, ids = make()
+    pid = first_paper(tg, config)
+    ctx = BotContext(config, db)
+    for update in (press(tg, f"a|{pid}", chat=12345), press(tg, f"r|{pid}", user=STRANGER, chat=STRANGER)):
+        (answer,) = handle_update(update, ctx)
+        assert answer.method == "answerCallbackQuery" and answer.params["text"] == REFUSAL and answer.params["alert"]
+    (reply,) = handle_update(command("/status", chat=STRANGER, user=STRANGER), ctx)
+    assert reply.params == {"chat_id": STRANGER, "text": REFUSAL}
+    assert latest_decisions(db) == {}
+    # any member of a configured chat may act while allowed_user_ids is empty
+    assert handle_update(press(tg, f"a|{pid}", user=STRANGER), ctx)[-1].params["text"].startswith("Accepted")
+
+
+def test_allowed_user_ids_restrict_who_may_press(world):
+    tg, make = world
+    config, db, ids = make(allowed_users=[MAINTAINER])
+    pid = first_paper(tg, config)
+    ctx = BotContext(config, db)
+    (refusal,) = handle_update(press(tg, f"a|{pid}", user=STRANGER), ctx)
+    assert refusal.params["text"] == REFUSAL and latest_decisions(db) == {}
+    handle_update(press(tg, f"r|{pid}", user=MAINTAINER), ctx)
+    assert latest_decisions(db)[pid].decision == "reject"
+
+
+def test_commands(world):
+    tg, make = world
+    config, db, ids = make()
+    ctx = BotContext(config, db)
+
+    def reply(text: str) -> str:
+        (action,) = handle_update(command(text), ctx)
+        assert action.method == "sendMessage" and action.params["chat_id"] == GROUP
+        return action.params["text"]
+
+    assert reply("/latest").count("• ") == min(10, len(ids)) > 3
+    title = db["papers"].get(ids[0])["title"]
+    word = max((w.strip(":,.()") for w in title.split()), key=len)
+    assert f"abs/{ids[0]}" in reply(f"/search {word}")
+    assert "nothing found" in reply("/search zzzqqqxxx")
+    assert reply('/search "unbalanced').startswith("<b>Search")  # FTS syntax cannot break it
+    section = reply(f"/section@tracker_bot {config.sections[1].id}")
+    assert section.startswith(f"<b>Section {config.sections[1].id}</b>") and "• " in section
+    assert "Unknown section bogus" in reply("/section bogus")
+    status = reply("/status")
+    assert f"papers: {db['papers'].count}" in status and f"telegram: {len(ids)} delivered" in status
+    assert "/search" in reply("/help")
+    assert handle_update({"update_id": 5, "message": {"text": "hello", "chat": {"id": GROUP}}}, ctx) == []
+
+
+def test_the_long_polling_loop_against_the_standin(world):
+    tg, make = world
+    config, db, ids = make()
+    pid = first_paper(tg, config)
+    tg.queue_update({k: v for k, v in press(tg, f"a|{pid}").items() if k != "update_id"})
+    tg.queue_update({k: v for k, v in press(tg, f"r|{pid}", chat=STRANGER, user=STRANGER).items() if k != "update_id"})
+    tg.queue_update({k: v for k, v in command("/status").items() if k != "update_id"})
+    handled = run_bot(config, db, max_updates=3, poll_timeout=1)
+    assert handled == 3 and tg.pending_updates == 0
+    assert latest_decisions(db)[pid].decision == "accept"
+    assert "✅ <i>accepted</i>" in tg.sent(GROUP)[0]["text"]
+    answers = [r.params["text"] for r in tg.calls("answerCallbackQuery")]
+    assert answers == [f"Accepted {pid}", REFUSAL]
+    assert tg.calls("sendMessage")[-1].params["text"].startswith("<b>Status</b>")
+    offsets = [int(r.params.get("offset") or 0) for r in tg.calls("getUpdates")]
+    assert offsets[-1] == 4  # the last call confirmed all three updates
+
+
+def test_decide_cli(tmp_path, run_cli):
+    config = write_config(tmp_path)
+    db = open_store(config.store.path)
+    ids = fill_store(db, sample_papers(30), SEEN)
+    code, out, err = run_cli("--config", str(config.file), "decide", f"{ids[0]}v2", "accept")
+    assert code == 0 and out.strip() == f"{ids[0]}: accept"
+    code, out, err = run_cli("--config", str(config.file), "decide", ids[1], "move", "decoder_only")
+    assert code == 0
+    decided = latest_decisions(db)
+    assert (decided[ids[1]].decision, decided[ids[1]].section, decided[ids[1]].via) == ("move", "decoder_only", "cli")
+    code, out, err = run_cli("--config", str(config.file), "decide", ids[2], "move", "nowhere")
+    assert code == 1 and "unknown section 'nowhere'" in err and "decoder_only" in err
+    code, out, err = run_cli("--config", str(config.file), "decide", ids[2], "move")
+    assert code == 2
+    code, out, err = run_cli("--config", str(config.file), "decide", "9999.99999", "reject")
+    assert code == 1 and "not in the store" in err
+    assert ids[2] not in latest_decisions(db)
