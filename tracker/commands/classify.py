@@ -9,7 +9,7 @@ import click
 
 from tracker.cli import json_option, pass_app, print_json
 from tracker.errors import StoreError
-from tracker.models import SectionScore, read_papers, split_arxiv_id
+from tracker.models import read_papers, split_arxiv_id
 
 
 @click.command("classify")
