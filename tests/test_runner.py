@@ -226,3 +226,32 @@ def test_a_report_with_clashing_keys_still_logs(tmp_path):
     rec = Recorder(behave={"poll": lambda: {"job": "x", "seconds": 9, "error": 1, "sent": 2}})
     result = runner.run_once(config, open_store(":memory:"), rec.stages(), clock=lambda: MONDAY)[0]
     assert result.outcome == "ok" and result.summary["sent"] == 2
+
+
+def test_the_bot_runs_in_the_daemon_and_stops_with_it(tmp_path, monkeypatch):
+    import time
+
+    from tracker.standins.telegram import TelegramStandin
+
+    with TelegramStandin() as tg:
+        monkeypatch.setenv("TEST_TELEGRAM_TOKEN", tg.token)
+        telegram = TELEGRAM.replace("chat_ids = [1]", f'chat_ids = [1]\napi_url = "{tg.url}"\nrun_bot = true')
+        config = make_config(tmp_path, telegram)
+        stop, polled = threading.Event(), threading.Event()
+        rec = Recorder(behave={"poll": polled.set})
+        thread = threading.Thread(target=runner.serve, kwargs={"config": config, "stages": rec.stages(), "stop": stop})
+        thread.start()
+        tg.queue_update({"message": {"message_id": 5, "chat": {"id": 1, "type": "private"},
+                                     "from": {"id": 1, "is_bot": False, "first_name": "M"},
+                                     "date": 0, "text": "/status"}})
+        deadline = time.monotonic() + 30
+        while not tg.sent(1) and time.monotonic() < deadline:
+            time.sleep(0.01)  # waiting for the bot's reply, not for a schedule
+        assert polled.wait(10)
+        stop.set()
+        tg.queue_update({"message": {"message_id": 6, "chat": {"id": 1, "type": "private"},
+                                     "from": {"id": 1, "is_bot": False, "first_name": "M"}, "date": 0,
+                                     "text": "/latest"}})  # ends the bot's long poll at once
+        thread.join(30)
+    assert not thread.is_alive()
+    assert tg.sent(1), "the bot never answered /status"

@@ -37,6 +37,7 @@ Stage = Callable[[Config, Database, datetime], Any]
 Clock = Callable[[], datetime]
 ONCE_ORDER = ("poll", "digest", "email", "propose")
 EMAIL_MAX_GAP = timedelta(days=7)
+BOT_STOP_SECONDS = 40.0  # the bot's long-poll timeout (25 s) plus a margin
 
 
 def utcnow() -> datetime:
@@ -252,31 +253,32 @@ def stop_on_signals(stop: threading.Event) -> Iterator[None]:
 
 
 def start_bot(config: Config, stop: threading.Event) -> threading.Thread | None:
-    """Run the Telegram bot in this process when `telegram.run_bot` is true.
+    """Run the Telegram triage bot in this process when `telegram.run_bot` is true.
 
-    Contract with tracker.bot: `serve(config, stop: threading.Event)` blocks until
-    `stop` is set. Missing -> one warning, the scheduler still runs."""
+    It long-polls in its own thread with its own store connection (SQLite
+    connections are per thread) and ends within one poll timeout after `stop`."""
     if config.telegram is None or not config.telegram.run_bot:
         return None
     try:
-        from tracker import bot
+        from tracker.bot import run_bot
     except ImportError as exc:
         log(logger, logging.WARNING, "bot.unavailable", reason=f"cannot import tracker.bot: {exc}")
         return None
-    serve_bot = getattr(bot, "serve", None)
-    if serve_bot is None:
-        log(logger, logging.WARNING, "bot.unavailable", reason="tracker.bot has no serve(config, stop)")
-        return None
+    from tracker.store import open_store
 
     def target() -> None:
+        db = open_store(config.store.path)
         try:
-            serve_bot(config, stop)
+            run_bot(config, db, stop=stop.is_set)
+        except TrackerError as exc:
+            log(logger, logging.ERROR, "bot.failed", error=str(exc), hint="the scheduler keeps running; fix and restart")
         except Exception:
             logger.exception("bot.crashed")
+        finally:
+            db.close()
 
     thread = threading.Thread(target=target, name="tracker-bot", daemon=True)
     thread.start()
-    log(logger, logging.INFO, "bot.started")
     return thread
 
 
@@ -343,11 +345,13 @@ def serve(
         scheduler.add_job(job, args=(name, "catch-up"), id=f"{name}.catch-up", name=f"{name} (catch-up)")
     log(logger, logging.INFO, "run.started", jobs=",".join(s.name for s in specs if s.enabled),
         catch_up=",".join(missed) or "none", timezone=config.schedule.timezone)
-    start_bot(config, stop)
+    bot = start_bot(config, stop)
     try:
         stop.wait()
     finally:
         scheduler.shutdown(wait=True)
+        if bot is not None:
+            bot.join(BOT_STOP_SECONDS)
         log(logger, logging.INFO, "run.stopped")
 
 
