@@ -139,3 +139,15 @@ def test_unconfigured_channel_asked_explicitly_is_an_error(tmp_path, run_cli):
     assert code == 1 and "[telegram]" in err and "not configured" in err
     code, out, err = run_cli("--config", str(config.file), "digest", "--channel", "email")
     assert code == 1 and "[email]" in err
+
+
+def test_save_rendered_writes_what_the_digest_rendered(world, tmp_path, monkeypatch):
+    from tracker.deliver import save_rendered
+
+    config, tg, ids = world
+    monkeypatch.setenv("TG_TOKEN", TOKEN)
+    db = open_store(config.store.path)
+    report = run_digest(config, db, "telegram", "day", datetime.now(timezone.utc))
+    paths = save_rendered(report, tmp_path / "out")
+    assert [p.name for p in paths] == [f"telegram-{i:02d}.html" for i in range(1, len(report.messages) + 1)]
+    assert [p.read_text(encoding="utf-8") for p in paths] == [m["text"] for m in tg.sent(CHATS[0])]

@@ -15,6 +15,7 @@ import os
 import signal
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
+from pathlib import Path
 from typing import Any, Callable
 
 from sqlite_utils import Database
@@ -22,6 +23,7 @@ from sqlite_utils import Database
 from tracker.config import Config
 from tracker.digest import PERIODS, Digest, build_digest, environment, iso, render_email, render_stdout, weekly_summary, window
 from tracker.errors import ConfigError, DeliveryError, TrackerError
+from tracker.fsutil import atomic_write
 from tracker.locking import exclusive
 from tracker.logs import log
 from tracker.notify import triage
@@ -73,6 +75,20 @@ class _Tally:
     resent: int = 0
     delivered: int = 0
     failures: list[str] = field(default_factory=list)
+
+
+def save_rendered(report: DigestReport, out_dir: Path) -> list[Path]:
+    """Write what a digest rendered under `out_dir` (the demo shows it): one file per
+    Telegram message, the email's text and HTML parts, the stdout text."""
+    names: list[tuple[str, str]] = []
+    if report.channel == "telegram":
+        names = [(f"telegram-{i:02d}.html", body) for i, body in enumerate(report.messages, 1)]
+    elif report.channel == "email":
+        names = [("weekly-email.txt", text) for text in report.messages]
+        names += [("weekly-email.html", report.email_html)] if report.email_html else []
+    else:
+        names = [("digest.txt", text) for text in report.messages]
+    return [atomic_write(out_dir / name, body) for name, body in names]
 
 
 def require_channel(config: Config, channel: str) -> None:
