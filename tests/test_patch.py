@@ -321,3 +321,19 @@ def test_patch_command_missing_files(run_cli, tmp_path, monkeypatch):
     assert (code, out) == (1, "") and "nope.jsonl: input file not found" in err
     code, out, err = run_cli("--config", "missing.toml", "patch", "s.md", "--input", "p.jsonl")
     assert (code, out) == (1, "") and "missing.toml: config file not found" in err
+
+
+@settings(max_examples=150, deadline=None)
+@given(text=__import__("test_roundtrip").markdown())
+def test_generated_surveys_keep_old_entries_when_patched(text):
+    survey = parse_survey(text, "g.md")
+    sections = [s for s in survey.sections if s.level > 0]
+    papers = [paper(i, s.id, title=f"Zeta Paper {i}") for i, s in enumerate(sections)]
+    try:
+        result = add_papers(survey, papers)
+    except SurveyError as exc:  # tables and unclosed code blocks are refused, never broken
+        assert "cannot extend" in str(exc) or "unclosed" in str(exc)
+        return
+    new = parse_survey(result.text, "g.md")
+    check_old_entries_kept(survey, new, {p.id for p in papers})
+    assert {e.arxiv_id for _, e in new.entries()} >= {p.id for p in papers}

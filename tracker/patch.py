@@ -111,7 +111,7 @@ def _link_edits(template: str, item: Item, paper: Paper) -> list[tuple[int, int,
 def expected_fields(paper: Paper) -> tuple[str, tuple[str, ...]]:
     """The title and authors a new entry for `paper` reads back as (the parser drops one closing period)."""
     authors = split_names(", ".join(paper.authors))
-    return strip_period(_title_text(paper)), authors
+    return strip_period(_title_text(paper)).rstrip(), authors
 
 
 def _reads_back(text: str, paper: Paper, with_authors: bool) -> bool:
@@ -139,17 +139,21 @@ def _template(survey: Survey, section: Section) -> Entry | None:
 
 
 def _gap(survey: Survey, section: Section) -> list[str]:
-    """The lines between the section's last two entries (or the survey's most common gap)."""
-    def gap_of(prev: Entry, nxt: Entry) -> tuple[str, ...]:
-        return tuple(line.rstrip("\r\n") for line in survey.lines[prev.end_line : nxt.line - 1])
+    """The blank lines between the section's last two entries (or the survey's most common such gap)."""
+    def gap_of(prev: Entry, nxt: Entry) -> tuple[str, ...] | None:
+        lines = tuple(line.rstrip("\r\n") for line in survey.lines[prev.end_line : nxt.line - 1])
+        return None if any(line.strip() for line in lines) else lines
 
     entries = section.entries
-    if len(entries) >= 2:
-        return list(gap_of(entries[-2], entries[-1]))
+    own = gap_of(entries[-2], entries[-1]) if len(entries) >= 2 else None
+    if own is not None:
+        return list(own)
     gaps: Counter[tuple[str, ...]] = Counter()
     for s in survey.sections:
         for prev, nxt in zip(s.entries, s.entries[1:]):
-            gaps[gap_of(prev, nxt)] += 1
+            found = gap_of(prev, nxt)
+            if found is not None:
+                gaps[found] += 1
     return list(gaps.most_common(1)[0][0]) if gaps else [""]
 
 
@@ -204,7 +208,12 @@ def add_papers(survey: Survey, papers: Sequence[Paper], section_headings: Mappin
         inserts.setdefault(at, []).extend(block)
         by_id[paper.id] = by_title[folded] = 0
         added.append((paper, section.heading))
-    return PatchResult(text=_apply(survey, inserts, survey.newline), added=tuple(added), skipped=tuple(skipped))
+    text = _apply(survey, inserts, survey.newline)
+    found = {e.arxiv_id: s.heading for s, e in parse_survey(text, survey.path).entries()}
+    for paper, heading in added:
+        if found.get(paper.id) != heading:
+            raise SurveyError(f"{survey.path}: the entry for {paper.id} would not read back under {heading!r} (an unclosed code block or comment?)")
+    return PatchResult(text=text, added=tuple(added), skipped=tuple(skipped))
 
 
 def _listed(line: int, why: str) -> str:
