@@ -32,7 +32,7 @@ def test_once_runs_the_stages_in_order_and_records_each(tmp_path):
     assert rec.names == ["poll", "digest", "email", "propose"]
     assert [(r.job, r.outcome) for r in results] == [(n, "ok") for n in rec.names]
     assert rows(db) == [(n, "once", "ok") for n in rec.names]
-    assert results[0].summary == {"new": 1}
+    assert results[0].summary == {"new": 1, "sources": 0}
     assert all(now == MONDAY for _, now in rec.calls)
 
 
@@ -54,8 +54,8 @@ def test_a_failing_stage_is_recorded_and_the_others_still_run(tmp_path):
 def test_a_report_saying_not_ok_fails_the_job_with_the_source_errors(tmp_path):
     config = make_config(tmp_path)
     db = open_store(":memory:")
-    bad = Report(ok=False, sources=[{"source": "api", "new": 3, "error": None},
-                                    {"source": "rss", "new": 0, "error": "HTTP 500"}])
+    bad = Report(ok=False, sources=[{"source": "api", "new": 3, "error": None, "outcome": "ok"},
+                                    {"source": "rss", "new": 0, "error": "HTTP 500", "outcome": "failed"}])
     rec = Recorder(behave={"poll": lambda: bad})
     result = runner.run_once(config, db, rec.stages(), clock=lambda: MONDAY)[0]
     assert (result.outcome, result.error, result.summary["new"]) == ("failed", "rss: HTTP 500", 3)
@@ -123,7 +123,10 @@ def test_cli_once_exits_1_when_a_stage_failed_and_prints_each(tmp_path, run_cli,
     assert code == 1, err
     assert rec.names == ["poll", "digest", "email", "propose"]
     assert "digest   failed   ZeroDivisionError" in out and "error: a stage failed" in err
-    assert all(now == datetime(2024, 1, 8, 15, tzinfo=timezone.utc) for _, now in rec.calls)
+    times = [now for _, now in rec.calls]
+    start = datetime(2024, 1, 8, 15, tzinfo=timezone.utc)
+    assert start <= times[0] < start + timedelta(minutes=1)
+    assert all(later - earlier >= timedelta(seconds=1) for earlier, later in zip(times, times[1:]))
 
 
 def test_cli_once_json_and_exit_0(tmp_path, run_cli, monkeypatch):
@@ -201,10 +204,17 @@ def test_status_marks_unconfigured_jobs(tmp_path):
 
 
 @pytest.mark.parametrize("report, expected", [
-    (None, {}), ({"sent": 2, "ok": True}, {"sent": 2}), (Report(new=4), {"new": 4}),
+    (None, {}), ({"sent": 2, "ok": True}, {"sent": 2}), (Report(new=4), {"new": 4, "sources": 0}),
+    ({"proposed": [{"id": "1", "score": 3}], "failures": ("chat 1: 403",)}, {"proposed": 1, "failures": 1}),
 ])
 def test_summarize(report, expected):
     assert runner.summarize(report) == expected
+
+
+def test_failure_reasons_from_strings_and_items():
+    assert runner.failure({"ok": False, "failures": ("chat 1: Forbidden",)}) == "chat 1: Forbidden"
+    assert runner.failure({"ok": True, "failures": ()}) is None
+    assert runner.failure({"failed": True}) == "the stage reported a failure"
 
 
 def test_status_lines(tmp_path):

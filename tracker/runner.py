@@ -90,22 +90,24 @@ def _as_dict(report: Any) -> dict[str, Any]:
 
 
 def summarize(report: Any) -> dict[str, Any]:
-    """Counts worth a log line: top-level numbers, plus numbers summed over a list of
-    per-item dicts (a poll's per-source fetched/new/updated)."""
+    """Counts worth a log line: top-level numbers, list lengths, and numbers summed
+    over per-part reports (items with an "outcome", e.g. a poll's sources)."""
     out: dict[str, Any] = {}
     for key, value in _as_dict(report).items():
         if isinstance(value, (int, float)) and not isinstance(value, bool):
             out[key] = value
-        elif isinstance(value, (list, tuple)) and value and all(isinstance(v, Mapping) for v in value):
+        elif isinstance(value, (list, tuple)) and value and all(isinstance(v, Mapping) and "outcome" in v for v in value):
             for item in value:
                 for k, v in item.items():
-                    if isinstance(v, int) and not isinstance(v, bool) and k not in ("seq",):
+                    if isinstance(v, int) and not isinstance(v, bool):
                         out[k] = out.get(k, 0) + v
+        elif isinstance(value, (list, tuple)):
+            out[key] = len(value)
     return out
 
 
 def failure(report: Any) -> str | None:
-    """Why a stage that returned normally still failed (e.g. one poll source failed)."""
+    """Why a stage that returned normally still failed (a poll source, a chat)."""
     data = _as_dict(report)
     failed = getattr(report, "failed", data.get("failed"))
     ok = getattr(report, "ok", data.get("ok"))
@@ -113,10 +115,11 @@ def failure(report: Any) -> str | None:
         return None
     reasons = []
     for value in data.values():
-        if isinstance(value, (list, tuple)):
-            for item in value:
-                if isinstance(item, Mapping) and item.get("error"):
-                    reasons.append(f"{item.get('source') or item.get('channel') or item.get('target') or '?'}: {item['error']}")
+        for item in value if isinstance(value, (list, tuple)) else ():
+            if isinstance(item, str):
+                reasons.append(item)
+            elif isinstance(item, Mapping) and item.get("error"):
+                reasons.append(f"{item.get('source') or item.get('channel') or item.get('target') or '?'}: {item['error']}")
     return "; ".join(reasons) or "the stage reported a failure"
 
 

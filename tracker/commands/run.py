@@ -14,13 +14,29 @@ from tracker.errors import InputError
 from tracker.locking import exclusive
 
 
-def _fixed_clock(text: str) -> runner.Clock:
+def pinned_clock(text: str) -> runner.Clock:
+    """`--now`: time starts at `text` and moves on with the real clock, at least one
+    second per reading, so each stage sees a later time than the one before (stored
+    times have one-second resolution; a digest must see the poll that preceded it)."""
+    import time
+    from datetime import timedelta
+
     try:
-        now = datetime.fromisoformat(text.replace("Z", "+00:00"))
+        start = datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError:
         raise InputError(f"--now: expected an ISO date-time like 2025-11-01T00:00:00Z, got {text!r}") from None
-    now = now if now.tzinfo else now.replace(tzinfo=timezone.utc)
-    return lambda: now
+    start = start if start.tzinfo else start.replace(tzinfo=timezone.utc)
+    began = time.monotonic()
+    last: list[datetime] = []
+
+    def clock() -> datetime:
+        now = start + timedelta(seconds=time.monotonic() - began)
+        if last and now < last[-1] + timedelta(seconds=1):
+            now = last[-1] + timedelta(seconds=1)
+        last[:] = [now]
+        return now
+
+    return clock
 
 
 @click.command("run")
@@ -37,7 +53,7 @@ def run_cmd(app, once: bool, now_text: str | None, as_json: bool) -> None:
     the exit code is 1 if any stage failed (the later stages still run)."""
     if now_text and not once:
         raise click.UsageError("--now only works with --once")
-    clock = _fixed_clock(now_text) if now_text else runner.utcnow
+    clock = pinned_clock(now_text) if now_text else runner.utcnow
     config = app.config
     stop = threading.Event()
     with exclusive(config.data_dir / "run.lock", "tracker run"), runner.stop_on_signals(stop):

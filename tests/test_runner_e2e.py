@@ -1,0 +1,101 @@
+"""`tracker run --once` drives the whole cycle against the local stand-ins: arXiv
+replay -> store/classify -> Telegram digest (Bot API stand-in) -> weekly email
+(aiosmtpd) -> proposal pushed to a bare git remote with a draft PR (GitHub stand-in)."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from pathlib import Path
+
+from test_forge_support import git, make_remote
+
+from tracker.standins.arxiv import ArxivReplay
+from tracker.standins.github import GitHubStandin
+from tracker.standins.smtp import SmtpStandin
+from tracker.standins.telegram import TelegramStandin
+
+ROOT = Path(__file__).resolve().parent.parent
+SEED = ROOT / "tests" / "fixtures" / "seed" / "llm-survey.md"
+NOW = "2025-11-03T14:00:00Z"  # a Monday, 09:00 in New York: the weekly email is due
+
+
+def write_config(tmp: Path, arxiv, tg, smtp, gh, remote: Path) -> Path:
+    shipped = (ROOT / "config" / "tracker.toml").read_text(encoding="utf-8")
+    sections = "[[sections]]" + shipped.partition("[[sections]]")[2].split("[propose]")[0]
+    survey = tmp / "llm-survey.md"
+    survey.write_bytes(SEED.read_bytes())
+    text = f"""
+[survey]
+path = "llm-survey.md"
+[store]
+path = "data/tracker.db"
+[output]
+path = "out"
+[arxiv]
+api_url = "{arxiv.api_url}"
+rss_url = "{arxiv.rss_url}"
+categories = ["cs.CL", "cs.LG", "cs.AI"]
+delay_seconds = 0
+[scope]
+any = ["language model", "LLM", "transformer"]
+[telegram]
+api_url = "{tg.url}"
+token_env = "E2E_TELEGRAM_TOKEN"
+chat_ids = [4242]
+retries = 1
+[email]
+host = "127.0.0.1"
+port = {smtp.port}
+security = "none"
+from = "tracker@example.org"
+to = ["maintainer@example.org"]
+[github]
+remote_url = "{remote}"
+repo = "owner/survey"
+base = "main"
+survey_path = "README.md"
+api_url = "{gh.url}"
+token_env = "E2E_GITHUB_TOKEN"
+[propose]
+auto_accept_score = 3
+[schedule]
+timezone = "America/New_York"
+{sections}
+"""
+    path = tmp / "tracker.toml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_run_once_drives_the_full_cycle_against_the_stand_ins(tmp_path, run_cli, monkeypatch):
+    remote = make_remote(tmp_path, SEED.read_text(encoding="utf-8"))
+    with ArxivReplay() as arxiv, TelegramStandin() as tg, SmtpStandin() as smtp, GitHubStandin(token="gh-e2e") as gh:
+        monkeypatch.setenv("E2E_TELEGRAM_TOKEN", tg.token)
+        monkeypatch.setenv("E2E_GITHUB_TOKEN", "gh-e2e")
+        config = write_config(tmp_path, arxiv, tg, smtp, gh, remote)
+        code, out, err = run_cli("--config", str(config), "run", "--once", "--now", NOW, "--json")
+        sent, received, pulls = tg.sent(4242), list(smtp.received), dict(gh.pulls)
+    assert code == 0, err
+    results = {r["job"]: r for r in json.loads(out)}
+    assert [(j, r["outcome"]) for j, r in results.items()] == [
+        ("poll", "ok"), ("digest", "ok"), ("email", "ok"), ("propose", "ok")]
+    assert results["poll"]["new"] > 0
+    assert sent and results["digest"]["sent"] == len(sent), (out, err)
+    assert len(received) == 1 and received[0].recipients == ("maintainer@example.org",)
+    assert len(pulls) == 1 and next(iter(pulls.values()))["draft"] is True
+    assert "tracker/proposals" in git("branch", "--list", cwd=remote)
+    db = sqlite3.connect(tmp_path / "data" / "tracker.db")
+    rows = db.execute("SELECT job, trigger, outcome FROM job_runs ORDER BY id").fetchall()
+    assert rows == [("poll", "once", "ok"), ("digest", "once", "ok"), ("email", "once", "ok"), ("propose", "once", "ok")]
+    assert "gh-e2e" not in err and tg.token not in err
+
+    # The same cycle again: nothing new to deliver, and the weekly email is not due twice.
+    with ArxivReplay() as arxiv, TelegramStandin() as tg, SmtpStandin() as smtp, GitHubStandin(token="gh-e2e") as gh:
+        write_config(tmp_path, arxiv, tg, smtp, gh, remote)
+        monkeypatch.setenv("E2E_TELEGRAM_TOKEN", tg.token)
+        code, out, err = run_cli("--config", str(config), "run", "--once", "--now", NOW, "--json")
+        again = {r["job"]: r for r in json.loads(out)}
+        assert code == 0, err
+        assert again["email"]["outcome"] == "skipped" and not smtp.received
+        assert again["poll"]["new"] == 0
