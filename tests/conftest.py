@@ -15,8 +15,15 @@ DEFAULT_CONFIG = ROOT / "config" / "tracker.toml"
 
 @pytest.fixture
 def run_cli(capsys):
-    """Run `tracker ARGS...` in-process; returns (exit_code, stdout, stderr)."""
+    """Run `tracker ARGS...` in-process; returns (exit_code, stdout, stderr).
+    The CLI's logging setup (handler, propagate=False) is undone afterwards so later
+    tests still see `tracker` log records through caplog."""
+    import logging
+
     from tracker.cli import main
+
+    tracker_logger = logging.getLogger("tracker")
+    saved = (tracker_logger.handlers[:], tracker_logger.propagate, tracker_logger.level)
 
     def run(*args: str) -> tuple[int, str, str]:
         try:
@@ -27,4 +34,6 @@ def run_cli(capsys):
         out, err = capsys.readouterr()
         return code, out, err
 
-    return run
+    yield run
+    tracker_logger.handlers[:], tracker_logger.propagate = saved[0], saved[1]
+    tracker_logger.setLevel(saved[2])
