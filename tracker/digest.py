@@ -22,7 +22,6 @@ from tracker.rank import priority
 from tracker.store.deliveries import Candidate
 
 PERIODS = {"day": timedelta(days=1), "week": timedelta(days=7)}
-LINK_VERBS = {"mentions": "extends", "cites": "cites"}
 ABBREVIATIONS = ("e.g.", "i.e.", "et al.", "etc.", "vs.", "cf.", "Fig.", "Eq.", "Sec.", "approx.", "resp.")
 SENTENCE_END = re.compile(r"[.!?](?=\s+[A-Z0-9(\"'“\[])")
 MAX_SENTENCE = 400
@@ -156,15 +155,12 @@ def first_sentence(abstract: str) -> str:
 
 def link_labels(links: Iterable[WorkLink]) -> tuple[str, ...]:
     """`extends: Mamba (2312.00752)`, `cites: LLaMA (2302.13971)`; a cited work is not also listed as named."""
+    from tracker.links import describe
+
     links = list(links)
     cited = {l.work_id for l in links if l.kind == "cites"}
-    out = []
-    for l in sorted(links, key=lambda l: (l.kind != "mentions", l.work_id)):
-        if l.kind == "mentions" and l.work_id in cited:
-            continue
-        verb = LINK_VERBS.get(l.kind, l.kind)
-        out.append(f"{verb}: {l.work_title} ({l.work_id})" if l.work_title else f"{verb}: {l.work_id}")
-    return tuple(dict.fromkeys(out))
+    ordered = sorted(links, key=lambda l: (l.kind != "mentions", l.work_id))
+    return tuple(dict.fromkeys(describe(l) for l in ordered if not (l.kind == "mentions" and l.work_id in cited)))
 
 
 def build_digest(

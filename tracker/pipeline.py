@@ -24,8 +24,9 @@ import httpx
 from sqlite_utils import Database
 
 from tracker.config import Config
-from tracker.errors import InputError, TrackerError
+from tracker.errors import ConfigError, InputError, SourceError, SurveyError, TrackerError
 from tracker.locking import exclusive
+from tracker.links import mentions_hook
 from tracker.logs import log
 from tracker.models import Paper, SectionScore
 from tracker.sources import Http, arxiv_api, arxiv_rss, utc
@@ -67,10 +68,23 @@ def _rss(config: Config, http: Http, start: datetime, end: datetime) -> Iterable
 
 
 SOURCES: dict[str, SourceFn] = {"api": _api, "rss": _rss}
+CITATIONS = "citations"
+KNOWN_SOURCES = (*SOURCES, CITATIONS)
 HINTS = {
     "api": "check arxiv.api_url and your network; the next poll retries the same window",
     "rss": "check arxiv.rss_url and arxiv.categories; the api source catches up what the feed missed",
+    CITATIONS: "check citations.api_url and the key named by citations.api_key_env; the next poll retries",
 }
+
+
+def _citations(config: Config, db: Database, http: Http, start: datetime, consume: Callable[[list[Paper]], None],
+               ctx: "PollContext") -> None:
+    """Citing papers of every listed work: fetched through the arXiv API when not yet
+    stored, stored like any page, then linked with kind "cites"."""
+    from tracker.sources.citations import poll_citations
+
+    poll_citations(config, db, ctx.works, start.date(),
+                   fetch_papers=lambda ids: arxiv_api.fetch_ids(config.arxiv, ids, http=http), store_papers=consume)
 
 
 @dataclass(frozen=True)
@@ -177,6 +191,7 @@ class PollContext:
     clock: Callable[[], float] = time.monotonic
     transport: httpx.BaseTransport | None = None
     seen: str = ""
+    works: Sequence[Any] = ()
 
 
 def poll_source(config: Config, db: Database, source: str, now: datetime, since: date | None, ctx: PollContext) -> SourceReport:
@@ -189,15 +204,21 @@ def poll_source(config: Config, db: Database, source: str, now: datetime, since:
     began = time.perf_counter()
     outcome, error = runs.OK, None
     log(logger, logging.INFO, "poll.source.start", source=source, window_start=start.isoformat(), window_end=end.isoformat())
+    def consume(page: list[Paper]) -> None:
+        t.fetched += len(page)
+        for chunk in _chunks(page, STORE_BATCH):
+            new, updated = store_batch(db, chunk, source, ctx.seen, ctx.classifier, ctx.after_store)
+            t.new, t.updated = t.new + new, t.updated + updated
+        runs.update_counts(db, run_id, t.fetched, t.new, t.updated, http.requests)
+        if ctx.progress:
+            ctx.progress(source, t.fetched)
+
     try:
-        for page in SOURCES[source](config, http, start, end):
-            t.fetched += len(page)
-            for chunk in _chunks(page, STORE_BATCH):
-                new, updated = store_batch(db, chunk, source, ctx.seen, ctx.classifier, ctx.after_store)
-                t.new, t.updated = t.new + new, t.updated + updated
-            runs.update_counts(db, run_id, t.fetched, t.new, t.updated, http.requests)
-            if ctx.progress:
-                ctx.progress(source, t.fetched)
+        if source == CITATIONS:
+            _citations(config, db, http, start, consume, ctx)
+        else:
+            for page in SOURCES[source](config, http, start, end):
+                consume(page)
     except TrackerError as exc:
         outcome, error = runs.FAILED, str(exc)
         log(logger, logging.ERROR, "poll.source.failed", source=source, error=str(exc), hint=exc.hint or HINTS[source])
@@ -217,11 +238,28 @@ def poll_source(config: Config, db: Database, source: str, now: datetime, since:
                         t.new, t.updated, http.requests, outcome, error, seconds)
 
 
+def _works(config: Config, db: Database, now: datetime, online: bool) -> Sequence[Any]:
+    """The survey's listed works. Linking is secondary to storing: an unreadable survey
+    means no links this poll, and a failed arXiv title look-up only leaves those works
+    unresolved (looked up again next time); neither fails the poll."""
+    from tracker.works import prepare_works
+
+    try:
+        try:
+            return prepare_works(config, db, now, online=online)
+        except SourceError as exc:
+            log(logger, logging.WARNING, "poll.works_unresolved", error=str(exc), hint="titles are looked up again next poll")
+            return prepare_works(config, db, now, online=False)
+    except SurveyError as exc:
+        log(logger, logging.WARNING, "poll.works_unavailable", error=str(exc), hint="fix survey.path to link papers to listed works")
+        return ()
+
+
 def parse_sources(text: str | Sequence[str]) -> list[str]:
     names = [s.strip() for s in (text.split(",") if isinstance(text, str) else text) if s.strip()]
-    unknown = [n for n in names if n not in SOURCES]
+    unknown = [n for n in names if n not in KNOWN_SOURCES]
     if unknown or not names:
-        raise InputError(f"unknown source {unknown[0] if unknown else '(none)'!r} (known: {', '.join(SOURCES)})")
+        raise InputError(f"unknown source {unknown[0] if unknown else '(none)'!r} (known: {', '.join(KNOWN_SOURCES)})")
     return list(dict.fromkeys(names))
 
 
@@ -235,10 +273,14 @@ def poll(
     after_store: Sequence[AfterStore] = (),
     progress: Progress | None = None,
     lock_wait: float = 10.0,
+    link_works: bool = True,
     **inject: Any,
 ) -> PollReport:
-    """Poll each source in turn; `inject` may carry sleep, clock and transport for tests."""
+    """Poll each source in turn; `inject` may carry sleep, clock and transport for tests.
+    With `link_works`, every stored paper is also linked to the listed works it names."""
     names = parse_sources(sources)
+    if CITATIONS in names and config.citations.provider == "none":
+        raise ConfigError(f"{config.file}: key 'citations.provider' is \"none\"; set it to \"semantic_scholar\" to poll citations")
     classifier = classifier if classifier is not None else default_classifier(config)
     ctx = PollContext(classifier=classifier, after_store=after_store, progress=progress,
                       seen=utc(now).isoformat(timespec="seconds"), **inject)
@@ -246,5 +288,9 @@ def poll(
         stale = runs.mark_interrupted(db, at=ctx.seen)
         if stale:
             log(logger, logging.WARNING, "poll.interrupted_runs", count=stale)
+        if link_works:
+            ctx.works = _works(config, db, now, online=any(n != "rss" for n in names))
+            if ctx.works:
+                ctx.after_store = (*ctx.after_store, mentions_hook(ctx.works))
         reports = tuple(poll_source(config, db, name, now, since, ctx) for name in names)
     return PollReport(reports)

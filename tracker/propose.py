@@ -27,6 +27,7 @@ from tracker.models import Match, Paper, WorkLink, split_arxiv_id
 from tracker.store import proposals as proposal_store
 from tracker.store.classifications import load_classifications
 from tracker.store.decisions import latest_decisions
+from tracker.links import describe
 from tracker.store.links import links_for
 from tracker.store.papers import get_paper
 
@@ -214,6 +215,7 @@ def _templates(user_dir: Path | None) -> jinja2.Environment:
     env.filters["md"] = md_escape
     env.filters["one_line"] = one_line
     env.globals["arxiv_url"] = arxiv_url
+    env.globals["describe"] = describe
     return env
 
 

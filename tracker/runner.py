@@ -45,10 +45,10 @@ def utcnow() -> datetime:
 
 
 def poll_sources(config: Config) -> list[str]:
-    from tracker.pipeline import SOURCES
+    from tracker.pipeline import KNOWN_SOURCES
 
     wanted = ["api", "rss"] + (["citations"] if config.citations.provider != "none" else [])
-    return [s for s in wanted if s in SOURCES]
+    return [s for s in wanted if s in KNOWN_SOURCES]
 
 
 def poll_stage(config: Config, db: Database, now: datetime) -> Any:

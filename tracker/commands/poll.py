@@ -20,7 +20,9 @@ from tracker.cli import json_option, pass_app, print_json
 from tracker.config import Config
 from tracker.errors import InputError, SourceError
 from tracker.fsutil import atomic_write
-from tracker.pipeline import SOURCES, PollReport, parse_sources, poll
+from tracker import runner
+from tracker.commands.run import render_backlog, render_jobs
+from tracker.pipeline import KNOWN_SOURCES, PollReport, parse_sources, poll
 from tracker.store import open_store, runs
 from tracker.store.links import links_for
 from tracker.store.papers import iter_papers
@@ -67,7 +69,7 @@ def render_report(report: PollReport) -> list[str]:
 @click.option("--since", type=click.DateTime(formats=["%Y-%m-%d"]), default=None,
               help="Fetch from this date (YYYY-MM-DD) instead of the last successful poll.")
 @click.option("--source", "source_text", default="api,rss", show_default=True,
-              help=f"Comma-separated sources to poll (known: {', '.join(SOURCES)}).")
+              help=f"Comma-separated sources to poll (known: {', '.join(KNOWN_SOURCES)}).")
 @click.option("--now", "now_text", default=None, help="Pretend the current time is this ISO date-time (replays, tests).")
 @click.option("--wait", "lock_wait", type=float, default=10.0, show_default=True,
               help="Seconds to wait for another running poll before giving up.")
@@ -187,6 +189,8 @@ STATUS_PARTS: list[StatusPart] = [
     StatusPart("last_runs", last_runs, _render_runs),
     StatusPart("sections", section_counts, _render_sections),
     StatusPart("totals", totals, _render_totals),
+    StatusPart("jobs", lambda c, db: runner.status_jobs(c, db, runner.utcnow()), render_jobs),
+    StatusPart("delivery_backlog", lambda c, db: runner.delivery_backlog(db), render_backlog),
 ]
 
 
@@ -198,7 +202,7 @@ def build_status(config: Config, db: Database) -> dict[str, Any]:
 @json_option
 @pass_app
 def status_cmd(app, as_json: bool) -> None:
-    """Show the last run per source, paper counts per section, and errors."""
+    """Show the last run per source, paper counts per section, each job's last and next run, and the delivery backlog."""
     config = app.config
     data = build_status(config, open_store(config.store.path))
     if as_json:

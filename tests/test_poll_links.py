@@ -1,0 +1,75 @@
+"""`tracker poll` links stored papers to the survey's works: `mentions` on every poll,
+`cites` with `--source citations`; `tracker explain` shows them."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import tomllib
+from pathlib import Path
+
+import tomli_w
+
+from conftest import DEFAULT_CONFIG, SEED
+from tracker.standins.arxiv import ArxivReplay
+from tracker.standins.semantic_scholar import SemanticScholarStandin
+from tracker.store import open_store
+from tracker.store.links import links_for
+
+NOW = "2025-10-31T21:00:00-04:00"
+
+
+def write_config(tmp: Path, arxiv: ArxivReplay, s2: SemanticScholarStandin | None) -> Path:
+    raw = tomllib.loads(DEFAULT_CONFIG.read_text(encoding="utf-8"))
+    shutil.copy(SEED, tmp / "survey.md")
+    raw["survey"] = {"path": "survey.md"}
+    raw["store"] = {"path": "data/tracker.db"}
+    raw["output"] = {"path": "out"}
+    raw["arxiv"].update(api_url=arxiv.api_url, rss_url=arxiv.rss_url, delay_seconds=0, retries=0, timeout_seconds=5)
+    if s2 is not None:
+        raw["citations"] = {"provider": "semantic_scholar", "api_url": s2.url, "delay_seconds": 0}
+    path = tmp / "tracker.toml"
+    path.write_text(tomli_w.dumps(raw), encoding="utf-8")
+    return path
+
+
+def test_every_poll_links_papers_to_the_works_they_name(tmp_path, run_cli):
+    with ArxivReplay() as arxiv:
+        config = write_config(tmp_path, arxiv, None)
+        code, out, err = run_cli("--config", str(config), "poll", "--source", "api", "--now", NOW)
+    assert code == 0, err
+    db = open_store(tmp_path / "data" / "tracker.db")
+    rows = list(db.query("SELECT paper_id, work_id, kind FROM links"))
+    assert rows and {r["kind"] for r in rows} == {"mentions"}
+    # 2510.24963 compares Mamba and RWKV (both listed) with Transformers.
+    assert sorted(l.work_id for l in links_for(db, ["2510.24963"])["2510.24963"]) == ["2305.13048", "2312.00752"]
+    assert db["works"].count >= 39
+
+
+def test_poll_citations_stores_cites_links_and_explain_lists_them(tmp_path, run_cli):
+    with ArxivReplay() as arxiv, SemanticScholarStandin() as s2:
+        s2.add_citation("2312.00752", "2510.24963", "Behavioral phases", "2025-10-30")
+        s2.add_citation("2302.13971", "2510.25310", "Parrot", "2025-10-30")
+        s2.add_citation("2302.13971", None, "No arXiv id", "2025-10-30")
+        config = write_config(tmp_path, arxiv, s2)
+        code, out, err = run_cli("--config", str(config), "poll", "--source", "citations", "--since", "2025-10-29",
+                                 "--now", NOW, "--json")
+        assert code == 0, err
+        report = json.loads(out)
+        assert [s["source"] for s in report["sources"]] == ["citations"] and report["ok"]
+        code, out, err = run_cli("--config", str(config), "explain", "2510.24963", "--json")
+    assert code == 0, err
+    explained = json.loads(out)
+    kinds = {(l["work"], l["kind"]) for l in explained["links"]}
+    assert ("2312.00752", "cites") in kinds
+    db = open_store(tmp_path / "data" / "tracker.db")
+    assert {l.kind for l in links_for(db, ["2510.25310"])["2510.25310"]} >= {"cites"}
+    assert db["papers"].count == 2
+
+
+def test_citations_without_a_provider_is_an_error_naming_the_key(tmp_path, run_cli):
+    with ArxivReplay() as arxiv:
+        config = write_config(tmp_path, arxiv, None)
+        code, out, err = run_cli("--config", str(config), "poll", "--source", "citations")
+    assert code == 1 and out == ""
+    assert "citations.provider" in err and err.count("\n") == 1
