@@ -20,9 +20,11 @@ test: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/tracker demo
 
+# LISTINGS=path/to/arxiv-listings-2025.jsonl.gz benchmarks the full file; default: the bundled sample.
+LISTINGS ?=
 bench: $(STAMP)
-	$(BIN)/python bench/classify.py
-	$(BIN)/python bench/poll.py
+	$(BIN)/python bench/classify.py $(LISTINGS)
+	$(BIN)/python bench/poll.py $(if $(LISTINGS),--listings $(LISTINGS))
 
 clean:
 	rm -rf $(VENV) out data .pytest_cache

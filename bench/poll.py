@@ -25,7 +25,7 @@ from datetime import date, datetime, timezone
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-FULL = Path("/work/shared/fixtures/listings/arxiv-listings-2025.jsonl.gz")
+FULL = ROOT.parent / "shared" / "fixtures" / "listings" / "arxiv-listings-2025.jsonl.gz"
 SAMPLE = ROOT / "tests" / "fixtures" / "listings" / "sample-2025-10-29_31.jsonl.gz"
 CATEGORIES = ("cs.CV", "cs.CL", "cs.AI")
 NOW = datetime(2025, 11, 1, tzinfo=timezone.utc)

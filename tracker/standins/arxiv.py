@@ -18,7 +18,7 @@ import threading
 import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
@@ -26,6 +26,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 from tracker.standins.arxiv_feeds import (
     ListedPaper, QueryError, atom_entry, atom_feed, error_feed, listed_papers, parse_query, read_listings, rss_feed,
 )
+from tracker.standins.server import LoopbackServer
 
 FIXTURES = Path(__file__).resolve().parents[2] / "tests" / "fixtures"
 SAMPLE_LISTINGS = FIXTURES / "listings" / "sample-2025-10-29_31.jsonl.gz"
@@ -89,7 +90,7 @@ def recorded_feeds(fixtures: Path = FIXTURES) -> dict[str, Path]:
     return out
 
 
-class ArxivReplay:
+class ArxivReplay(LoopbackServer):
     """The server object: `with ArxivReplay() as arxiv: ... arxiv.api_url, arxiv.rss_url`."""
 
     def __init__(
@@ -114,15 +115,9 @@ class ArxivReplay:
         self.faults: list[Fault] = []
         self._lock = threading.Lock()
         self._cache: dict[str, list[ListedPaper]] = {}
-        self._server: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
 
-    # ---- lifecycle ----
-    @property
-    def url(self) -> str:
-        assert self._server is not None, "start() the server first"
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
+    name = "arxiv-replay"
+    protocol_version = "HTTP/1.1"
 
     @property
     def api_url(self) -> str:
@@ -131,36 +126,6 @@ class ArxivReplay:
     @property
     def rss_url(self) -> str:
         return f"{self.url}/rss"
-
-    def start(self) -> "ArxivReplay":
-        replay = self
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def do_GET(self) -> None:  # noqa: N802 (http.server's name)
-                replay._handle(self)
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self._server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, name="arxiv-replay", daemon=True)
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
-
-    def __enter__(self) -> "ArxivReplay":
-        return self.start()
-
-    def __exit__(self, *exc: Any) -> None:
-        self.stop()
 
     # ---- test API ----
     def inject(self, kind: str, times: int = 1, route: str | None = None, **options: Any) -> Fault:

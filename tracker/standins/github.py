@@ -12,9 +12,11 @@ import json
 import re
 import threading
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
+
+from tracker.standins.server import LoopbackServer
 
 PULLS = re.compile(r"^/repos/([^/]+)/([^/]+)/pulls$")
 PULL = re.compile(r"^/repos/([^/]+)/([^/]+)/pulls/(\d+)$")
@@ -38,7 +40,7 @@ class Fault:
 
 
 @dataclass
-class GitHubStandin:
+class GitHubStandin(LoopbackServer):
     """Start with `with GitHubStandin(token="t") as gh:`; point `github.api_url` at `gh.url`."""
 
     token: str | None = None
@@ -47,44 +49,7 @@ class GitHubStandin:
     faults: list[Fault] = field(default_factory=list)
     next_number: int = 1
     _lock: threading.Lock = field(default_factory=threading.Lock)
-    _server: ThreadingHTTPServer | None = None
-    _thread: threading.Thread | None = None
-
-    @property
-    def url(self) -> str:
-        assert self._server is not None, "stand-in not started"
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
-
-    def start(self) -> "GitHubStandin":
-        standin = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args: Any) -> None:
-                pass
-
-            def _handle(self) -> None:
-                standin._serve(self)
-
-            do_GET = do_POST = do_PATCH = _handle
-
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.02},
-                                        name="github-standin", daemon=True)
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
-
-    def __enter__(self) -> "GitHubStandin":
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
+    name = "github-standin"
 
     def fail_next(self, status: int, message: str = "", method: str | None = None, times: int = 1) -> None:
         """Answer the next `times` requests (of `method`, if given) with `status` and GitHub's error shape."""
@@ -103,7 +68,7 @@ class GitHubStandin:
         with self._lock:
             return [r for r in self.requests if method is None or r.method == method]
 
-    def _serve(self, h: BaseHTTPRequestHandler) -> None:
+    def _handle(self, h: BaseHTTPRequestHandler) -> None:
         split = urlsplit(h.path)
         length = int(h.headers.get("Content-Length") or 0)
         raw = h.rfile.read(length) if length else b""

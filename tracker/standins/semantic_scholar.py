@@ -13,9 +13,11 @@ import json
 import re
 import threading
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
+
+from tracker.standins.server import LoopbackServer
 
 CITATIONS = re.compile(r"^/graph/v1/paper/ARXIV:([^/]+)/citations$")
 MAX_LIMIT = 1000
@@ -36,7 +38,7 @@ class Fault:
 
 
 @dataclass
-class SemanticScholarStandin:
+class SemanticScholarStandin(LoopbackServer):
     """`with SemanticScholarStandin() as s2:`; point `citations.api_url` at `s2.url`."""
 
     api_key: str | None = None
@@ -44,39 +46,7 @@ class SemanticScholarStandin:
     requests: list[Recorded] = field(default_factory=list)
     faults: list[Fault] = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock)
-    _server: ThreadingHTTPServer | None = None
-
-    @property
-    def url(self) -> str:
-        assert self._server is not None, "stand-in not started"
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
-
-    def start(self) -> "SemanticScholarStandin":
-        standin = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args: Any) -> None:
-                pass
-
-            def do_GET(self) -> None:
-                standin._serve(self)
-
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        threading.Thread(target=self._server.serve_forever, name="s2-standin", daemon=True).start()
-        return self
-
-    def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
-
-    def __enter__(self) -> "SemanticScholarStandin":
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
+    name = "s2-standin"
 
     def add_citation(self, work_arxiv_id: str, citing_arxiv_id: str | None, title: str,
                      published: str | None, authors: tuple[str, ...] = ()) -> None:
@@ -97,7 +67,7 @@ class SemanticScholarStandin:
         with self._lock:
             self.faults.append(Fault(status, retry_after, times))
 
-    def _serve(self, h: BaseHTTPRequestHandler) -> None:
+    def _handle(self, h: BaseHTTPRequestHandler) -> None:
         parts = urlsplit(h.path)
         query = parse_qs(parts.query)
         with self._lock:

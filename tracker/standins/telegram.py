@@ -13,9 +13,11 @@ import json
 import threading
 import time
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs
+
+from tracker.standins.server import LoopbackServer
 
 FAULT_REPLIES = {
     400: "Bad Request: can't parse entities",
@@ -44,7 +46,7 @@ class Fault:
 
 
 @dataclass
-class TelegramStandin:
+class TelegramStandin(LoopbackServer):
     """`with TelegramStandin(token="123:abc") as tg:` then use `tg.url` as telegram.api_url."""
 
     token: str = "123456:standin-token"
@@ -57,47 +59,14 @@ class TelegramStandin:
     _lock: threading.Condition = field(default_factory=threading.Condition)
     _stopping: threading.Event = field(default_factory=threading.Event)
     hanging: threading.Event = field(default_factory=threading.Event)
-    _server: ThreadingHTTPServer | None = None
-    _thread: threading.Thread | None = None
-
-    @property
-    def url(self) -> str:
-        assert self._server is not None, "stand-in not started"
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
-
-    def start(self) -> "TelegramStandin":
-        standin = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                standin._handle(self)
-
-            do_GET = do_POST
-
-            def log_message(self, format: str, *args: Any) -> None:
-                pass
-
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,), name="telegram-standin", daemon=True)
-        self._thread.start()
-        return self
+    name = "telegram-standin"
 
     def stop(self) -> None:
+        """Release long polls held open by getUpdates before the server shuts down."""
         self._stopping.set()
         with self._lock:
             self._lock.notify_all()
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
-
-    def __enter__(self) -> "TelegramStandin":
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
+        super().stop()
 
     def fail(
         self, method: str | None, status: int, times: int = 1, retry_after: int = 0,
