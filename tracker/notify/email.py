@@ -147,6 +147,18 @@ class SmtpSession:
                 error = f"{exc.smtp_code} {_text(exc.smtp_error)}"
                 if exc.smtp_code >= 500:
                     raise RecipientRefused(f"SMTP server refused the message to {recipient}: {error}") from None
+            except ssl.SSLCertVerificationError as exc:
+                self._drop()
+                raise SmtpUnavailable(
+                    f"SMTP server {self.cfg.host}:{self.cfg.port}: TLS certificate not trusted: {_text(exc.verify_message or str(exc))}",
+                    "check email.host matches the server's certificate; for a private CA set SSL_CERT_FILE to its PEM bundle",
+                ) from None
+            except ssl.SSLError as exc:
+                self._drop()
+                raise SmtpUnavailable(
+                    f"SMTP server {self.cfg.host}:{self.cfg.port}: TLS failed ({self.cfg.security}): {_text(exc.reason or str(exc))}",
+                    'check email.security ("ssl" for port 465, "starttls" for 587) and email.port',
+                ) from None
             except TRANSIENT as exc:
                 error = scrub(f"{type(exc).__name__}: {exc}")
             self._drop()

@@ -3,10 +3,16 @@
 It keeps every accepted message, can refuse chosen recipients with 550, drop the
 connection instead of answering DATA (the client never gets an acknowledgement),
 and check a login. Port 0 picks a free port; `.port` tells which.
+
+With `tls="starttls"` (STARTTLS required before MAIL and AUTH) or `tls="ssl"`
+(implicit TLS from the first byte), give `certfile`/`keyfile` (PEM) for the server
+certificate. With STARTTLS a login is refused before the TLS upgrade, as a real
+server does; with implicit TLS the whole connection is encrypted anyway.
 """
 
 from __future__ import annotations
 
+import ssl
 import threading
 from dataclasses import dataclass, field
 from email import message_from_bytes
@@ -49,6 +55,9 @@ class SmtpStandin:
     logins: list[str] = field(default_factory=list)
     attempts: int = 0
     host: str = "127.0.0.1"
+    tls: str = "none"
+    certfile: str | None = None
+    keyfile: str | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _controller: _FreePortController | None = None
 
@@ -59,8 +68,21 @@ class SmtpStandin:
 
     def start(self) -> "SmtpStandin":
         kwargs: dict[str, Any] = {}
+        if self.tls not in ("none", "starttls", "ssl"):
+            raise ValueError(f"tls must be 'none', 'starttls' or 'ssl', not {self.tls!r}")
+        if self.tls != "none":
+            if not self.certfile:
+                raise ValueError("tls needs certfile (and keyfile) in PEM")
+            context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+            context.load_cert_chain(self.certfile, self.keyfile)
+            if self.tls == "starttls":
+                kwargs.update(tls_context=context, require_starttls=True)
+            else:
+                kwargs.update(ssl_context=context)
         if self.credentials is not None:
-            kwargs.update(authenticator=self._authenticate, auth_require_tls=False)
+            # aiosmtpd only knows TLS it negotiated itself (STARTTLS); an implicit-TLS
+            # connection is encrypted from the start, so it needs no such check.
+            kwargs.update(authenticator=self._authenticate, auth_require_tls=self.tls == "starttls")
         self._controller = _FreePortController(self, hostname=self.host, port=0, **kwargs)
         self._controller.start()
         return self
