@@ -219,10 +219,14 @@ def _acknowledged(db: Database, row: outbox.OutboxRow, message_id: str | None, t
     log(logger, logging.INFO, "digest.sent", channel=row.channel, target=row.target, row=row.id, message=message_id, delivered=len(done))
 
 
-def _failed(db: Database, row: outbox.OutboxRow, error: DeliveryError, tally: _Tally, final: bool = False) -> None:
-    """A refusal (`final`) is retried by the next runs, then given up after GIVE_UP_AFTER."""
+def _failed(
+    db: Database, row: outbox.OutboxRow, error: DeliveryError, tally: _Tally, final: bool = False, report: bool = True
+) -> None:
+    """A refusal (`final`) is retried by the next runs, then given up after GIVE_UP_AFTER.
+    `report=False` records the failure on the row without repeating it in the run's failures."""
     gave_up = outbox.mark_failed(db, row.id, str(error), GIVE_UP_AFTER if final else None)
-    tally.failures.append(str(error) + (f" (gave up after {GIVE_UP_AFTER} refusals)" if gave_up else ""))
+    if report or gave_up:
+        tally.failures.append(str(error) + (f" (gave up after {GIVE_UP_AFTER} refusals)" if gave_up else ""))
     log(logger, logging.WARNING, "digest.failed", channel=row.channel, target=row.target, row=row.id, error=str(error), gave_up=gave_up)
 
 
@@ -265,8 +269,8 @@ async def _send_telegram(
     try:
         await client.__aenter__()
     except DeliveryError as exc:
-        for row in rows:
-            _failed(db, row, exc, tally)
+        for row in rows:  # every row keeps the reason; the run reports it once
+            _failed(db, row, exc, tally, report=row is rows[0])
         return
     try:
         for row in rows:

@@ -123,7 +123,8 @@ class TelegramClient:
                 await self.sleep(wait)
             except (BadRequest, Forbidden, InvalidToken) as exc:
                 kind = type(exc).__name__
-                raise TelegramRefused(f"Telegram refused {method}{where}: {kind}: {scrub(exc.message)}") from None
+                hint = f"check the variable named by telegram.token_env ({self.cfg.token_env})" if kind == "InvalidToken" else None
+                raise TelegramRefused(f"Telegram refused {method}{where}: {kind}: {scrub(exc.message)}", hint) from None
             except (NetworkError, TelegramError) as exc:
                 failures += 1
                 message = scrub(getattr(exc, "message", str(exc)))
