@@ -43,3 +43,72 @@ def test_wrong_telegram_token_is_reported_once(tmp_path, monkeypatch):
         assert "telegram.token_env" in report.failures[0]  # says where the token comes from
         assert outbox.delivered_ids(db, "telegram") == set() and ids
         assert {r["status"] for r in _outbox_rows(db)} == {"pending"}
+
+
+# --- SMTP: a refused login is a setup problem, not a refused recipient ----------------
+
+
+def _email(tmp_path, server, **extra):
+    table = {"host": "127.0.0.1", "port": server.port, "security": "none", "from": "tracker@example.org", "to": TO,
+             "username_env": "SMTP_USER", "password_env": "SMTP_PASSWORD", **extra}
+    config = write_config(tmp_path, email=table)
+    db = open_store(config.store.path)
+    return config, db, fill_store(db, sample_papers(40), SEEN)
+
+
+def test_refused_login_tries_once_and_never_gives_up_the_messages(tmp_path, monkeypatch):
+    monkeypatch.setenv("SMTP_USER", "robot")
+    monkeypatch.setenv("SMTP_PASSWORD", "wrong-password")
+    with SmtpStandin(credentials=("robot", "right-password")) as server:
+        config, db, ids = _email(tmp_path, server)
+        for _ in range(GIVE_UP_AFTER + 1):
+            report = run_digest(config, db, "email", "week", NOW, sleep=no_sleep)
+            assert len(report.failures) == 1 and "refused the login" in report.failures[0]
+            assert "wrong-password" not in report.failures[0]
+        assert server.attempts == 0 and server.received == []
+        # one login attempt per run (not one per recipient), and the rows are still pending
+        assert {r["status"] for r in _outbox_rows(db)} == {"pending"}
+        monkeypatch.setenv("SMTP_PASSWORD", "right-password")
+        fixed = run_digest(config, db, "email", "week", NOW, sleep=no_sleep)
+        assert fixed.ok and fixed.sent == len(TO)
+        assert sorted(r.recipients[0] for r in server.received) == sorted(TO)
+        assert outbox.delivered_ids(db, "email") == set(ids)
+
+
+def test_refused_login_is_attempted_once_per_run(tmp_path, monkeypatch):
+    """smtplib tries each offered AUTH mechanism once per login; count them for one
+    recipient, then check three recipients cost no more (was one login per recipient)."""
+    monkeypatch.setenv("SMTP_USER", "robot")
+    monkeypatch.setenv("SMTP_PASSWORD", "wrong-password")
+    counts = []
+    for n, folder in ((1, tmp_path / "one"), (3, tmp_path / "three")):
+        folder.mkdir()
+        seen: list[str] = []
+        server = SmtpStandin(credentials=("robot", "right-password"))
+        original = server._authenticate
+
+        def counting(*args, _seen=seen, _original=original, **kwargs):
+            _seen.append("auth")
+            return _original(*args, **kwargs)
+
+        server._authenticate = counting  # type: ignore[method-assign]
+        with server:
+            table = {"host": "127.0.0.1", "port": server.port, "security": "none", "from": "t@example.org", "to": TO[:n],
+                     "username_env": "SMTP_USER", "password_env": "SMTP_PASSWORD"}
+            config = write_config(folder, email=table)
+            db = open_store(config.store.path)
+            fill_store(db, sample_papers(40), SEEN)
+            assert run_digest(config, db, "email", "week", NOW, sleep=no_sleep).failures
+        counts.append(len(seen))
+    assert counts[0] >= 1 and counts[1] == counts[0], counts
+
+
+def test_starttls_not_offered_keeps_the_messages_pending(tmp_path, monkeypatch):
+    monkeypatch.setenv("SMTP_USER", "robot")
+    monkeypatch.setenv("SMTP_PASSWORD", "pw")
+    with SmtpStandin() as server:
+        config, db, _ = _email(tmp_path, server, security="starttls")
+        for _ in range(GIVE_UP_AFTER + 1):
+            report = run_digest(config, db, "email", "week", NOW, sleep=no_sleep)
+            assert len(report.failures) == 1 and "does not offer STARTTLS" in report.failures[0]
+        assert {r["status"] for r in _outbox_rows(db)} == {"pending"}

@@ -3,7 +3,9 @@ sending it to one recipient at a time over one connection that is re-opened when
 the server drops it.
 
 A refused recipient is final for that recipient only; a dropped connection or a
-4xx reply is retried, then reported. Credentials come from the environment and are
+4xx reply is retried, then reported. A refused login, a missing STARTTLS or a TLS
+failure is a setup problem, not a recipient's: it stops the run at once (one login
+attempt, not one per recipient) and the messages stay pending for the next run. Credentials come from the environment and are
 registered as secrets so no error or log line shows them.
 """
 
@@ -105,7 +107,7 @@ class SmtpSession:
             conn.ehlo()
             if cfg.security == "starttls":
                 if not conn.has_extn("starttls"):
-                    raise RecipientRefused(
+                    raise SmtpUnavailable(
                         f"SMTP server {cfg.host}:{cfg.port} does not offer STARTTLS",
                         'set email.security = "ssl" or "none" to match the server',
                     )
@@ -115,7 +117,7 @@ class SmtpSession:
                 conn.login(self.username, self.password or "")
         except smtplib.SMTPAuthenticationError as exc:
             conn.close()
-            raise RecipientRefused(
+            raise SmtpUnavailable(
                 f"SMTP server {cfg.host}:{cfg.port} refused the login: {exc.smtp_code} {_text(exc.smtp_error)}",
                 "check the variables named by email.username_env and email.password_env",
             ) from None
