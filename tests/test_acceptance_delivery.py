@@ -112,3 +112,30 @@ def test_starttls_not_offered_keeps_the_messages_pending(tmp_path, monkeypatch):
             report = run_digest(config, db, "email", "week", NOW, sleep=no_sleep)
             assert len(report.failures) == 1 and "does not offer STARTTLS" in report.failures[0]
         assert {r["status"] for r in _outbox_rows(db)} == {"pending"}
+
+
+# --- A missing secret is a config error before anything is queued ---------------------
+
+
+@pytest.mark.parametrize("channel", ["telegram", "email"])
+def test_missing_secret_writes_nothing_to_the_outbox(tmp_path, monkeypatch, run_cli, channel):
+    monkeypatch.delenv("TG_TOKEN", raising=False)
+    monkeypatch.delenv("SMTP_PASSWORD", raising=False)
+    monkeypatch.setenv("SMTP_USER", "robot")
+    with TelegramStandin(token=TOKEN) as tg, SmtpStandin() as smtp:
+        config = write_config(
+            tmp_path,
+            telegram={"api_url": tg.url, "token_env": "TG_TOKEN", "chat_ids": [1]},
+            email={"host": "127.0.0.1", "port": smtp.port, "security": "none", "from": "t@example.org", "to": ["a@example.org"],
+                   "username_env": "SMTP_USER", "password_env": "SMTP_PASSWORD"},
+        )
+        db = open_store(config.store.path)
+        seen = (datetime.now(timezone.utc) - timedelta(hours=1)).isoformat(timespec="seconds")
+        assert fill_store(db, sample_papers(30), seen)
+        db.conn.close()
+        code, out, err = run_cli("--config", str(config.file), "digest", "--channel", channel)
+        assert code == 1 and "Traceback" not in err
+        key = "telegram.token_env" if channel == "telegram" else "email.password_env"
+        assert err.strip().splitlines()[-1].startswith("error: ") and key in err
+        db = open_store(config.store.path)
+        assert db["outbox"].count == 0 and db["deliveries"].count == 0  # were queued before the secret was read

@@ -135,6 +135,10 @@ def run_digest(
         base = dict(channel=channel, period=period, window_start=iso(start), window_end=iso(end), papers=digest.count)
         if dry_run:
             return DigestReport(**base, messages=rendered, email_html=html, dry_run=True, skipped_empty=empty)
+        if messages and channel == "telegram":  # a missing secret is a config error before anything is queued
+            bot_token(config)
+        elif messages:
+            credentials(config)
         tally = _Tally()
         _send_pending(config, db, channel, tally, sleep, fresh_after=None)
         run_id = outbox.queue_digest(db, channel, period, (iso(start), iso(end)), messages, digest.paper_ids, iso(now))
