@@ -139,3 +139,18 @@ def test_missing_secret_writes_nothing_to_the_outbox(tmp_path, monkeypatch, run_
         assert err.strip().splitlines()[-1].startswith("error: ") and key in err
         db = open_store(config.store.path)
         assert db["outbox"].count == 0 and db["deliveries"].count == 0  # were queued before the secret was read
+
+
+# --- Usage errors exit 2 ------------------------------------------------------------
+
+
+def test_digest_with_an_empty_channel_list_is_a_usage_error(tmp_path, run_cli):
+    config = write_config(tmp_path)
+    code, out, err = run_cli("--config", str(config.file), "digest", "--channel", ",")
+    assert code == 2 and "--channel" in err  # was exit 0 doing nothing
+
+
+def test_run_once_with_a_bad_now_is_a_usage_error(tmp_path, run_cli):
+    config = write_config(tmp_path)
+    code, out, err = run_cli("--config", str(config.file), "run", "--once", "--now", "yesterday")
+    assert code == 2 and "--now" in err and "Traceback" not in err

@@ -16,6 +16,8 @@ def _channels(value: str | None, config) -> list[str]:  # type: ignore[no-untype
     if not value:
         return configured_channels(config) or ["stdout"]
     names = [c.strip() for c in value.split(",") if c.strip()]
+    if not names:
+        raise click.BadParameter(f"no channel in {value!r} (use stdout, telegram, email)", param_hint="'--channel'")
     for name in names:
         require_channel(config, name)
     return list(dict.fromkeys(names))

@@ -10,7 +10,6 @@ import click
 
 from tracker import runner
 from tracker.cli import json_option, pass_app, print_json
-from tracker.errors import InputError
 from tracker.locking import exclusive
 
 
@@ -24,7 +23,7 @@ def pinned_clock(text: str) -> runner.Clock:
     try:
         start = datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError:
-        raise InputError(f"--now: expected an ISO date-time like 2025-11-01T00:00:00Z, got {text!r}") from None
+        raise click.BadParameter(f"expected an ISO date-time like 2025-11-01T00:00:00Z, got {text!r}", param_hint="'--now'") from None
     start = start if start.tzinfo else start.replace(tzinfo=timezone.utc)
     began = time.monotonic()
     last: list[datetime] = []
