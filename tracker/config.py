@@ -7,6 +7,7 @@ variables, resolved only when a service is actually used (`Config.secret`).
 
 from __future__ import annotations
 
+import math
 import os
 import re
 import tomllib
@@ -47,6 +48,15 @@ class _Table:
             value = float(value)
         if not isinstance(value, kind) or (isinstance(value, bool) and kind in (int, float)):
             raise self.fail(name, expected or _kind_name(kind))
+        if isinstance(value, float) and not math.isfinite(value):
+            raise self.fail(name, "a finite number")
+        return value
+
+    def url(self, name: str, default: str) -> str:
+        """An http(s) URL: a missing scheme or host would only fail at the first request."""
+        value = self.get(name, str, default)
+        if not re.match(r"^https?://[^/\s?#]+", value):
+            raise self.fail(name, "an http:// or https:// URL")
         return value
 
     def strings(self, name: str, default: list[str] | None = None, nonempty: bool = False) -> tuple[str, ...]:
@@ -234,6 +244,7 @@ class Config:
 
 
 SLUG = re.compile(r"^[a-z0-9][a-z0-9_\-]*$")
+CATEGORY = re.compile(r"^[A-Za-z][A-Za-z\-]*(?:\.[A-Za-z][A-Za-z\-]*)?$")
 
 
 def _rule(t: _Table) -> Rule:
@@ -318,8 +329,8 @@ def _optional(root: _Table, name: str, build: Callable[[_Table], T]) -> T | None
 def _arxiv(t: _Table) -> ArxivConfig:
     d = ArxivConfig()
     cfg = ArxivConfig(
-        api_url=t.get("api_url", str, d.api_url),
-        rss_url=t.get("rss_url", str, d.rss_url),
+        api_url=t.url("api_url", d.api_url),
+        rss_url=t.url("rss_url", d.rss_url),
         categories=t.strings("categories", list(d.categories), nonempty=True),
         delay_seconds=t.get("delay_seconds", float, d.delay_seconds),
         timeout_seconds=t.get("timeout_seconds", float, d.timeout_seconds),
@@ -328,10 +339,16 @@ def _arxiv(t: _Table) -> ArxivConfig:
         overlap_days=t.get("overlap_days", int, d.overlap_days),
         first_poll_days=t.get("first_poll_days", int, d.first_poll_days),
     )
+    bad = next((c for c in cfg.categories if not CATEGORY.match(c)), None)
+    if bad is not None:
+        raise t.fail("categories", f"arXiv category names such as \"cs.CL\" or \"hep-th\" ({bad!r} is not one)")
     if cfg.delay_seconds < 0:
         raise t.fail("delay_seconds", "a number >= 0")
     if cfg.timeout_seconds <= 0:
         raise t.fail("timeout_seconds", "a number > 0")
+    for name in ("retries", "overlap_days", "first_poll_days"):
+        if getattr(cfg, name) < 0:
+            raise t.fail(name, "an integer >= 0")
     if not 1 <= cfg.page_size <= 2000:
         raise t.fail("page_size", "an integer from 1 to 2000")
     return cfg
@@ -342,13 +359,18 @@ def _citations(t: _Table) -> CitationsConfig:
     provider = t.get("provider", str, d.provider)
     if provider not in ("none", "semantic_scholar"):
         raise t.fail("provider", '"none" or "semantic_scholar"')
-    return CitationsConfig(
+    cfg = CitationsConfig(
         provider=provider,
-        api_url=t.get("api_url", str, d.api_url),
+        api_url=t.url("api_url", d.api_url),
         api_key_env=t.get("api_key_env", str, d.api_key_env),
         page_size=t.get("page_size", int, d.page_size),
         delay_seconds=t.get("delay_seconds", float, d.delay_seconds),
     )
+    if not 1 <= cfg.page_size <= 1000:
+        raise t.fail("page_size", "an integer from 1 to 1000")
+    if cfg.delay_seconds < 0:
+        raise t.fail("delay_seconds", "a number >= 0")
+    return cfg
 
 
 def _int_list(t: _Table, name: str, nonempty: bool) -> tuple[int, ...]:
@@ -360,16 +382,21 @@ def _int_list(t: _Table, name: str, nonempty: bool) -> tuple[int, ...]:
 
 def _telegram(t: _Table) -> TelegramConfig:
     d = TelegramConfig(token_env="", chat_ids=())
-    return TelegramConfig(
+    cfg = TelegramConfig(
         token_env=t.get("token_env", str, "TELEGRAM_BOT_TOKEN"),
         chat_ids=_int_list(t, "chat_ids", nonempty=True),
-        api_url=t.get("api_url", str, d.api_url),
+        api_url=t.url("api_url", d.api_url),
         allowed_user_ids=_int_list(t, "allowed_user_ids", nonempty=False),
         send_empty=t.get("send_empty", bool, d.send_empty),
         timeout_seconds=t.get("timeout_seconds", float, d.timeout_seconds),
         retries=t.get("retries", int, d.retries),
         run_bot=t.get("run_bot", bool, d.run_bot),
     )
+    if cfg.timeout_seconds <= 0:
+        raise t.fail("timeout_seconds", "a number > 0")
+    if cfg.retries < 0:
+        raise t.fail("retries", "an integer >= 0")
+    return cfg
 
 
 def _email(t: _Table) -> EmailConfig:
@@ -379,7 +406,7 @@ def _email(t: _Table) -> EmailConfig:
     port = t.get("port", int, 465 if security == "ssl" else 587)
     if not 0 < port < 65536:
         raise t.fail("port", "a port number from 1 to 65535")
-    return EmailConfig(
+    cfg = EmailConfig(
         host=t.get("host", str),
         from_=t.get("from", str, expected="the sender address"),
         to=t.strings("to", nonempty=True),
@@ -390,6 +417,9 @@ def _email(t: _Table) -> EmailConfig:
         timeout_seconds=t.get("timeout_seconds", float, 30.0),
         send_empty=t.get("send_empty", bool, False),
     )
+    if cfg.timeout_seconds <= 0:
+        raise t.fail("timeout_seconds", "a number > 0")
+    return cfg
 
 
 def _github(t: _Table) -> GithubConfig:
@@ -403,7 +433,7 @@ def _github(t: _Table) -> GithubConfig:
         base=t.get("base", str, d.base),
         survey_path=t.get("survey_path", str, d.survey_path),
         branch=t.get("branch", str, d.branch),
-        api_url=t.get("api_url", str, d.api_url),
+        api_url=t.url("api_url", d.api_url),
         token_env=t.get("token_env", str, d.token_env),
         author_name=t.get("author_name", str, d.author_name),
         author_email=t.get("author_email", str, d.author_email),
