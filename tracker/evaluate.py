@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any, Iterable, Iterator, Sequence, TextIO
 
 from tracker.errors import InputError
-from tracker.models import Paper, SectionScore
+from tracker.models import Paper, SectionScore, numbered_lines
 
 NONE = "none"
 
@@ -29,7 +29,7 @@ class Labeled:
 
 def read_labeled(stream: TextIO, name: str) -> Iterator[Labeled]:
     """PAPERS.jsonl lines plus `sections`: a list of label names (a single string is taken too)."""
-    for number, line in enumerate(stream, 1):
+    for number, line in numbered_lines(stream, name):
         if not line.strip():
             continue
         where = f"{name}:{number}"

@@ -157,7 +157,7 @@ class Paper:
         raw_version = obj.get("version", version)
         if isinstance(raw_version, str) and raw_version.lstrip("v").isdigit():
             raw_version = int(raw_version.lstrip("v"))
-        if raw_version is not None and not isinstance(raw_version, int):
+        if raw_version is not None and (not isinstance(raw_version, int) or isinstance(raw_version, bool)):
             raise InputError(f"{where}: field 'version' must be an integer")
         known = {f for f in cls.__dataclass_fields__ if f != "extra"}
         return cls(
@@ -179,9 +179,32 @@ class Paper:
         )
 
 
+_CR_ONLY = re.compile(r"(?<=\r)(?!\n)(?=.)", re.S)
+
+
+def numbered_lines(stream: TextIO, name: str) -> Iterator[tuple[int, str]]:
+    """(line number, line) of a text stream; a leading UTF-8 BOM is dropped and
+    undecodable bytes raise InputError naming `name:line` instead of UnicodeDecodeError.
+    A file's binary buffer is read line by line, so the line number is exact."""
+    raw = getattr(stream, "buffer", None)
+    if raw is None:
+        for number, line in enumerate(stream, 1):
+            yield number, line.lstrip("\ufeff") if number == 1 else line
+        return
+    number = 0
+    for data in iter(raw.readline, b""):
+        try:
+            line = data.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise InputError(f"{name}:{number + 1}: not valid UTF-8 ({exc.reason} at byte {exc.start + 1} of the line)") from None
+        for part in _CR_ONLY.split(line):  # old-Mac line ends, as text mode's universal newlines read them
+            number += 1
+            yield number, part.lstrip("\ufeff") if number == 1 else part
+
+
 def read_papers(stream: TextIO, name: str) -> Iterator[Paper]:
     """Stream PAPERS.jsonl; a bad line raises InputError naming `name:line`."""
-    for number, line in enumerate(stream, 1):
+    for number, line in numbered_lines(stream, name):
         if not line.strip():
             continue
         try:
