@@ -19,7 +19,7 @@ from sqlite_utils import Database
 
 from tracker import forge
 from tracker.config import Config, GithubConfig
-from tracker.errors import ConfigError, ForgeError
+from tracker.errors import ConfigError, ForgeError, TrackerError
 from tracker.fsutil import atomic_write
 from tracker.locking import exclusive
 from tracker.logs import log, register_secret
@@ -237,15 +237,30 @@ def aware(when: datetime) -> datetime:
 
 
 def _write_outputs(config: Config, proposal: Proposal, identity: forge.Identity, now: datetime) -> tuple[Path, Path]:
-    patch_path = atomic_write(config.out_dir / PATCH_FILE, format_patch(proposal, identity, now))
-    body_path = atomic_write(config.out_dir / BODY_FILE, proposal.body)
+    try:
+        patch_path = atomic_write(config.out_dir / PATCH_FILE, format_patch(proposal, identity, now))
+        body_path = atomic_write(config.out_dir / BODY_FILE, proposal.body)
+    except OSError as exc:
+        _clear_outputs(config, quiet=True)  # never a new patch beside a stale PR body
+        raise _output_error(config, exc) from None
     return patch_path, body_path
 
 
-def _clear_outputs(config: Config) -> None:
+def _clear_outputs(config: Config, quiet: bool = False) -> None:
     """A run with nothing to propose leaves no stale patch for a script to apply."""
     for name in (PATCH_FILE, BODY_FILE):
-        (config.out_dir / name).unlink(missing_ok=True)
+        try:
+            (config.out_dir / name).unlink(missing_ok=True)
+        except OSError as exc:
+            if not quiet:
+                raise _output_error(config, exc) from None
+
+
+def _output_error(config: Config, exc: OSError) -> TrackerError:
+    return TrackerError(
+        f"cannot write the proposal under {config.out_dir}: {exc.strerror or exc}",
+        f"check output.path in {config.file}: it must be a writable folder",
+    )
 
 
 def _identity(config: Config) -> forge.Identity:
