@@ -18,7 +18,7 @@ from sqlite_utils import Database
 
 from tracker.cli import json_option, pass_app, print_json
 from tracker.config import Config
-from tracker.errors import InputError, SourceError
+from tracker.errors import SourceError
 from tracker.fsutil import atomic_write
 from tracker import runner
 from tracker.commands.run import render_backlog, render_jobs
@@ -34,7 +34,7 @@ def _parse_now(value: str | None) -> datetime:
     try:
         parsed = datetime.fromisoformat(value)
     except ValueError:
-        raise InputError(f"--now: expected an ISO date-time like 2025-11-01T00:00:00Z, got {value!r}") from None
+        raise click.BadParameter(f"expected an ISO date-time like 2025-11-01T00:00:00Z, got {value!r}", param_hint="'--now'") from None
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
 
 
@@ -77,16 +77,20 @@ def render_report(report: PollReport) -> list[str]:
 @pass_app
 def poll_cmd(app, since: datetime | None, source_text: str, now_text: str | None, lock_wait: float, as_json: bool) -> None:
     """Fetch new papers since the last successful poll, store and classify them."""
+    now = _parse_now(now_text)
+    since_day: date | None = since.date() if since else None
+    if since_day is not None and since_day > now.astimezone(timezone.utc).date():
+        raise click.BadParameter(f"{since_day} is after today ({now.astimezone(timezone.utc).date()} UTC); nothing could be fetched",
+                                 param_hint="'--since'")
     config = app.config
     names = parse_sources(source_text)
     db = open_store(config.store.path)
     bar, update = _progress_bar() if not as_json else (None, None)
-    since_day: date | None = since.date() if since else None
     if bar is not None:
         with bar:
-            report = poll(config, db, names, _parse_now(now_text), since=since_day, progress=update, lock_wait=lock_wait)
+            report = poll(config, db, names, now, since=since_day, progress=update, lock_wait=lock_wait)
     else:
-        report = poll(config, db, names, _parse_now(now_text), since=since_day, lock_wait=lock_wait)
+        report = poll(config, db, names, now, since=since_day, lock_wait=lock_wait)
     if as_json:
         print_json(report.to_json())
     else:
