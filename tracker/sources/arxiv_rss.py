@@ -83,6 +83,11 @@ def parse_feed(body: bytes, url: str) -> list[Paper]:
         raise SourceError(f"{url}: {hint} ({len(body)} bytes)", "check arxiv.rss_url; the next poll retries")
     if parsed.bozo and exc is not None and "SAX" in type(exc).__name__:
         raise SourceError(f"{url}: malformed feed ({exc}; {len(body)} bytes)", "a truncated response; the next poll retries")
+    for item in parsed.entries:
+        guid = item.get("id") or ""
+        if "/api/errors" in guid or ((item.get("title") or "").strip() == "Error" and not guid.startswith("oai:")):
+            message = _norm(item.get("summary")) or item.get("id") or "Error"
+            raise SourceError(f"{url}: arXiv returned an error feed: {message}", "check arxiv.rss_url and arxiv.categories")
     channel_date = _date(parsed.feed.get("published"))
     papers = []
     for item in parsed.entries:
