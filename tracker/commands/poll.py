@@ -18,7 +18,7 @@ from sqlite_utils import Database
 
 from tracker.cli import json_option, pass_app, print_json
 from tracker.config import Config
-from tracker.errors import SourceError
+from tracker.errors import SourceError, TrackerError
 from tracker.fsutil import atomic_write
 from tracker import runner
 from tracker.commands.run import render_backlog, render_jobs
@@ -138,7 +138,10 @@ def export_cmd(app, fmt: str, output: Path | None) -> None:
             click.echo(line, nl=False)
         return
     text = "".join(export_lines(db))
-    atomic_write(output, text)
+    try:
+        atomic_write(output, text)
+    except OSError as exc:
+        raise TrackerError(f"{output}: cannot write the export ({exc.strerror or exc}: {exc.filename or output})") from None
     click.echo(f"wrote {text.count(chr(10))} papers to {output}", err=True)
 
 

@@ -138,7 +138,10 @@ def init_cmd(survey_path: Path, out: Path | None, force: bool) -> None:
         raise TrackerError(f"{out}: already exists", "pass --force to overwrite it")
     if out.is_dir():
         raise TrackerError(f"{out}: is a directory")
-    atomic_write(out, text)
+    try:
+        atomic_write(out, text)
+    except OSError as exc:
+        raise TrackerError(f"{out}: cannot write the config ({exc.strerror or exc}: {exc.filename or out})") from None
     click.echo(f"wrote {out} ({text.count('[[sections]]')} sections)", err=True)
 
 
