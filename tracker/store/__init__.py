@@ -24,7 +24,13 @@ def open_store(path: str | Path, busy_timeout_ms: int = 30_000) -> Database:
     """Open (creating if needed) and migrate the database; `:memory:` works for tests."""
     memory = str(path) == ":memory:"
     if not memory:
-        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        try:
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StoreError(
+                f"{path}: cannot create the data folder {Path(path).parent}: {exc.strerror or exc}",
+                "check store.path in the config: its folder must be creatable and writable",
+            ) from None
     try:
         conn = sqlite3.connect(str(path), timeout=busy_timeout_ms / 1000, isolation_level=None)
         db = Database(conn)
@@ -35,5 +41,5 @@ def open_store(path: str | Path, busy_timeout_ms: int = 30_000) -> Database:
             db.execute("PRAGMA synchronous = NORMAL")
         migrations.apply(db)
     except sqlite3.DatabaseError as exc:
-        raise StoreError(f"{path}: cannot open the database: {exc}") from None
+        raise StoreError(f"{path}: cannot open the database: {exc}", "check store.path in the config") from None
     return db
