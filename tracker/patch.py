@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Mapping, Sequence
 
 from tracker.errors import SurveyError
-from tracker.models import Entry, Paper, Section
+from tracker.models import Entry, Paper, Section, split_arxiv_id
 from tracker.survey import LIST_ITEM, TABLE_ROW, Survey, parse_survey, split_lines
 from tracker.survey_fields import Item, add_period, escape, read_item, split_names, strip_period
 
@@ -197,6 +197,9 @@ def add_papers(survey: Survey, papers: Sequence[Paper], section_headings: Mappin
         if folded in by_title:
             skipped.append((paper, _listed(by_title[folded], "same title")))
             continue
+        if split_arxiv_id(paper.id) is None:
+            raise SurveyError(f"paper {paper.id!r}: field 'id' is not an arXiv id (like 2401.01234 or hep-th/9901001), "
+                              "so there is no arXiv link to write for it")
         template = _template(survey, section)
         if section.entries and template is None:
             raise SurveyError(f"{survey.path}: section {section.heading!r} (line {section.line}) lists its entries in a form tracker cannot extend (a table?)")
