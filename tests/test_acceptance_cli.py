@@ -200,3 +200,18 @@ def test_patch_names_a_non_arxiv_id(tmp_path, run_cli):
     assert code == 1 and out == ""
     line = one_line_error(err)
     assert "'id'" in line and "not an id" in line and "arXiv id" in line
+
+
+# --- init ----------------------------------------------------------------------------
+
+
+def test_init_config_loads_for_a_list_without_headings_or_latin_titles(tmp_path, run_cli):
+    survey = tmp_path / "list.md"
+    survey.write_text("1. **大语言模型综述.**  \n    *张三.* [[PDF](https://arxiv.org/abs/2303.18223)], 2023.\n", encoding="utf-8")
+    out = tmp_path / "tracker.toml"
+    code, _, err = run_cli("init", str(survey), "--out", str(out))
+    assert code == 0, err
+    config = load_config(out)
+    assert all(term.strip() for s in config.sections for term in s.rule.any)
+    code, _, err = run_cli("--config", str(out), "status")
+    assert code == 0, err

@@ -94,7 +94,7 @@ def section_terms(section: Section) -> list[str]:
     terms = [spelled[k] for k in ranked[:MAX_TERMS]]
     if not terms:
         words: Counter[str] = Counter(w.lower() for e in section.entries for w in WORD.findall(e.title) if _usable(w) and len(w) > 3)
-        terms = [w for w, _ in words.most_common(5)] or [section.heading]
+        terms = [w for w, _ in words.most_common(5)] or [section.heading.strip() or section.id]
     return terms
 
 
