@@ -215,3 +215,13 @@ def test_init_config_loads_for_a_list_without_headings_or_latin_titles(tmp_path,
     assert all(term.strip() for s in config.sections for term in s.rule.any)
     code, _, err = run_cli("--config", str(out), "status")
     assert code == 0, err
+
+
+def test_patch_without_year_or_authors_writes_no_dangling_separators(tmp_path, run_cli):
+    config = write_config(tmp_path)
+    path = tmp_path / "papers.jsonl"
+    path.write_text('{"id": "2401.00009", "title": "A new BERT", "section": "encoder-only"}\n', encoding="utf-8")
+    code, out, err = run_cli("--config", str(config), "patch", str(tmp_path / "llm-survey.md"), "--input", str(path))
+    assert code == 0, err
+    added = [line[1:] for line in out.splitlines() if line.startswith("+") and not line.startswith("+++")]
+    assert "    [[PDF](https://arxiv.org/abs/2401.00009)]." in added, added

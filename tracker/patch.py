@@ -72,7 +72,10 @@ def render_entry(template: str, paper: Paper, number: int | None) -> str:
     if item.authors_span:
         a, b = item.authors_span
         names = ", ".join(" ".join(n.split()) for n in paper.authors)
-        edits.append((a - 1, b + 1, "") if not names else (a, b, _with_period(names, template[a:b])))
+        if names:
+            edits.append((a, b, _with_period(names, template[a:b])))
+        else:  # drop the *...* and the space after it, or the line would start with a stray space
+            edits.append((a - 1, b + 2 if template[b + 1 : b + 2] == " " else b + 1, ""))
     if item.venue_span:
         edits.append((*item.venue_span, venue.replace("`", "'") if item.venue_is_code else escape(venue)))
     edits.extend(_link_edits(template, item, paper))
@@ -82,7 +85,10 @@ def render_entry(template: str, paper: Paper, number: int | None) -> str:
         sep = template[a + 4]
         edits.append((a, b, sep.join(paper.published[:10].split("-")) if year else ""))
     elif item.year_span:
-        edits.append((*item.year_span, str(year) if year else ""))
+        a, b = item.year_span
+        if not year and template[a - 2 : a] == ", ":
+            a -= 2  # `], 2020.` -> `].`, not `], .`
+        edits.append((a, b, str(year) if year else ""))
     if item.tail_span:
         edits.append((*item.tail_span, ""))
     out = template
