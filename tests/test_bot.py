@@ -159,6 +159,23 @@ def test_the_long_polling_loop_against_the_standin(world):
     assert offsets[-1] == 4  # the last call confirmed all three updates
 
 
+def test_malformed_updates_are_skipped_and_confirmed_not_fatal(world):
+    """A callback PTB could not parse (no `is_bot`) and one our handler cannot read (no
+    `chat`) must not stop the bot, nor come back after a restart; the next tap still counts."""
+    tg, make = world
+    config, db, ids = make()
+    pid = first_paper(tg, config)
+    no_is_bot = press(tg, f"a|{pid}")
+    del no_is_bot["callback_query"]["from"]["is_bot"]
+    no_chat = {"message": {"message_id": 5, "date": 0, "text": "/status", "from": {"id": MAINTAINER}}}
+    for update in (no_is_bot, no_chat, press(tg, f"r|{pid}")):
+        tg.queue_update({k: v for k, v in update.items() if k != "update_id"})
+    handled = run_bot(config, db, max_updates=3, poll_timeout=1)
+    assert handled == 3 and tg.pending_updates == 0
+    assert latest_decisions(db)[pid].decision == "reject"
+    assert int(tg.calls("getUpdates")[-1].params.get("offset") or 0) == 4
+
+
 def test_decide_cli(tmp_path, run_cli):
     config = write_config(tmp_path)
     db = open_store(config.store.path)

@@ -259,7 +259,13 @@ async def poll_loop(
             continue
         for update in updates:
             offset = int(update["update_id"]) + 1
-            for action in handle_update(update, ctx):
+            try:
+                actions = handle_update(update, ctx)
+            except Exception:  # one malformed update must not stop the bot; its offset is already passed
+                logger.exception("bot.bad_update", extra={"fields": {"update_id": update["update_id"]}})
+                handled += 1
+                continue
+            for action in actions:
                 try:
                     await perform(client, action)
                 except DeliveryError as exc:

@@ -18,6 +18,7 @@ from typing import Any, Awaitable, Callable, Sequence
 from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, LinkPreviewOptions
 from telegram.constants import ParseMode
 from telegram.error import BadRequest, Forbidden, InvalidToken, NetworkError, RetryAfter, TelegramError
+from telegram.warnings import PTBUserWarning
 from telegram.request import HTTPXRequest
 
 from tracker.config import Config, TelegramConfig
@@ -167,11 +168,17 @@ class TelegramClient:
         await self.call("answerCallbackQuery", None, lambda: self.bot.answer_callback_query(callback_id, text=text, show_alert=alert))
 
     async def get_updates(self, offset: int | None, timeout: int) -> list[dict[str, Any]]:
-        updates = await self.call(
-            "getUpdates",
-            None,
-            lambda: self.bot.get_updates(
-                offset=offset, timeout=timeout, allowed_updates=["message", "callback_query"], read_timeout=timeout + 30
-            ),
-        )
-        return [u.to_dict() for u in updates]
+        """Raw update dicts: PTB's own parsing would raise on one malformed update and, since
+        its offset is then never confirmed, fail the same way after every restart."""
+
+        async def raw() -> Any:
+            with warnings.catch_warnings():
+                warnings.filterwarnings("ignore", message="Please use 'Bot.getUpdates'", category=PTBUserWarning)
+                return await self.bot.do_api_request(
+                    "getUpdates",
+                    api_kwargs={"offset": offset, "timeout": timeout, "allowed_updates": ["message", "callback_query"]},
+                    read_timeout=timeout + 30,
+                )
+
+        updates = await self.call("getUpdates", None, raw)
+        return [u for u in updates or [] if isinstance(u, dict) and isinstance(u.get("update_id"), int)]
