@@ -102,7 +102,7 @@ class Http:
                 problem = f"HTTP {response.status_code}"
                 if response.status_code not in RETRY_STATUSES:
                     self._last = self.clock()
-                    raise SourceError(f"GET {response.request.url}: {problem}", _hint(response.status_code))
+                    raise SourceError(f"GET {_shorten(str(response.request.url))}: {problem}", _hint(response.status_code))
                 retry_after = retry_after_seconds(response.headers.get("retry-after"))
             self._last = self.clock()
             if attempt >= self.retries:
@@ -119,7 +119,12 @@ class Http:
 
 
 def _show(url: str, params: Mapping[str, Any] | None) -> str:
-    return str(httpx.URL(url, params=params)) if params else url
+    return _shorten(str(httpx.URL(url, params=params)) if params else url)
+
+
+def _shorten(url: str, keep: int = 160) -> str:
+    """Keep error lines readable: a long API query is cut, the host and path stay."""
+    return url if len(url) <= keep else f"{url[:keep]}… ({len(url)} characters)"
 
 
 def _hint(status: int) -> str:
