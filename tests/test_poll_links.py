@@ -67,6 +67,15 @@ def test_poll_citations_stores_cites_links_and_explain_lists_them(tmp_path, run_
     assert db["papers"].count == 2
 
 
+def test_poll_without_source_includes_citations_when_a_provider_is_set(tmp_path, run_cli):
+    with ArxivReplay() as arxiv, SemanticScholarStandin() as s2:
+        s2.add_citation("2312.00752", "2510.24963", "Behavioral phases", "2025-10-30")
+        config = write_config(tmp_path, arxiv, s2)
+        code, out, err = run_cli("--config", str(config), "poll", "--now", NOW, "--json")
+    assert code == 0, err
+    assert [s["source"] for s in json.loads(out)["sources"]] == ["api", "rss", "citations"]
+
+
 def test_citations_without_a_provider_is_an_error_naming_the_key(tmp_path, run_cli):
     with ArxivReplay() as arxiv:
         config = write_config(tmp_path, arxiv, None)

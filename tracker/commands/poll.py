@@ -68,14 +68,15 @@ def render_report(report: PollReport) -> list[str]:
 @click.command("poll")
 @click.option("--since", type=click.DateTime(formats=["%Y-%m-%d"]), default=None,
               help="Fetch from this date (YYYY-MM-DD) instead of the last successful poll.")
-@click.option("--source", "source_text", default="api,rss", show_default=True,
-              help=f"Comma-separated sources to poll (known: {', '.join(KNOWN_SOURCES)}).")
+@click.option("--source", "source_text", default=None,
+              help=f"Comma-separated sources to poll (known: {', '.join(KNOWN_SOURCES)}; "
+                   "default: api,rss, plus citations when [citations] provider is set).")
 @click.option("--now", "now_text", default=None, help="Pretend the current time is this ISO date-time (replays, tests).")
 @click.option("--wait", "lock_wait", type=float, default=10.0, show_default=True,
               help="Seconds to wait for another running poll before giving up.")
 @json_option
 @pass_app
-def poll_cmd(app, since: datetime | None, source_text: str, now_text: str | None, lock_wait: float, as_json: bool) -> None:
+def poll_cmd(app, since: datetime | None, source_text: str | None, now_text: str | None, lock_wait: float, as_json: bool) -> None:
     """Fetch new papers since the last successful poll, store and classify them."""
     now = _parse_now(now_text)
     since_day: date | None = since.date() if since else None
@@ -83,7 +84,7 @@ def poll_cmd(app, since: datetime | None, source_text: str, now_text: str | None
         raise click.BadParameter(f"{since_day} is after today ({now.astimezone(timezone.utc).date()} UTC); nothing could be fetched",
                                  param_hint="'--since'")
     config = app.config
-    names = parse_sources(source_text)
+    names = parse_sources(source_text) if source_text is not None else runner.poll_sources(config)
     db = open_store(config.store.path)
     bar, update = _progress_bar() if not as_json else (None, None)
     if bar is not None:
