@@ -23,7 +23,7 @@ import hashlib
 import json
 import re
 from dataclasses import dataclass
-from typing import Any, Iterable, Iterator, Mapping
+from typing import Any, Iterable, Mapping
 
 import ahocorasick
 
@@ -210,10 +210,6 @@ class Classifier:
     def classify_dict(self, obj: Mapping[str, Any]) -> list[SectionScore]:
         """Fast path for bulk use: a PAPERS.jsonl object as parsed, without building a Paper."""
         return self.classify_fields(obj.get("title") or "", obj.get("abstract") or "", obj.get("comment"), obj.get("journal_ref"))
-
-    def classify_many(self, papers: Iterable[Paper]) -> Iterator[tuple[Paper, list[SectionScore]]]:
-        for paper in papers:
-            yield paper, self.classify(paper)
 
     def classify_fields(
         self, title: str, abstract: str = "", comment: str | None = None, journal_ref: str | None = None

@@ -77,15 +77,6 @@ def undelivered(db: Database, channel: str, start: str, end: str) -> list[Candid
     return _candidates(db, rows)
 
 
-def papers_seen_between(db: Database, start: str, end: str) -> list[Candidate]:
-    """Every classified paper first seen in [start, end), delivered or not."""
-    sql = (
-        "SELECT p.* FROM papers p WHERE p.first_seen >= ? AND p.first_seen < ? "
-        "AND EXISTS (SELECT 1 FROM classifications c WHERE c.paper_id = p.id) ORDER BY p.first_seen, p.id"
-    )
-    return _candidates(db, [dict(r) for r in db.query(sql, [start, end])])
-
-
 def _candidates(db: Database, rows: list[dict[str, Any]]) -> list[Candidate]:
     ids = [r["id"] for r in rows]
     scores: dict[str, list[SectionScore]] = {i: [] for i in ids}
