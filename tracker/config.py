@@ -480,7 +480,7 @@ def load_config(path: str | Path | None = None) -> Config:
 
 
 def parse_config(raw: dict[str, Any], file: Path) -> Config:
-    base = file.parent
+    base = file.parent.absolute()  # a relative --config must not leave relative data paths (git runs in other folders)
     root = _Table(file, "", raw)
 
     def where(t: _Table | None, name: str, default: str | None) -> Path:
