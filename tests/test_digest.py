@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 
 from delivery_fixtures import fill_store, sample_papers, write_config
 from tracker import digest as dg
+from tracker.timeutil import iso
 from tracker.models import Match, Paper, SectionScore, WorkLink
 from tracker.notify import telegram_html as th
 from tracker.store import deliveries as outbox
@@ -63,7 +64,7 @@ def store(tmp_path):
 
 def candidates(config, db, period="day"):
     start, end = dg.window(period, NOW)
-    return dg.build_digest(outbox.undelivered(db, "telegram", dg.iso(start), dg.iso(end)), config.sections, period, start, end)
+    return dg.build_digest(outbox.undelivered(db, "telegram", iso(start), iso(end)), config.sections, period, start, end)
 
 
 def test_real_listing_grouped_in_config_order_best_first(store):

@@ -18,6 +18,7 @@ import pytest
 
 from delivery_fixtures import fill_store, sample_papers, write_config
 from tracker import digest as dg
+from tracker.timeutil import iso
 from tracker.store import deliveries as outbox
 from tracker.store import open_store
 
@@ -79,11 +80,11 @@ def render_weekly_html(folder: Path) -> tuple[Path, int]:
     fill_store(db, papers[:300], "2025-10-31T06:00:00+00:00")
     fill_store(db, papers[300:], "2025-10-24T06:00:00+00:00")
     start, end = dg.window("week", NOW)
-    digest = dg.build_digest(outbox.undelivered(db, "email", dg.iso(start), dg.iso(end)), config.sections, "week", start, end)
+    digest = dg.build_digest(outbox.undelivered(db, "email", iso(start), iso(end)), config.sections, "week", start, end)
     summary = dg.weekly_summary(
         config.sections,
-        outbox.section_counts(db, dg.iso(start), dg.iso(end)),
-        outbox.section_counts(db, dg.iso(start - (end - start)), dg.iso(start)),
+        outbox.section_counts(db, iso(start), iso(end)),
+        outbox.section_counts(db, iso(start - (end - start)), iso(start)),
         [],
     )
     html = dg.render_email(digest, summary, dg.environment()).html

@@ -21,7 +21,7 @@ from typing import Any, Callable
 from sqlite_utils import Database
 
 from tracker.config import Config
-from tracker.digest import PERIODS, Digest, build_digest, environment, iso, render_email, render_stdout, weekly_summary, window
+from tracker.digest import PERIODS, Digest, build_digest, environment, render_email, render_stdout, weekly_summary, window
 from tracker.errors import ConfigError, DeliveryError, TrackerError
 from tracker.fsutil import atomic_write
 from tracker.locking import exclusive
@@ -31,6 +31,7 @@ from tracker.notify.email import SmtpSession, SmtpUnavailable, build_message, cr
 from tracker.notify.telegram import TelegramClient, TelegramRefused, TelegramUnavailable, bot_token
 from tracker.notify.telegram_html import STATUS_RESERVE, compose, pack, render_empty, render_parts
 from tracker.store import deliveries as outbox
+from tracker.timeutil import iso
 
 logger = logging.getLogger("tracker.deliver")
 CHANNELS = ("stdout", "telegram", "email")

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
 
@@ -20,6 +20,7 @@ from tracker.errors import ConfigError, TrackerError
 from tracker.models import WorkLink
 from tracker.rank import priority
 from tracker.store.deliveries import Candidate
+from tracker.timeutil import utc
 
 PERIODS = {"day": timedelta(days=1), "week": timedelta(days=7)}
 ABBREVIATIONS = ("e.g.", "i.e.", "et al.", "etc.", "vs.", "cf.", "Fig.", "Eq.", "Sec.", "approx.", "resp.")
@@ -124,17 +125,11 @@ def window(period: str, now: datetime, since: str | None = None) -> tuple[dateti
     run never skips papers."""
     if period not in PERIODS:
         raise TrackerError(f"unknown period {period!r} (expected one of {', '.join(PERIODS)})")
-    end = now.astimezone(timezone.utc) if now.tzinfo else now.replace(tzinfo=timezone.utc)
+    end = utc(now)
     start = end - PERIODS[period]
     if since:
-        previous = datetime.fromisoformat(since)
-        previous = previous if previous.tzinfo else previous.replace(tzinfo=timezone.utc)
-        start = min(start, previous)
+        start = min(start, utc(datetime.fromisoformat(since)))
     return start, end
-
-
-def iso(moment: datetime) -> str:
-    return moment.astimezone(timezone.utc).isoformat(timespec="seconds")
 
 
 def short_authors(authors: Sequence[str], keep: int = 3) -> str:

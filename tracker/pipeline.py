@@ -29,10 +29,11 @@ from tracker.locking import exclusive
 from tracker.links import mentions_hook
 from tracker.logs import log
 from tracker.models import Paper, SectionScore
-from tracker.sources import Http, arxiv_api, arxiv_rss, utc
+from tracker.sources import Http, arxiv_api, arxiv_rss
 from tracker.store import runs
 from tracker.store.classifications import save_classifications
 from tracker.store.papers import upsert_papers
+from tracker.timeutil import iso, utc
 
 logger = logging.getLogger("tracker.pipeline")
 
@@ -234,7 +235,7 @@ def poll_source(config: Config, db: Database, source: str, now: datetime, since:
     seconds = time.perf_counter() - began
     log(logger, logging.INFO, "poll.source.done", source=source, outcome=outcome, fetched=t.fetched, new=t.new,
         updated=t.updated, requests=http.requests, seconds=round(seconds, 2))
-    return SourceReport(source, start.isoformat(timespec="seconds"), end.isoformat(timespec="seconds"), t.fetched,
+    return SourceReport(source, iso(start), iso(end), t.fetched,
                         t.new, t.updated, http.requests, outcome, error, seconds)
 
 
@@ -283,7 +284,7 @@ def poll(
         raise ConfigError(f"{config.file}: key 'citations.provider' is \"none\"; set it to \"semantic_scholar\" to poll citations")
     classifier = classifier if classifier is not None else default_classifier(config)
     ctx = PollContext(classifier=classifier, after_store=after_store, progress=progress,
-                      seen=utc(now).isoformat(timespec="seconds"), **inject)
+                      seen=iso(now), **inject)
     with exclusive(config.data_dir / "poll.lock", "poll", lock_wait):
         stale = runs.mark_interrupted(db, at=ctx.seen)
         if stale:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import email.utils
 import logging
 from dataclasses import dataclass, replace
-from datetime import datetime, timezone
+from datetime import datetime
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -30,6 +30,7 @@ from tracker.store.decisions import latest_decisions
 from tracker.links import describe
 from tracker.store.links import links_for
 from tracker.store.papers import get_paper
+from tracker.timeutil import iso, utc
 
 logger = logging.getLogger("tracker.propose")
 
@@ -183,7 +184,7 @@ def format_patch(proposal: Proposal, identity: forge.Identity, when: datetime) -
     return (
         "From 0000000000000000000000000000000000000000 Mon Sep 17 00:00:00 2001\n"
         f"From: {identity.name} <{identity.email}>\n"
-        f"Date: {email.utils.format_datetime(aware(when))}\n"
+        f"Date: {email.utils.format_datetime(utc(when))}\n"
         f"Subject: [PATCH] {proposal.title}\n"
         "MIME-Version: 1.0\n"
         "Content-Type: text/plain; charset=UTF-8\n"
@@ -200,7 +201,7 @@ def render_body(config: Config, title: str, added: Sequence[Candidate], skipped:
     template = _templates(config.templates_dir).get_template("pr_body.md.j2")
     return template.render(
         title=title, sections=list(groups.values()), count=len(added), skipped=list(skipped),
-        survey=survey_name, generated=aware(now).strftime("%Y-%m-%d %H:%M UTC"),
+        survey=survey_name, generated=utc(now).strftime("%Y-%m-%d %H:%M UTC"),
     )
 
 
@@ -230,10 +231,6 @@ def arxiv_url(work_id: str) -> str | None:
 def md_escape(text: str) -> str:
     """Flatten to one line and escape Markdown so a title cannot inject links or HTML."""
     return one_line(text).translate(MD_SPECIAL)
-
-
-def aware(when: datetime) -> datetime:
-    return when if when.tzinfo else when.replace(tzinfo=timezone.utc)
 
 
 def _write_outputs(config: Config, proposal: Proposal, identity: forge.Identity, now: datetime) -> tuple[Path, Path]:
@@ -313,7 +310,7 @@ def refresh_states(db: Database, api: forge.GitHub, repo: str, now: datetime) ->
     """Ask GitHub what became of each open proposal: merged papers stay proposed for good,
     papers of a PR closed without merge go back to pending."""
     changed = []
-    at = aware(now).isoformat(timespec="seconds")
+    at = iso(now)
     for p in proposal_store.proposals(db, state="open", repo=repo):
         try:
             pr = api.get(p.pr_number)
@@ -351,7 +348,7 @@ def _run_pr(config: Config, db: Database, now: datetime) -> ProposeReport:
             _clear_outputs(config)
             return ProposeReport(skipped=proposal.skipped, refreshed=refreshed, message=_nothing(candidates) + "; no push, no pull request")
         patch_path, body_path = _write_outputs(config, proposal, identity, now)
-        sha = forge.commit_patch(git, gh.branch, base_ref, proposal.diff, proposal.message, aware(now))
+        sha = forge.commit_patch(git, gh.branch, base_ref, proposal.diff, proposal.message, utc(now))
         forge.push(git, gh.branch, forge.remote_sha(git, gh.branch))
         existing = api.find_open(gh.branch)
         if existing is not None:
@@ -360,7 +357,7 @@ def _run_pr(config: Config, db: Database, now: datetime) -> ProposeReport:
             pr, action = api.create(proposal.title, gh.branch, gh.base, proposal.body), "created"
         proposal_store.record_proposal(
             db, repo=gh.repo, branch=gh.branch, base=gh.base, pr_number=pr.number, pr_url=pr.url, title=proposal.title,
-            head_sha=sha, papers=[(c.paper.id, c.section) for c in proposal.added], at=aware(now).isoformat(timespec="seconds"),
+            head_sha=sha, papers=[(c.paper.id, c.section) for c in proposal.added], at=iso(now),
         )
     log(logger, logging.INFO, "propose.pr_" + action, pr=pr.number, papers=len(proposal.added), commit=sha)
     return ProposeReport(

@@ -13,7 +13,7 @@ import email.utils
 import logging
 import time
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import timezone
 from typing import Any, Callable, Mapping
 
 import httpx
@@ -131,7 +131,3 @@ def _hint(status: int) -> str:
     if status in (400, 404):
         return "check arxiv.api_url / arxiv.rss_url and arxiv.categories in the config"
     return "check the service URL in the config"
-
-
-def utc(dt: datetime) -> datetime:
-    return dt.replace(tzinfo=timezone.utc) if dt.tzinfo is None else dt.astimezone(timezone.utc)

@@ -22,7 +22,8 @@ from lxml import etree
 from tracker.config import ArxivConfig
 from tracker.errors import SourceError
 from tracker.models import Paper, split_arxiv_id
-from tracker.sources import Http, utc
+from tracker.sources import Http
+from tracker.timeutil import utc
 
 ATOM = "{http://www.w3.org/2005/Atom}"
 OPENSEARCH = "{http://a9.com/-/spec/opensearch/1.1/}"

@@ -7,17 +7,12 @@ Datasette) never blocks a poll, and a killed writer leaves the file consistent.
 from __future__ import annotations
 
 import sqlite3
-from datetime import datetime, timezone
 from pathlib import Path
 
 from sqlite_utils import Database
 
 from tracker.errors import StoreError
 from tracker.store.schema import migrations
-
-
-def now_iso() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
 def open_store(path: str | Path, busy_timeout_ms: int = 30_000) -> Database:

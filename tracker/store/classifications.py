@@ -8,7 +8,7 @@ from typing import Iterable
 from sqlite_utils import Database
 
 from tracker.models import Match, SectionScore
-from tracker.store import now_iso
+from tracker.timeutil import now_iso
 
 
 def save_classifications(

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from sqlite_utils import Database
 
 from tracker.errors import StoreError
-from tracker.store import now_iso
+from tracker.timeutil import now_iso
 
 DECISIONS = ("accept", "reject", "move")
 

@@ -16,7 +16,7 @@ from typing import Any, Iterable, Sequence
 from sqlite_utils import Database
 
 from tracker.models import Match, Paper, SectionScore, WorkLink
-from tracker.store import now_iso
+from tracker.timeutil import now_iso
 from tracker.store.links import links_for
 from tracker.store.papers import row_to_paper
 

@@ -8,7 +8,7 @@ from typing import Iterable
 from sqlite_utils import Database
 
 from tracker.models import WorkLink
-from tracker.store import now_iso
+from tracker.timeutil import now_iso
 
 
 def save_links(db: Database, links: Iterable[WorkLink], at: str | None = None) -> int:

@@ -9,7 +9,7 @@ from typing import Any, Iterable, Iterator
 from sqlite_utils import Database
 
 from tracker.models import Paper
-from tracker.store import now_iso
+from tracker.timeutil import now_iso
 
 
 @dataclass

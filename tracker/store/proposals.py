@@ -12,7 +12,7 @@ from typing import Iterable
 
 from sqlite_utils import Database
 
-from tracker.store import now_iso
+from tracker.timeutil import now_iso
 
 STATES = ("open", "merged", "closed")
 

@@ -13,7 +13,7 @@ from typing import Any
 
 from sqlite_utils import Database
 
-from tracker.store import now_iso
+from tracker.timeutil import now_iso
 
 RUNNING, OK, FAILED, INTERRUPTED = "running", "ok", "failed", "interrupted"
 
