@@ -3,18 +3,16 @@ local stand-ins, and a store filled with real arXiv listings classified by keywo
 
 from __future__ import annotations
 
-import gzip
 import json
 from pathlib import Path
 from typing import Any, Iterable
 
 from tracker.config import Config, load_config
-from tracker.models import Match, Paper, SectionScore, read_papers
+from tracker.demo import sample_papers  # noqa: F401  (re-exported for the delivery tests)
+from tracker.models import Match, Paper, SectionScore
 from tracker.store.classifications import save_classifications
 from tracker.store.papers import upsert_papers
 
-FIXTURES = Path(__file__).resolve().parent / "fixtures"
-LISTING = FIXTURES / "listings" / "sample-2025-10-29_31.jsonl.gz"
 TOKEN = "987654:SECRET-token-value-xyz"
 
 SECTIONS = [
@@ -42,12 +40,6 @@ def write_config(
     file = folder / "tracker.toml"
     file.write_text("\n\n".join(lines) + "\n" + extra, encoding="utf-8")
     return load_config(file)
-
-
-def sample_papers(limit: int | None = None) -> list[Paper]:
-    with gzip.open(LISTING, "rt", encoding="utf-8") as fh:
-        papers = list(read_papers(fh, str(LISTING)))
-    return papers if limit is None else papers[:limit]
 
 
 def keyword_scores(paper: Paper) -> list[SectionScore]:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import gzip
 import json
 import logging
 from dataclasses import replace
@@ -11,7 +10,6 @@ from pathlib import Path
 
 import pytest
 
-from conftest import FIXTURES
 from test_links import make_config
 from tracker.config import ArxivConfig
 from tracker.errors import ConfigError, SourceError
@@ -22,12 +20,12 @@ from tracker.sources import Http
 from tracker.sources.arxiv_api import fetch_ids
 from tracker.sources.citations import CitingPaper, SemanticScholar, poll_citations, provider_for
 from tracker.standins.arxiv import ArxivReplay
+from tracker.standins.arxiv_feeds import SAMPLE_LISTINGS, read_listings
 from tracker.standins.semantic_scholar import SemanticScholarStandin
 from tracker.store import open_store
 from tracker.store.links import links_for
 from tracker.store.papers import upsert_papers
 
-SAMPLE = FIXTURES / "listings" / "sample-2025-10-29_31.jsonl.gz"
 LLAMA = Work("2302.13971", "LLaMA: Open and Efficient Foundation Language Models", "2302.13971", 2023, "decoder_only", ("LLaMA",))
 MAMBA = Work("2312.00752", "Mamba: Linear-Time Sequence Modeling with Selective State Spaces", "2312.00752", 2023, "non_transformer", ("Mamba",))
 BERT = Work("title:bert", "BERT: Pre-training", None, 2018, "encoder_only", ("BERT",))
@@ -154,8 +152,7 @@ def test_provider_none_is_a_config_error(tmp_path: Path) -> None:
 
 @pytest.fixture(scope="module")
 def listed() -> list[dict]:
-    with gzip.open(SAMPLE, "rt", encoding="utf-8") as f:
-        return [json.loads(line) for line in f]
+    return list(read_listings(SAMPLE_LISTINGS))
 
 
 def test_poll_citations_fetches_stores_and_links(tmp_path: Path, listed: list[dict]) -> None:

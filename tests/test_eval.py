@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import gzip
 import io
 import json
 import statistics
@@ -16,9 +15,9 @@ from tracker.config import load_config
 from tracker.errors import InputError
 from tracker.evaluate import evaluate, read_labeled
 from tracker.models import Match, Paper, SectionScore
+from tracker.standins.arxiv_feeds import SAMPLE_LISTINGS, read_listings
 
 DEV = FIXTURES / "labels" / "labeled-dev.jsonl"
-SAMPLE = FIXTURES / "listings" / "sample-2025-10-29_31.jsonl.gz"
 
 
 def pred(*ids: str) -> list[SectionScore]:
@@ -107,9 +106,7 @@ def test_shipped_rules_keep_the_sample_days_readable():
     """The three bundled announcement days: every day's digest stays in a readable range."""
     classifier = Classifier.from_config(load_config(DEFAULT_CONFIG))
     kept: Counter = Counter()
-    with gzip.open(SAMPLE, "rt", encoding="utf-8") as stream:
-        for line in stream:
-            obj = json.loads(line)
-            kept[obj["published"]] += bool(classifier.classify_dict(obj))
+    for obj in read_listings(SAMPLE_LISTINGS):
+        kept[obj["published"]] += bool(classifier.classify_dict(obj))
     assert len(kept) == 3
     assert 5 <= statistics.median(kept.values()) <= 40

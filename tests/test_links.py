@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import gzip
-import json
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from conftest import FIXTURES, SEED
+from conftest import SEED
 from tracker.config import parse_config
+from tracker.demo import sample_papers
 from tracker.errors import ConfigError
 from tracker.links import CONFIG, NAME, Matcher, Work, derive_aliases, describe, find_mentions, known_works, mentions_hook
 from tracker.models import Entry, Paper, Section, WorkLink
@@ -20,7 +19,6 @@ from tracker.store.links import links_for
 from tracker.store.papers import upsert_papers
 from tracker.survey import load_survey
 
-SAMPLE = FIXTURES / "listings" / "sample-2025-10-29_31.jsonl.gz"
 SEED_ALIASES = {
     "scaling": {"2203.15556": ["Chinchilla"]},
     "encoder_decoder": {"1910.10683": ["T5"], "Scaling Instruction-Finetuned Language Models": ["Flan-T5"]},
@@ -59,8 +57,7 @@ def seed_works(tmp_path_factory) -> list[Work]:
 
 @pytest.fixture(scope="module")
 def sample() -> dict[str, Paper]:
-    with gzip.open(SAMPLE, "rt", encoding="utf-8") as f:
-        return {p.id: p for p in (Paper.from_json(json.loads(line)) for line in f)}
+    return {p.id: p for p in sample_papers()}
 
 
 def by_id(works: list[Work]) -> dict[str, Work]:

@@ -3,16 +3,15 @@ a tiny classifier fake (the real one is another stage's), and the expected sets.
 
 from __future__ import annotations
 
-import gzip
 import json
 import re
 from pathlib import Path
 
 from tracker.config import Config, load_config
 from tracker.models import Match, Paper, SectionScore
+from tracker.standins.arxiv_feeds import SAMPLE_LISTINGS, read_listings
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
-SAMPLE = FIXTURES / "listings" / "sample-2025-10-29_31.jsonl.gz"
 API = FIXTURES / "arxiv-api"
 RSS = FIXTURES / "arxiv-rss"
 CATS = ("cs.CL", "cs.LG", "cs.AI")
@@ -67,11 +66,6 @@ class TermClassifier:
         return [SectionScore("llm", "Language models", float(len(hits)), hits)] if hits else []
 
 
-def listing_rows(path: Path = SAMPLE) -> list[dict]:
-    with gzip.open(path, "rt", encoding="utf-8") as fh:
-        return [json.loads(line) for line in fh if line.strip()]
-
-
 def expected_ids(cats: tuple[str, ...] = CATS) -> set[str]:
     """Every listed paper with one of our categories (all sample days are in the window)."""
-    return {r["id"] for r in listing_rows() if set(r["categories"]) & set(cats)}
+    return {r["id"] for r in read_listings(SAMPLE_LISTINGS) if set(r["categories"]) & set(cats)}

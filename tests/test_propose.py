@@ -4,7 +4,6 @@ local bare repository and the GitHub stand-in."""
 from __future__ import annotations
 
 import difflib
-import gzip
 import shutil
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -12,11 +11,12 @@ from pathlib import Path
 
 import pytest
 
-from conftest import FIXTURES, SEED
+from conftest import SEED
 from test_forge_support import git, make_remote, reject_pushes, remote_file, upstream_edit, write_config
 from tracker.config import Config, load_config
+from tracker.demo import sample_papers
 from tracker.errors import ForgeError
-from tracker.models import Match, Paper, SectionScore, WorkLink, read_papers
+from tracker.models import Match, Paper, SectionScore, WorkLink
 from tracker.propose import choose_papers, run_propose
 from tracker.standins.github import GitHubStandin
 from tracker.store import open_store
@@ -29,14 +29,12 @@ from tracker.survey import parse_survey
 
 TOKEN = "ghp_proposeTestSecretToken456"
 NOW = datetime(2025, 11, 3, 9, 0, tzinfo=timezone.utc)
-LISTING = FIXTURES / "listings" / "sample-2025-10-29_31.jsonl.gz"
 SCALING, MAMBA, VIT, COUNT = "2510.24626", "2510.24260", "2510.24709", "2510.23785"
 
 
 @pytest.fixture(scope="module")
 def listing() -> dict[str, Paper]:
-    with gzip.open(LISTING, "rt", encoding="utf-8") as fh:
-        return {p.id: p for p in read_papers(fh, LISTING.name)}
+    return {p.id: p for p in sample_papers()}
 
 
 @dataclass

@@ -4,7 +4,6 @@ surveys parses back with the new entries in their sections and every old byte un
 from __future__ import annotations
 
 import difflib
-import gzip
 import shutil
 from dataclasses import replace
 from datetime import datetime, timezone
@@ -12,10 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from conftest import FIXTURES, SEED, SURVEYS
+from conftest import SEED, SURVEYS
 from test_forge_support import git, write_config
 from tracker.config import Rule, SectionConfig, load_config
-from tracker.models import read_papers
+from tracker.demo import sample_papers
 from tracker.propose import Candidate, build_proposal
 from tracker.survey import parse_survey
 
@@ -25,9 +24,7 @@ CASES = [SEED, *sorted(SURVEYS.glob("ZJU-*.md"))]
 
 @pytest.fixture(scope="module")
 def new_papers():
-    path = FIXTURES / "listings" / "sample-2025-10-29_31.jsonl.gz"
-    with gzip.open(path, "rt", encoding="utf-8") as fh:
-        return [p for p in read_papers(fh, path.name) if p.authors][:40]
+    return [p for p in sample_papers() if p.authors][:40]
 
 
 def apply_in_repo(tmp_path: Path, name: str, old: str, diff: str) -> str:

@@ -8,6 +8,7 @@ after the last recorded announcement day. Nothing leaves the machine.
 
 from __future__ import annotations
 
+import functools
 import gzip
 import itertools
 import json
@@ -28,10 +29,10 @@ from tracker.config import Config, load_config
 from tracker.errors import TrackerError
 from tracker.fsutil import atomic_write
 from tracker.models import Paper, read_papers
+from tracker.standins.arxiv_feeds import SAMPLE_LISTINGS as LISTINGS
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_CONFIG = ROOT / "config" / "tracker.toml"
-LISTINGS = ROOT / "tests" / "fixtures" / "listings" / "sample-2025-10-29_31.jsonl.gz"
 DEMO_NOW = datetime(2025, 10, 31, 21, 0, tzinfo=ZoneInfo("America/New_York"))
 CHAT_ID = 424242
 MAINTAINER_ID = 1001
@@ -84,9 +85,15 @@ def demo_config(base: dict[str, Any], out: Path, s: Standins, survey: Path) -> d
 
 
 def sample_papers(limit: int | None = None) -> list[Paper]:
+    """The bundled arXiv listings (three announcement days) as Papers, read once per process."""
+    papers = _sample_papers()
+    return list(papers if limit is None else papers[:limit])
+
+
+@functools.lru_cache(maxsize=1)
+def _sample_papers() -> tuple[Paper, ...]:
     with gzip.open(LISTINGS, "rt", encoding="utf-8") as fh:
-        papers = list(read_papers(fh, str(LISTINGS)))
-    return papers[:limit] if limit else papers
+        return tuple(read_papers(fh, str(LISTINGS)))
 
 
 def two_for_patch(config: Config) -> list[Paper]:

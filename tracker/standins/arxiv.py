@@ -24,12 +24,12 @@ from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from tracker.standins.arxiv_feeds import (
-    ListedPaper, QueryError, atom_entry, atom_feed, error_feed, listed_papers, parse_query, read_listings, rss_feed,
+    SAMPLE_LISTINGS, ListedPaper, QueryError, atom_entry, atom_feed, error_feed, listed_papers, parse_query, read_listings,
+    rss_feed,
 )
 from tracker.standins.server import LoopbackServer
 
 FIXTURES = Path(__file__).resolve().parents[2] / "tests" / "fixtures"
-SAMPLE_LISTINGS = FIXTURES / "listings" / "sample-2025-10-29_31.jsonl.gz"
 FAULTS = ("500", "503", "429", "slow", "truncate", "html", "error_feed", "empty_page", "reset")
 HTML_PAGE = (
     "<!DOCTYPE html>\n<html><head><title>503 Service Temporarily Unavailable</title></head>\n"
