@@ -24,6 +24,8 @@ def run_cli(capsys):
 
     tracker_logger = logging.getLogger("tracker")
     saved = (tracker_logger.handlers[:], tracker_logger.propagate, tracker_logger.level)
+    libs = {n: (logging.getLogger(n).handlers[:], logging.getLogger(n).propagate, logging.getLogger(n).level)
+            for n in ("httpx", "telegram", "apscheduler", "arxiv")}
 
     def run(*args: str) -> tuple[int, str, str]:
         try:
@@ -37,3 +39,6 @@ def run_cli(capsys):
     yield run
     tracker_logger.handlers[:], tracker_logger.propagate = saved[0], saved[1]
     tracker_logger.setLevel(saved[2])
+    for name, (handlers, propagate, level) in libs.items():
+        logging.getLogger(name).handlers[:], logging.getLogger(name).propagate = handlers, propagate
+        logging.getLogger(name).setLevel(level)

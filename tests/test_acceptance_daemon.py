@@ -42,3 +42,33 @@ def test_run_once_with_a_relative_config_path_opens_the_pr(tmp_path, run_cli, mo
     assert results["propose"]["outcome"] == "ok", results["propose"]
     assert code == 0, err
     assert len(pulls) == 1
+
+
+def test_third_party_log_records_are_one_structured_line_each(capsys):
+    """APScheduler reports a crashed or missed job itself (a traceback on its own
+    logger); those records used to reach Python's last-resort handler: several plain
+    lines on stderr, breaking `[log] format = "json"`, and never scrubbed of secrets."""
+    import logging
+
+    from tracker.logs import register_secret, setup_logging
+
+    names = ("tracker", "apscheduler", "httpx", "telegram", "arxiv")
+    saved = {n: (logging.getLogger(n).handlers[:], logging.getLogger(n).propagate, logging.getLogger(n).level) for n in names}
+    try:
+        register_secret("tok-123456:abcdef")
+        setup_logging("INFO", "json")
+        try:
+            raise RuntimeError("database is locked")
+        except RuntimeError:
+            logging.getLogger("apscheduler.executors.default").exception('Job "poll (trigger: cron)" raised an exception')
+        logging.getLogger("httpx").warning("GET http://127.0.0.1/bottok-123456:abcdef/getMe failed")
+    finally:
+        for n, (handlers, propagate, level) in saved.items():
+            logger = logging.getLogger(n)
+            logger.handlers[:], logger.propagate = handlers, propagate
+            logger.setLevel(level)
+    lines = capsys.readouterr().err.splitlines()
+    records = [json.loads(line) for line in lines]
+    assert [r["logger"] for r in records] == ["apscheduler.executors.default", "httpx"]
+    assert records[0]["error"] == "RuntimeError: database is locked"
+    assert "tok-123456:abcdef" not in "\n".join(lines)

@@ -59,8 +59,13 @@ def setup_logging(level: str = "INFO", fmt: str = "keyvalue") -> None:
     root.handlers[:] = [handler]
     root.setLevel(os.environ.get("TRACKER_LOG_LEVEL", level).upper())
     root.propagate = False
+    # Libraries' warnings (APScheduler's "job raised an exception", a missed run) go
+    # through the same one-line, scrubbed handler, not Python's last-resort stderr.
     for noisy in ("httpx", "telegram", "apscheduler", "arxiv"):
-        logging.getLogger(noisy).setLevel(logging.WARNING)
+        lib = logging.getLogger(noisy)
+        lib.handlers[:] = [handler]
+        lib.propagate = False
+        lib.setLevel(logging.WARNING)
 
 
 def log(logger: logging.Logger, level: int, event: str, **fields: Any) -> None:
