@@ -4,8 +4,6 @@ real daemon against the local stand-ins (issue 8). Fast: injected clocks and sta
 from __future__ import annotations
 
 import json
-import sqlite3
-from pathlib import Path
 
 from test_forge_support import make_remote
 from test_runner_e2e import NOW, SEED, write_config

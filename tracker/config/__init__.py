@@ -1,0 +1,127 @@
+"""Load and validate the one TOML config file into frozen dataclasses.
+
+Validation happens once, here; every error names the file, the key and what was
+expected. Secrets are never read from the file: `*_env` keys name environment
+variables, resolved only when a service is actually used (`Config.secret`).
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from pathlib import Path
+from typing import Any
+
+from tracker.config.reader import Table
+from tracker.config.tables import (
+    optional_table,
+    parse_arxiv,
+    parse_citations,
+    parse_email,
+    parse_github,
+    parse_log,
+    parse_rule,
+    parse_schedule,
+    parse_sections,
+    parse_telegram,
+)
+from tracker.config.types import (
+    DEFAULT_WEIGHTS,
+    ArxivConfig,
+    CitationsConfig,
+    Config,
+    EmailConfig,
+    GithubConfig,
+    LogConfig,
+    ProposeConfig,
+    Rule,
+    ScheduleConfig,
+    SectionConfig,
+    StoreConfig,
+    SurveyConfig,
+    TelegramConfig,
+)
+from tracker.errors import ConfigError
+
+DEFAULT_CONFIG = Path("config/tracker.toml")
+
+__all__ = [
+    "DEFAULT_CONFIG", "DEFAULT_WEIGHTS", "ArxivConfig", "CitationsConfig", "Config", "EmailConfig", "GithubConfig",
+    "LogConfig", "ProposeConfig", "Rule", "ScheduleConfig", "SectionConfig", "StoreConfig", "SurveyConfig",
+    "TelegramConfig", "load_config", "parse_config", "resolve_config_path",
+]
+
+
+def resolve_config_path(path: str | Path | None) -> Path:
+    if path:
+        return Path(path)
+    env = os.environ.get("TRACKER_CONFIG")
+    return Path(env) if env else DEFAULT_CONFIG
+
+
+def load_config(path: str | Path | None = None) -> Config:
+    """Read and validate the config; relative paths resolve against the config's folder."""
+    file = resolve_config_path(path)
+    try:
+        raw = tomllib.loads(file.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"{file}: config file not found", "create one with `tracker init SURVEY.md --out FILE`") from None
+    except IsADirectoryError:
+        raise ConfigError(f"{file}: is a directory, expected a TOML file") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{file}: not valid UTF-8 (byte {exc.start})") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{file}: not valid TOML: {exc}") from None
+    return parse_config(raw, file)
+
+
+def parse_config(raw: dict[str, Any], file: Path) -> Config:
+    base = file.parent.absolute()  # a relative --config must not leave relative data paths (git runs in other folders)
+    root = Table(file, "", raw)
+
+    def where(t: Table | None, name: str, default: str | None) -> Path:
+        value = t.get(name, str, default) if t is not None else default
+        if value is None:
+            raise ConfigError(f"{file}: key '{t.key(name) if t else name}' is required")
+        if t is not None:
+            t.done()
+        p = Path(value).expanduser()
+        return p if p.is_absolute() else Path(os.path.normpath(base / p))
+
+    survey_t = root.table("survey")
+    if survey_t is None:
+        raise ConfigError(f"{file}: table [survey] with key 'survey.path' is required")
+    survey = SurveyConfig(path=where(survey_t, "path", None))
+    store = StoreConfig(path=where(root.table("store"), "path", "../data/tracker.db"))
+    out_dir = where(root.table("output"), "path", "../out")
+    templates_t = root.table("templates")
+    templates_dir = where(templates_t, "path", None) if templates_t is not None else None
+
+    scope_t = root.table("scope")
+    scope = parse_rule(scope_t) if scope_t is not None else Rule(min_score=0.0)
+    if scope_t is not None:
+        scope_t.done()
+    root.used.add("sections")
+    sections = parse_sections(file, raw.get("sections", []))
+    if not sections:
+        raise ConfigError(f"{file}: at least one [[sections]] table is required", "run `tracker init SURVEY.md` to bootstrap them")
+
+    config = Config(
+        file=file,
+        survey=survey,
+        store=store,
+        out_dir=out_dir,
+        arxiv=optional_table(root, "arxiv", parse_arxiv) or ArxivConfig(),
+        scope=scope,
+        sections=sections,
+        citations=optional_table(root, "citations", parse_citations) or CitationsConfig(),
+        telegram=optional_table(root, "telegram", parse_telegram),
+        email=optional_table(root, "email", parse_email),
+        github=optional_table(root, "github", parse_github),
+        propose=optional_table(root, "propose", lambda t: ProposeConfig(auto_accept_score=t.get("auto_accept_score", float, 0.0))) or ProposeConfig(),
+        schedule=optional_table(root, "schedule", parse_schedule) or ScheduleConfig(),
+        log=optional_table(root, "log", parse_log) or LogConfig(),
+        templates_dir=templates_dir,
+    )
+    root.done()
+    return config

@@ -1,0 +1,75 @@
+"""A view of one TOML table that knows its dotted key path, so every validation error
+names the file, the key and what was expected, and unknown keys are caught."""
+
+from __future__ import annotations
+
+import math
+import re
+from pathlib import Path
+from typing import Any
+
+from tracker.errors import ConfigError
+
+
+class Table:
+    """A view of one TOML table that knows its dotted key path, for error messages."""
+
+    def __init__(self, file: Path, path: str, data: Any) -> None:
+        if not isinstance(data, dict):
+            raise ConfigError(f"{file}: [{path}] must be a table, got {type(data).__name__}")
+        self.file, self.path, self.data, self.used = file, path, data, set()
+
+    def key(self, name: str) -> str:
+        return f"{self.path}.{name}" if self.path else name
+
+    def fail(self, name: str, expected: str) -> ConfigError:
+        return ConfigError(f"{self.file}: key '{self.key(name)}': expected {expected}, got {self.data.get(name)!r}")
+
+    def get(self, name: str, kind: type | tuple[type, ...], default: Any = ..., expected: str = "") -> Any:
+        self.used.add(name)
+        if name not in self.data:
+            if default is ...:
+                raise ConfigError(f"{self.file}: key '{self.key(name)}' is required ({expected or _kind_name(kind)})")
+            return default
+        value = self.data[name]
+        if kind is float and isinstance(value, int) and not isinstance(value, bool):
+            value = float(value)
+        if not isinstance(value, kind) or (isinstance(value, bool) and kind in (int, float)):
+            raise self.fail(name, expected or _kind_name(kind))
+        if isinstance(value, float) and not math.isfinite(value):
+            raise self.fail(name, "a finite number")
+        return value
+
+    def url(self, name: str, default: str) -> str:
+        """An http(s) URL: a missing scheme or host would only fail at the first request."""
+        value = self.get(name, str, default)
+        if not re.match(r"^https?://[^/\s?#]+", value):
+            raise self.fail(name, "an http:// or https:// URL")
+        return value
+
+    def strings(self, name: str, default: list[str] | None = None, nonempty: bool = False) -> tuple[str, ...]:
+        value = self.get(name, list, [] if default is None else default, "a list of strings")
+        if not all(isinstance(v, str) and v.strip() for v in value):
+            raise self.fail(name, "a list of non-empty strings")
+        if nonempty and not value:
+            raise self.fail(name, "a non-empty list of strings")
+        return tuple(value)
+
+    def table(self, name: str) -> "Table | None":
+        self.used.add(name)
+        return Table(self.file, self.key(name), self.data[name]) if name in self.data else None
+
+    def done(self) -> None:
+        unknown = sorted(set(self.data) - self.used)
+        if unknown:
+            raise ConfigError(f"{self.file}: unknown key '{self.key(unknown[0])}'" + _known_hint(self.used))
+
+
+def _kind_name(kind: type | tuple[type, ...]) -> str:
+    names = {str: "a string", int: "an integer", float: "a number", bool: "true or false", list: "a list", dict: "a table"}
+    kinds = kind if isinstance(kind, tuple) else (kind,)
+    return " or ".join(names.get(k, k.__name__) for k in kinds)
+
+
+def _known_hint(used: set[str]) -> str:
+    return f" (known keys: {', '.join(sorted(used))})" if used else ""

@@ -1,0 +1,237 @@
+"""Parsers for each TOML table: values checked and turned into the dataclasses of
+`tracker.config.types`, errors naming the dotted key."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any, Callable, TypeVar
+
+from tracker.config.reader import Table
+from tracker.config.types import (
+    DEFAULT_WEIGHTS,
+    ArxivConfig,
+    CitationsConfig,
+    EmailConfig,
+    GithubConfig,
+    LogConfig,
+    Rule,
+    ScheduleConfig,
+    SectionConfig,
+    TelegramConfig,
+)
+from tracker.errors import ConfigError
+
+T = TypeVar("T")
+
+SLUG = re.compile(r"^[a-z0-9][a-z0-9_\-]*$")
+CATEGORY = re.compile(r"^[A-Za-z][A-Za-z\-]*(?:\.[A-Za-z][A-Za-z\-]*)?$")
+
+
+def parse_rule(t: Table) -> Rule:
+    weights = dict(DEFAULT_WEIGHTS)
+    wt = t.table("weights")
+    if wt is not None:
+        for name in list(wt.data):
+            if name not in DEFAULT_WEIGHTS:
+                raise ConfigError(f"{t.file}: unknown key '{wt.key(name)}' (fields: {', '.join(DEFAULT_WEIGHTS)})")
+            weights[name] = wt.get(name, float, expected="a number")
+            if weights[name] < 0:
+                raise wt.fail(name, "a number >= 0")
+    groups = t.get("all", list, [], "a list of lists of strings")
+    all_: list[tuple[str, ...]] = []
+    for group in groups:
+        if isinstance(group, str):
+            group = [group]
+        if not isinstance(group, list) or not group or not all(isinstance(g, str) and g.strip() for g in group):
+            raise t.fail("all", "a list of non-empty lists of strings")
+        all_.append(tuple(group))
+    regex = t.strings("regex")
+    for pattern in regex:
+        try:
+            re.compile(pattern)
+        except re.error as exc:
+            raise ConfigError(f"{t.file}: key '{t.key('regex')}': bad regular expression {pattern!r}: {exc}") from None
+    any_ = t.strings("any")
+    if "any" in t.data and not any_:
+        raise t.fail("any", "a non-empty list of strings")
+    min_score = t.get("min_score", float, 1.0)
+    if min_score < 0:
+        raise t.fail("min_score", "a number >= 0")
+    return Rule(
+        any=any_,
+        all_=tuple(all_),
+        not_=t.strings("not"),
+        regex=regex,
+        case_sensitive=t.strings("case_sensitive"),
+        weights=weights,
+        min_score=min_score,
+    )
+
+
+def parse_sections(file: Path, raw: Any) -> tuple[SectionConfig, ...]:
+    if not isinstance(raw, list):
+        raise ConfigError(f"{file}: [[sections]] must be an array of tables")
+    out: list[SectionConfig] = []
+    seen: set[str] = set()
+    for i, item in enumerate(raw):
+        t = Table(file, f"sections[{i}]", item)
+        sid = t.get("id", str, expected="a section id (lower-case letters, digits, - or _)")
+        if not SLUG.match(sid):
+            raise t.fail("id", "a section id of lower-case letters, digits, - or _")
+        if sid in seen:
+            raise ConfigError(f"{file}: key 'sections[{i}].id': duplicate section id {sid!r}")
+        seen.add(sid)
+        t.path = f"sections.{sid}"
+        heading = t.get("heading", str, expected="the section's heading text in the survey")
+        rule = parse_rule(t)
+        if not (rule.any or rule.all_ or rule.regex):
+            raise ConfigError(f"{file}: section {sid!r}: key 'sections.{sid}.any' is required (a non-empty list of terms)")
+        aliases: dict[str, tuple[str, ...]] = {}
+        at = t.table("aliases")
+        if at is not None:
+            for work in list(at.data):
+                aliases[work] = at.strings(work, nonempty=True)
+        t.used.add("aliases")
+        t.done()
+        out.append(SectionConfig(id=sid, heading=heading, rule=rule, aliases=aliases))
+    return tuple(out)
+
+
+def optional_table(root: Table, name: str, build: Callable[[Table], T]) -> T | None:
+    t = root.table(name)
+    if t is None:
+        return None
+    value = build(t)
+    t.done()
+    return value
+
+
+def parse_arxiv(t: Table) -> ArxivConfig:
+    d = ArxivConfig()
+    cfg = ArxivConfig(
+        api_url=t.url("api_url", d.api_url),
+        rss_url=t.url("rss_url", d.rss_url),
+        categories=t.strings("categories", list(d.categories), nonempty=True),
+        delay_seconds=t.get("delay_seconds", float, d.delay_seconds),
+        timeout_seconds=t.get("timeout_seconds", float, d.timeout_seconds),
+        retries=t.get("retries", int, d.retries),
+        page_size=t.get("page_size", int, d.page_size),
+        overlap_days=t.get("overlap_days", int, d.overlap_days),
+        first_poll_days=t.get("first_poll_days", int, d.first_poll_days),
+    )
+    bad = next((c for c in cfg.categories if not CATEGORY.match(c)), None)
+    if bad is not None:
+        raise t.fail("categories", f"arXiv category names such as \"cs.CL\" or \"hep-th\" ({bad!r} is not one)")
+    if cfg.delay_seconds < 0:
+        raise t.fail("delay_seconds", "a number >= 0")
+    if cfg.timeout_seconds <= 0:
+        raise t.fail("timeout_seconds", "a number > 0")
+    for name in ("retries", "overlap_days", "first_poll_days"):
+        if getattr(cfg, name) < 0:
+            raise t.fail(name, "an integer >= 0")
+    if not 1 <= cfg.page_size <= 2000:
+        raise t.fail("page_size", "an integer from 1 to 2000")
+    return cfg
+
+
+def parse_citations(t: Table) -> CitationsConfig:
+    d = CitationsConfig()
+    provider = t.get("provider", str, d.provider)
+    if provider not in ("none", "semantic_scholar"):
+        raise t.fail("provider", '"none" or "semantic_scholar"')
+    cfg = CitationsConfig(
+        provider=provider,
+        api_url=t.url("api_url", d.api_url),
+        api_key_env=t.get("api_key_env", str, d.api_key_env),
+        page_size=t.get("page_size", int, d.page_size),
+        delay_seconds=t.get("delay_seconds", float, d.delay_seconds),
+    )
+    if not 1 <= cfg.page_size <= 1000:
+        raise t.fail("page_size", "an integer from 1 to 1000")
+    if cfg.delay_seconds < 0:
+        raise t.fail("delay_seconds", "a number >= 0")
+    return cfg
+
+
+def int_list(t: Table, name: str, nonempty: bool) -> tuple[int, ...]:
+    value = t.get(name, list, [] if not nonempty else ..., "a list of integer ids")
+    if not all(isinstance(v, int) and not isinstance(v, bool) for v in value) or (nonempty and not value):
+        raise t.fail(name, "a non-empty list of integer ids" if nonempty else "a list of integer ids")
+    return tuple(value)
+
+
+def parse_telegram(t: Table) -> TelegramConfig:
+    d = TelegramConfig(token_env="", chat_ids=())
+    cfg = TelegramConfig(
+        token_env=t.get("token_env", str, "TELEGRAM_BOT_TOKEN"),
+        chat_ids=int_list(t, "chat_ids", nonempty=True),
+        api_url=t.url("api_url", d.api_url),
+        allowed_user_ids=int_list(t, "allowed_user_ids", nonempty=False),
+        send_empty=t.get("send_empty", bool, d.send_empty),
+        timeout_seconds=t.get("timeout_seconds", float, d.timeout_seconds),
+        retries=t.get("retries", int, d.retries),
+        run_bot=t.get("run_bot", bool, d.run_bot),
+    )
+    if cfg.timeout_seconds <= 0:
+        raise t.fail("timeout_seconds", "a number > 0")
+    if cfg.retries < 0:
+        raise t.fail("retries", "an integer >= 0")
+    return cfg
+
+
+def parse_email(t: Table) -> EmailConfig:
+    security = t.get("security", str, "starttls")
+    if security not in ("ssl", "starttls", "none"):
+        raise t.fail("security", '"ssl", "starttls" or "none"')
+    port = t.get("port", int, 465 if security == "ssl" else 587)
+    if not 0 < port < 65536:
+        raise t.fail("port", "a port number from 1 to 65535")
+    cfg = EmailConfig(
+        host=t.get("host", str),
+        from_=t.get("from", str, expected="the sender address"),
+        to=t.strings("to", nonempty=True),
+        port=port,
+        security=security,
+        username_env=t.get("username_env", str, None),
+        password_env=t.get("password_env", str, None),
+        timeout_seconds=t.get("timeout_seconds", float, 30.0),
+        send_empty=t.get("send_empty", bool, False),
+    )
+    if cfg.timeout_seconds <= 0:
+        raise t.fail("timeout_seconds", "a number > 0")
+    return cfg
+
+
+def parse_github(t: Table) -> GithubConfig:
+    d = GithubConfig(remote_url="", repo="")
+    repo = t.get("repo", str, expected='"owner/name"')
+    if not re.fullmatch(r"[A-Za-z0-9_.\-]+/[A-Za-z0-9_.\-]+", repo):
+        raise t.fail("repo", '"owner/name"')
+    return GithubConfig(
+        remote_url=t.get("remote_url", str, expected="a git URL or a local path"),
+        repo=repo,
+        base=t.get("base", str, d.base),
+        survey_path=t.get("survey_path", str, d.survey_path),
+        branch=t.get("branch", str, d.branch),
+        api_url=t.url("api_url", d.api_url),
+        token_env=t.get("token_env", str, d.token_env),
+        author_name=t.get("author_name", str, d.author_name),
+        author_email=t.get("author_email", str, d.author_email),
+    )
+
+
+def parse_schedule(t: Table) -> ScheduleConfig:
+    d = ScheduleConfig()
+    values = {name: t.get(name, str, getattr(d, name)) for name in ("timezone", "poll", "catch_up", "digest", "email", "propose")}
+    return ScheduleConfig(**values, misfire_grace_seconds=t.get("misfire_grace_seconds", int, d.misfire_grace_seconds))
+
+
+def parse_log(t: Table) -> LogConfig:
+    level = t.get("level", str, "INFO").upper()
+    if level not in ("DEBUG", "INFO", "WARNING", "ERROR"):
+        raise t.fail("level", '"debug", "info", "warning" or "error"')
+    fmt = t.get("format", str, "keyvalue")
+    if fmt not in ("keyvalue", "json"):
+        raise t.fail("format", '"keyvalue" or "json"')
+    return LogConfig(level=level, format=fmt)

@@ -1,0 +1,167 @@
+"""The validated configuration as frozen dataclasses, one per TOML table."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from tracker.errors import ConfigError
+
+DEFAULT_WEIGHTS = {"title": 3.0, "abstract": 1.0, "comment": 0.5, "journal_ref": 0.5}
+
+
+@dataclass(frozen=True)
+class SurveyConfig:
+    path: Path
+
+
+@dataclass(frozen=True)
+class StoreConfig:
+    path: Path
+
+
+@dataclass(frozen=True)
+class ArxivConfig:
+    api_url: str = "https://export.arxiv.org/api/query"
+    rss_url: str = "https://rss.arxiv.org/rss"
+    categories: tuple[str, ...] = ("cs.CL", "cs.LG", "cs.AI")
+    delay_seconds: float = 3.0
+    timeout_seconds: float = 30.0
+    retries: int = 3
+    page_size: int = 500
+    overlap_days: int = 2
+    first_poll_days: int = 7
+
+
+@dataclass(frozen=True)
+class Rule:
+    """The terms of one section (or of the global scope), uncompiled.
+
+    `all_` holds groups: each group is a list of alternatives of which one must
+    match. `case_sensitive` lists terms matched exactly as written (e.g. T5).
+    """
+
+    any: tuple[str, ...] = ()
+    all_: tuple[tuple[str, ...], ...] = ()
+    not_: tuple[str, ...] = ()
+    regex: tuple[str, ...] = ()
+    case_sensitive: tuple[str, ...] = ()
+    weights: dict[str, float] = field(default_factory=lambda: dict(DEFAULT_WEIGHTS))
+    min_score: float = 1.0
+
+
+@dataclass(frozen=True)
+class SectionConfig:
+    id: str
+    heading: str
+    rule: Rule
+    aliases: dict[str, tuple[str, ...]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class CitationsConfig:
+    provider: str = "none"
+    api_url: str = "https://api.semanticscholar.org"
+    api_key_env: str = "S2_API_KEY"
+    page_size: int = 100
+    delay_seconds: float = 1.0
+
+
+@dataclass(frozen=True)
+class TelegramConfig:
+    token_env: str
+    chat_ids: tuple[int, ...]
+    api_url: str = "https://api.telegram.org"
+    allowed_user_ids: tuple[int, ...] = ()
+    send_empty: bool = False
+    timeout_seconds: float = 30.0
+    retries: int = 3
+    run_bot: bool = False
+
+
+@dataclass(frozen=True)
+class EmailConfig:
+    host: str
+    from_: str
+    to: tuple[str, ...]
+    port: int = 587
+    security: str = "starttls"
+    username_env: str | None = None
+    password_env: str | None = None
+    timeout_seconds: float = 30.0
+    send_empty: bool = False
+
+
+@dataclass(frozen=True)
+class GithubConfig:
+    remote_url: str
+    repo: str
+    base: str = "main"
+    survey_path: str = "README.md"
+    branch: str = "tracker/proposals"
+    api_url: str = "https://api.github.com"
+    token_env: str = "GITHUB_TOKEN"
+    author_name: str = "tracker"
+    author_email: str = "tracker@localhost"
+
+
+@dataclass(frozen=True)
+class ProposeConfig:
+    auto_accept_score: float = 0.0
+
+
+@dataclass(frozen=True)
+class ScheduleConfig:
+    timezone: str = "America/New_York"
+    poll: str = "30 20 * * sun-thu"
+    catch_up: str = "0 12 * * *"
+    digest: str = "0 8 * * *"
+    email: str = "0 8 * * mon"
+    propose: str = "0 9 * * mon"
+    misfire_grace_seconds: int = 6 * 3600
+
+
+@dataclass(frozen=True)
+class LogConfig:
+    level: str = "INFO"
+    format: str = "keyvalue"
+
+
+@dataclass(frozen=True)
+class Config:
+    file: Path
+    survey: SurveyConfig
+    store: StoreConfig
+    out_dir: Path
+    arxiv: ArxivConfig
+    scope: Rule
+    sections: tuple[SectionConfig, ...]
+    citations: CitationsConfig
+    telegram: TelegramConfig | None
+    email: EmailConfig | None
+    github: GithubConfig | None
+    propose: ProposeConfig
+    schedule: ScheduleConfig
+    log: LogConfig
+    templates_dir: Path | None = None
+
+    @property
+    def data_dir(self) -> Path:
+        return self.store.path.parent
+
+    def section(self, key: str) -> SectionConfig | None:
+        """Find a section by id or by exact heading text."""
+        for s in self.sections:
+            if key in (s.id, s.heading):
+                return s
+        return None
+
+    def secret(self, env_key_name: str, env_name: str | None) -> str:
+        """Read a secret from the environment; the error names the config key, never the value."""
+        if not env_name:
+            raise ConfigError(f"{self.file}: key '{env_key_name}' is not set")
+        value = os.environ.get(env_name)
+        if not value:
+            raise ConfigError(f"environment variable {env_name} (named by '{env_key_name}' in {self.file}) is not set")
+        return value
