@@ -18,6 +18,10 @@ def test_demo_runs_the_whole_cycle_against_the_standins(tmp_path):
     assert summary["decisions"] == 2
     assert summary["pull_request"] and summary["pull_request"].endswith("/pull/1")
 
+    shown = "\n".join(lines)
+    assert "Telegram messages, as the chat shows it" in shown and "<b>" not in shown.split("as the chat shows it")[1][:400]
+    assert "Weekly email to maintainer@localhost: arXiv weekly" in shown
+
     messages = sorted((tmp_path / "telegram").glob("message-*.html"))
     assert messages and all(len(m.read_text(encoding="utf-8")) <= 4096 for m in messages)
     assert "arxiv.org/abs/" in messages[0].read_text(encoding="utf-8")

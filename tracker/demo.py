@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import functools
 import gzip
+import html
 import itertools
 import json
 import os
+import re
 import shutil
 import subprocess
 import tomllib
@@ -222,6 +224,13 @@ def run_demo(out: Path, say: Say, progress: Callable[[str, int], None] | None = 
         total = db["papers"].count
         say(f"  stored {total} papers; primary section: " + ", ".join(f"{c.id} {counts.get(c.id, 0)}" for c in config.sections))
 
+        sent = s.telegram.calls("sendMessage")
+        if sent:
+            say(f"\n  The first of {len(sent)} Telegram messages, as the chat shows it:")
+            say(_indent(_plain(str(sent[0].params.get("text", ""))), 12))
+        for mail in s.smtp.received:
+            say(f"  Weekly email to {', '.join(mail.recipients)}: {mail.message['subject']}")
+
         say("\n[bold]4. Triage[/]: the maintainer taps Accept on the first two Telegram entries")
         tapped = press_accept(s, config, db, 2)
         decided = [dict(r) for r in db.query("SELECT paper_id, decision, via FROM decisions ORDER BY id")]
@@ -254,6 +263,17 @@ def run_demo(out: Path, say: Say, progress: Callable[[str, int], None] | None = 
     if failed:
         raise TrackerError(f"demo: stage(s) failed: {', '.join(failed)}", f"see {config.store.path} (job_runs table)")
     return summary
+
+
+def _plain(telegram_html: str) -> str:
+    """Telegram HTML as the chat renders it: tags dropped, entities decoded."""
+    return html.unescape(re.sub(r"<[^>]+>", "", telegram_html))
+
+
+def _indent(text: str, max_lines: int) -> str:
+    lines = text.strip().splitlines()
+    shown = lines[:max_lines] + (["…"] if len(lines) > max_lines else [])
+    return "\n".join(f"    {line}" for line in shown)
 
 
 def _brief(summary: dict[str, Any]) -> str:
