@@ -110,3 +110,18 @@ def test_shipped_rules_keep_the_sample_days_readable():
         kept[obj["published"]] += bool(classifier.classify_dict(obj))
     assert len(kept) == 3
     assert 5 <= statistics.median(kept.values()) <= 40
+
+
+def test_eval_warns_about_labels_no_section_has_and_refuses_empty_input(run_cli, tmp_path):
+    cfg = tmp_path / "t.toml"
+    cfg.write_text('[survey]\npath = "s.md"\n[[sections]]\nid = "encoder_only"\nheading = "E"\nany = ["*BERT"]\n', encoding="utf-8")
+    data = tmp_path / "l.jsonl"
+    data.write_text(json.dumps({"id": "2501.00001", "title": "BERT again", "sections": ["encoder-only"]}) + "\n"
+                    + json.dumps({"id": "2501.00002", "title": "Mamba again", "sections": ["ssm"]}) + "\n", encoding="utf-8")
+    code, out, err = run_cli("--config", str(cfg), "eval", "--input", str(data), "--json")
+    assert code == 0 and json.loads(out)["top_accuracy"] == 0.5
+    assert "warning:" in err and "ssm" in err and "encoder-only" not in err.split("sections:")[0]
+    empty = tmp_path / "empty.jsonl"
+    empty.write_text("\n", encoding="utf-8")
+    code, out, err = run_cli("--config", str(cfg), "eval", "--input", str(empty))
+    assert code == 1 and out == "" and "no labeled papers" in err

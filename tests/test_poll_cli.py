@@ -67,3 +67,15 @@ def test_commands_have_help(run_cli):
     for cmd in ("poll", "export", "status"):
         code, out, _ = run_cli(cmd, "--help")
         assert code == 0 and len(out) > 100
+
+
+def test_status_before_any_poll_reports_without_creating_the_database(run_cli, tmp_path):
+    from tracker.config import load_config
+
+    cfg = write_config(tmp_path, "http://127.0.0.1:9/api/query", "http://127.0.0.1:9/rss")
+    db_path = load_config(cfg).store.path
+    code, out, err = run_cli("--config", str(cfg), "status", "--json")
+    assert code == 0, err
+    data = json.loads(out)
+    assert data["totals"]["papers"] == 0 and [j["job"] for j in data["jobs"]][:1] == ["poll"]
+    assert "no database yet" in err and not db_path.exists() and not db_path.parent.exists()

@@ -8,7 +8,7 @@ from typing import Any, TextIO
 import click
 
 from tracker.cli import json_option, pass_app, print_json
-from tracker.errors import StoreError
+from tracker.errors import InputError, StoreError
 from tracker.models import read_papers, split_arxiv_id
 
 
@@ -131,11 +131,18 @@ def explain_cmd(app, arxiv_id: str, as_json: bool) -> None:
 def eval_cmd(app, stream: TextIO, misses: bool, as_json: bool) -> None:
     """Measure the configured rules against labeled papers: accuracy, coverage, precision, recall, confusion."""
     from tracker.classify import Classifier
-    from tracker.evaluate import evaluate, read_labeled
+    from tracker.evaluate import evaluate, norm_label, read_labeled
 
     classifier = Classifier.from_config(app.config)
     name = getattr(stream, "name", "input")
     items = [(l.paper, l.labels, classifier.classify(l.paper)) for l in read_labeled(stream, name)]
+    if not items:
+        raise InputError(f"{name}: no labeled papers to evaluate")
+    known = {norm_label(s) for s in classifier.section_ids}
+    unknown = sorted({label for _, labels, _ in items for label in labels if norm_label(label) not in known})
+    if unknown:
+        click.echo(f"warning: labels that match no configured section (they can only count as misses): {', '.join(unknown)}; "
+                   f"sections: {', '.join(classifier.section_ids)}", err=True)
     report = evaluate(items, classifier.section_ids)
     if as_json:
         data = report.to_json()

@@ -212,7 +212,10 @@ def build_status(config: Config, db: Database) -> dict[str, Any]:
 def status_cmd(app, as_json: bool) -> None:
     """Show the last run per source, paper counts per section, each job's last and next run, and the delivery backlog."""
     config = app.config
-    data = build_status(config, open_store(config.store.path))
+    exists = config.store.path.exists()
+    data = build_status(config, open_store(config.store.path if exists else ":memory:"))
+    if not exists:
+        click.echo(f"no database yet at {config.store.path} (the first `tracker poll` creates it)", err=True)
     if as_json:
         print_json(data)
         return
