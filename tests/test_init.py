@@ -37,8 +37,8 @@ def test_seed_terms_are_the_distinctive_names(tmp_path):
     assert sections["encoder-only"]["any"][:5] == ["Encoder-only", "BERT", "RoBERTa", "ALBERT", "ELECTRA"]
     assert {"mT5", "Bart", "Encoder-Decoder"} <= set(sections["encoder-decoder"]["any"])
     assert {"LLaMA", "GPT-3", "QLoRA", "WebGPT"} <= set(sections["decoder-only"]["any"])
-    assert {"RWKV", "Mamba"} <= set(sections["transformer"]["any"])
-    assert "Transformer" not in sections["transformer"]["any"]  # "非 Transformer" means non-Transformer
+    assert {"RWKV", "Mamba"} <= set(sections["non-transformer"]["any"])
+    assert "Transformer" not in sections["non-transformer"]["any"]  # "非 Transformer" means non-Transformer
     assert "section-1" not in sections  # the title heading has no entries
 
 

@@ -95,7 +95,7 @@ def test_seed_patch_in_each_sections_style(seed, headings):
 
 
 def test_patch_touches_only_added_lines(seed):
-    result = add_papers(seed, [paper(1, "encoder-only"), paper(2, "transformer")])
+    result = add_papers(seed, [paper(1, "encoder-only"), paper(2, "non-transformer")])
     diff = unified_diff(seed.render(), result.text, "config/llm-survey.md")
     body = [l for l in diff.splitlines() if l[:1] in "+-" and not l.startswith(("+++", "---"))]
     assert body and all(l.startswith("+") for l in body)
@@ -147,7 +147,7 @@ def test_skips_already_listed_papers(seed):
         paper(1, "encoder-only", title="RoBERTa: A robustly optimized BERT pretraining approach!"),
         Paper(id="1907.11692", title="Something else", section="encoder-only"),
         paper(3, "encoder-only"),
-        paper(3, "transformer"),
+        paper(3, "non-transformer"),
     ]
     result = add_papers(seed, papers)
     assert [p.id for p, _ in result.added] == ["2409.10003"]
@@ -159,7 +159,7 @@ def test_skips_already_listed_papers(seed):
 
 
 def test_nothing_to_add_leaves_text_identical(seed):
-    result = add_papers(seed, [Paper(id="2312.00752", title="x", section="transformer")])
+    result = add_papers(seed, [Paper(id="2312.00752", title="x", section="non-transformer")])
     assert result.text == seed.render() and not result.added
     assert unified_diff(seed.render(), result.text, "s.md") == ""
 
@@ -191,7 +191,7 @@ def test_empty_section_gets_an_entry_in_the_survey_style():
 def test_crlf_and_missing_final_newline_are_kept():
     text = SEED.read_text(encoding="utf-8").replace("\n", "\r\n").rstrip("\r\n")
     survey = parse_survey(text, "crlf.md")
-    result = add_papers(survey, [paper(1, "transformer")])
+    result = add_papers(survey, [paper(1, "non-transformer")])
     assert "\r\n" in result.text and "\n" not in result.text.replace("\r\n", "")
     assert not result.text.endswith("\n") and result.text.endswith("2024.")
     assert result.text.startswith(text[: text.rindex("\r\n")])
@@ -220,7 +220,7 @@ names = st.lists(
 
 
 @settings(max_examples=150, deadline=None)
-@given(title=hard_text, authors=names, section=st.sampled_from(["encoder-only", "transformer", "section-2", "decoder-only"]))
+@given(title=hard_text, authors=names, section=st.sampled_from(["encoder-only", "non-transformer", "section-2", "decoder-only"]))
 def test_markdown_specials_read_back(seed, title, authors, section):
     p = Paper(id="2409.12345", title=title, authors=tuple(authors), published="2024-09-05", section=section)
     title_folded = fold_title(title)
@@ -249,7 +249,7 @@ def test_diff_applies_with_git_apply_and_patch(seed, tmp_path, variant):
     if variant != "lf":
         old = old.replace("\n", "\r\n").rstrip("\r\n")
     survey = parse_survey(old, "config/llm-survey.md")
-    result = add_papers(survey, [paper(1, "encoder-only"), paper(2, "transformer"), paper(3, "section-2")])
+    result = add_papers(survey, [paper(1, "encoder-only"), paper(2, "non-transformer"), paper(3, "section-2")])
     diff = unified_diff(old, result.text, "config/llm-survey.md")
     assert _apply_with(["git", "apply"], tmp_path, "git", old, diff) == result.text
     assert _apply_with(["patch", "-p1", "-i"], tmp_path, "patch", old, diff) == result.text
@@ -287,7 +287,7 @@ def test_patch_command_reads_stdin(run_cli, monkeypatch, tmp_path):
 
     monkeypatch.chdir(tmp_path)
     (tmp_path / "s.md").write_bytes(SEED.read_bytes())
-    stdin = io.TextIOWrapper(io.BytesIO(_jsonl(paper(5, "transformer")).encode("utf-8")), encoding="utf-8")
+    stdin = io.TextIOWrapper(io.BytesIO(_jsonl(paper(5, "non-transformer")).encode("utf-8")), encoding="utf-8")
     monkeypatch.setattr("sys.stdin", stdin)
     code, out, err = run_cli("patch", "s.md", "--input", "-")
     assert code == 0 and "+6. **Sparse State Machines 5: A Study.** `arXiv`  " in out
@@ -313,7 +313,7 @@ def test_patch_command_errors_print_nothing(run_cli, tmp_path, monkeypatch, cont
 
 def test_patch_command_missing_files(run_cli, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    (tmp_path / "p.jsonl").write_text(_jsonl(paper(1, "transformer")), encoding="utf-8")
+    (tmp_path / "p.jsonl").write_text(_jsonl(paper(1, "non-transformer")), encoding="utf-8")
     code, out, err = run_cli("patch", "missing.md", "--input", "p.jsonl")
     assert (code, out) == (1, "") and "missing.md: survey file not found" in err
     (tmp_path / "s.md").write_bytes(SEED.read_bytes())

@@ -33,7 +33,7 @@ def test_seed_section_ids_are_readable_and_unique(seed):
     by_heading = {s.heading: s.id for s in seed.sections}
     assert by_heading["基于 Encoder-only 架构的大语言模型"] == "encoder-only"
     assert by_heading["大数据+大模型→新智能"] == "section-2"
-    assert by_heading["非 Transformer 架构"] == "transformer"
+    assert by_heading["非 Transformer 架构"] == "non-transformer"
     assert all(i.isascii() for i in ids)
 
 

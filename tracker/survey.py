@@ -38,10 +38,16 @@ def heading_text(raw: str) -> str:
     return " ".join(text.split())
 
 
+SLUG_WORD = re.compile(r"非(?=\s*[A-Za-z0-9])|[A-Za-z0-9]+")
+
+
 def slugify(heading: str, position: int) -> str:
-    """Readable ASCII slug from the heading's Latin words, else `section-N` by position."""
+    """Readable ASCII slug from the heading's Latin words, else `section-N` by position.
+    The Chinese negation 非 before a Latin word reads "non": "非 Transformer 架构" is
+    `non-transformer`, not the opposite section."""
     slug = ""
-    for word in re.findall(r"[A-Za-z0-9]+", heading):
+    for match in SLUG_WORD.findall(heading):
+        word = "non" if match == "非" else match
         if slug and len(slug) + len(word) > 48:
             break
         slug = f"{slug}-{word.lower()}" if slug else word.lower()
