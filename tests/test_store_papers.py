@@ -99,9 +99,17 @@ def test_fts_follows_a_new_version_but_not_a_mere_sighting(db):
 
     p = replace(real_api_papers()[0], version=1)
     upsert_papers(db, [p], "api")
-    upsert_papers(db, [p], "rss")
+
+    def index_records() -> int:  # FTS5 adds a segment record each time a row is (re)indexed
+        return db.execute("SELECT COUNT(*) FROM papers_fts_data").fetchone()[0]
+
+    indexed = index_records()
+    upsert_papers(db, [p], "rss")  # seen again: last_seen and sources change, the text does not
+    assert json.loads(db["papers"].get(p.id)["sources"]) == ["api", "rss"]
+    assert index_records() == indexed  # the sighting did not rewrite the index
     match = "SELECT COUNT(*) FROM papers_fts WHERE papers_fts MATCH ?"
     assert db.execute(match, ["zebrafishology"]).fetchone()[0] == 0
     upsert_papers(db, [replace(p, version=2, title="Zebrafishology " + p.title)], "api")
     assert db.execute(match, ["zebrafishology"]).fetchone()[0] == 1
-    assert db.execute("INSERT INTO papers_fts(papers_fts) VALUES('integrity-check')") is not None
+    assert index_records() > indexed
+    db.execute("INSERT INTO papers_fts(papers_fts) VALUES('integrity-check')")  # raises if the index is corrupt
