@@ -96,6 +96,8 @@ def test_run_once_drives_the_full_cycle_against_the_stand_ins(tmp_path, run_cli,
         monkeypatch.setenv("E2E_TELEGRAM_TOKEN", tg.token)
         code, out, err = run_cli("--config", str(config), "run", "--once", "--now", NOW, "--json")
         again = {r["job"]: r for r in json.loads(out)}
+        sent_again = tg.sent(4242)
         assert code == 0, err
+        assert again["digest"]["outcome"] == "ok" and again["digest"]["papers"] == 0 and sent_again == []  # every paper was delivered the first time
         assert again["email"]["outcome"] == "skipped" and not smtp.received
         assert again["poll"]["new"] == 0
