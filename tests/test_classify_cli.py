@@ -93,8 +93,8 @@ def test_classify_invalid_json_is_an_error(run_cli, cfg, tmp_path):
 
 
 def test_classify_without_input_is_a_usage_error(run_cli, cfg):
-    code, _out, _err = run_cli("--config", str(cfg), "classify")
-    assert code == 2
+    code, _out, err = run_cli("--config", str(cfg), "classify")
+    assert code == 2 and "--input" in err
 
 
 def fill_store(cfg: Path, fingerprint: str | None) -> None:

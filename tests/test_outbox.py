@@ -130,7 +130,7 @@ def test_stdout_channel_prints_and_marks_nothing(world, run_cli):
         code, out, err = run_cli("--config", str(config.file), "digest", "--channel", "stdout")
         assert code == 0 and f"{len(ids)} new papers" in out
     db = open_store(config.store.path)
-    assert db["deliveries"].count == 0 and tg.requests == []
+    assert db["deliveries"].count == 0 and db["outbox"].count == 0 and tg.requests == []
 
 
 def test_unconfigured_channel_asked_explicitly_is_an_error(tmp_path, run_cli):

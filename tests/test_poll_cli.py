@@ -60,7 +60,7 @@ def test_poll_json_and_bad_arguments(env, run_cli):
     code, _, err = run_cli("--config", str(config), "poll", "--source", "ftp")
     assert code == 1 and "unknown source 'ftp'" in err
     code, _, err = run_cli("--config", str(config), "poll", "--since", "yesterday")
-    assert code == 2
+    assert code == 2 and "--since" in err and "yesterday" in err
 
 
 def test_commands_have_help(run_cli):
