@@ -20,7 +20,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tracker.classify import Classifier  # noqa: E402
+from tracker.classify.matcher import Classifier  # noqa: E402
 from tracker.config import load_config  # noqa: E402
 
 DEFAULT_LISTING = ROOT / "tests" / "fixtures" / "listings" / "sample-2025-10-29_31.jsonl.gz"

@@ -21,9 +21,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from tracker.config import load_config  # noqa: E402
-from tracker.links import Matcher, known_works  # noqa: E402
+from tracker.links.match import Matcher, known_works  # noqa: E402
 from tracker.models import Paper  # noqa: E402
-from tracker.survey import load_survey  # noqa: E402
+from tracker.survey.parse import load_survey  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> None:

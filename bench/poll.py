@@ -35,7 +35,7 @@ SINCE = date(2025, 3, 1)
 def child(api_url: str, rss_url: str, store: Path) -> None:
     """Run inside the measured process: two polls, one JSON line of figures."""
     sys.path.insert(0, str(ROOT))
-    from tracker import pipeline
+    from tracker.run import pipeline
     from tracker.config import StoreConfig, load_config
     from tracker.sources import arxiv_api
 

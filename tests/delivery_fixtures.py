@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any, Iterable
 
 from tracker.config import Config, load_config
-from tracker.demo import sample_papers  # noqa: F401  (re-exported for the delivery tests)
+from tracker.run.demo import sample_papers  # noqa: F401  (re-exported for the delivery tests)
 from tracker.models import Match, Paper, SectionScore
 from tracker.store.classifications import save_classifications
 from tracker.store.papers import upsert_papers

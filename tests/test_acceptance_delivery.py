@@ -8,7 +8,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from delivery_fixtures import TOKEN, fill_store, sample_papers, write_config
-from tracker.deliver import GIVE_UP_AFTER, run_digest
+from tracker.deliver.outbox import GIVE_UP_AFTER, run_digest
 from tracker.standins.smtp import SmtpStandin
 from tracker.standins.telegram import TelegramStandin
 from tracker.store import deliveries as outbox

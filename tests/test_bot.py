@@ -8,9 +8,9 @@ from datetime import datetime, timezone
 import pytest
 
 from delivery_fixtures import TOKEN, fill_store, sample_papers, write_config
-from tracker.bot import REFUSAL, BotContext, handle_update, run_bot
-from tracker.deliver import run_digest
-from tracker.notify import triage
+from tracker.deliver.bot import REFUSAL, BotContext, handle_update, run_bot
+from tracker.deliver.outbox import run_digest
+from tracker.deliver import triage
 from tracker.standins.telegram import TelegramStandin
 from tracker.store import open_store
 from tracker.store.decisions import latest_decisions

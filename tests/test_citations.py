@@ -13,7 +13,7 @@ import pytest
 from test_links import make_config
 from tracker.config import ArxivConfig
 from tracker.errors import ConfigError, SourceError
-from tracker.links import Work
+from tracker.links.match import Work
 from tracker.logs import KeyValueFormatter
 from tracker.models import Paper
 from tracker.sources import Http
@@ -194,10 +194,10 @@ def test_poll_citations_through_the_pipeline_store(tmp_path: Path, listed: list[
     """The wiring the `citations` source uses: stored papers are classified and get mention links too."""
     from tracker.config import load_config
     from conftest import DEFAULT_CONFIG
-    from tracker.links import known_works, mentions_hook
-    from tracker.pipeline import default_classifier, store_batch
+    from tracker.links.match import known_works, mentions_hook
+    from tracker.run.pipeline import default_classifier, store_batch
     from tracker.store.classifications import load_classifications
-    from tracker.survey import load_survey
+    from tracker.survey.parse import load_survey
 
     config = load_config(DEFAULT_CONFIG)
     works = known_works(load_survey(config.survey.path), config)

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from tracker.classify import Classifier, normalise, variants
+from tracker.classify.matcher import Classifier, normalise, variants
 from tracker.config import load_config
 from tracker.errors import ConfigError
 from tracker.models import Paper

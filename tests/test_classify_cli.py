@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tracker.classify import Classifier
+from tracker.classify.matcher import Classifier
 from tracker.config import load_config
 from tracker.models import Paper, WorkLink
 from tracker.store import open_store

@@ -49,7 +49,7 @@ def test_shipped_config_loads():
 
 
 def test_shipped_headings_exist_in_the_shipped_survey():
-    from tracker.survey import load_survey
+    from tracker.survey.parse import load_survey
 
     config = load_config(DEFAULT_CONFIG)
     headings = {s.heading for s in load_survey(config.survey.path).sections}

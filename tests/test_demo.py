@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import subprocess
 
-from tracker.survey import load_survey
-from tracker.demo import run_demo
+from tracker.survey.parse import load_survey
+from tracker.run.demo import run_demo
 
 
 def test_demo_runs_the_whole_cycle_against_the_standins(tmp_path):

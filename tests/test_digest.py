@@ -11,10 +11,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from delivery_fixtures import fill_store, sample_papers, write_config
-from tracker import digest as dg
+from tracker.deliver import digest as dg
 from tracker.timeutil import iso
 from tracker.models import Match, Paper, SectionScore, WorkLink
-from tracker.notify import telegram_html as th
+from tracker.deliver import telegram_html as th
 from tracker.store import deliveries as outbox
 from tracker.store import open_store
 from tracker.store.links import save_links

@@ -9,7 +9,7 @@ import pytest
 from collections import Counter
 
 from delivery_fixtures import fill_store, keyword_scores, sample_papers, write_config
-from tracker.deliver import GIVE_UP_AFTER, run_digest
+from tracker.deliver.outbox import GIVE_UP_AFTER, run_digest
 from tracker.models import Match, Paper, SectionScore
 from tracker.standins.smtp import SmtpStandin
 from tracker.store import deliveries as outbox

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from delivery_fixtures import fill_store, sample_papers, write_config
-from tracker import digest as dg
+from tracker.deliver import digest as dg
 from tracker.timeutil import iso
 from tracker.store import deliveries as outbox
 from tracker.store import open_store

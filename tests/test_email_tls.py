@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from delivery_fixtures import fill_store, sample_papers, write_config
-from tracker.deliver import run_digest
+from tracker.deliver.outbox import run_digest
 from tracker.standins.smtp import SmtpStandin
 from tracker.store import deliveries as outbox
 from tracker.store import open_store

@@ -10,10 +10,10 @@ from collections import Counter
 import pytest
 
 from conftest import DEFAULT_CONFIG, FIXTURES
-from tracker.classify import Classifier
+from tracker.classify.matcher import Classifier
 from tracker.config import load_config
 from tracker.errors import InputError
-from tracker.evaluate import evaluate, read_labeled
+from tracker.classify.evaluate import evaluate, read_labeled
 from tracker.models import Match, Paper, SectionScore
 from tracker.standins.arxiv_feeds import SAMPLE_LISTINGS, read_listings
 

@@ -7,9 +7,9 @@ import tomllib
 import pytest
 
 from conftest import SEED, SURVEYS
-from tracker.bootstrap import heading_terms, starter_config, title_names, toml_string
+from tracker.survey.init import heading_terms, starter_config, title_names, toml_string
 from tracker.config import load_config
-from tracker.survey import load_survey, parse_survey
+from tracker.survey.parse import load_survey, parse_survey
 
 ALL_SURVEYS = sorted(SURVEYS.glob("*.md")) + [SEED]
 

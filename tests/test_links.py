@@ -9,15 +9,15 @@ import pytest
 
 from conftest import SEED
 from tracker.config import parse_config
-from tracker.demo import sample_papers
+from tracker.run.demo import sample_papers
 from tracker.errors import ConfigError
-from tracker.links import CONFIG, NAME, Matcher, Work, derive_aliases, describe, find_mentions, known_works, mentions_hook
+from tracker.links.match import CONFIG, NAME, Matcher, Work, derive_aliases, describe, find_mentions, known_works, mentions_hook
 from tracker.models import Entry, Paper, Section, WorkLink
-from tracker.rank import priority
+from tracker.deliver.rank import priority
 from tracker.store import open_store
 from tracker.store.links import links_for
 from tracker.store.papers import upsert_papers
-from tracker.survey import load_survey
+from tracker.survey.parse import load_survey
 
 SEED_ALIASES = {
     "scaling": {"2203.15556": ["Chinchilla"]},

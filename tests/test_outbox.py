@@ -13,7 +13,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from delivery_fixtures import TOKEN, fill_store, sample_papers, write_config
-from tracker.deliver import CRASH_ENV, run_digest
+from tracker.deliver.outbox import CRASH_ENV, run_digest
 from tracker.standins.telegram import TelegramStandin
 from tracker.store import deliveries as outbox
 from tracker.store import open_store
@@ -142,7 +142,7 @@ def test_unconfigured_channel_asked_explicitly_is_an_error(tmp_path, run_cli):
 
 
 def test_save_rendered_writes_what_the_digest_rendered(world, tmp_path, monkeypatch):
-    from tracker.deliver import save_rendered
+    from tracker.deliver.outbox import save_rendered
 
     config, tg, ids = world
     monkeypatch.setenv("TG_TOKEN", TOKEN)

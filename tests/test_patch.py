@@ -14,8 +14,8 @@ from conftest import DEFAULT_CONFIG, SEED, SURVEYS
 from tracker.config import load_config
 from tracker.errors import SurveyError
 from tracker.models import Paper
-from tracker.patch import add_papers, expected_fields, fold_title, unified_diff, venue_of
-from tracker.survey import load_survey, parse_survey
+from tracker.survey.patch import add_papers, expected_fields, fold_title, unified_diff, venue_of
+from tracker.survey.parse import load_survey, parse_survey
 
 
 def paper(n: int, section: str, title: str | None = None, **kw) -> Paper:

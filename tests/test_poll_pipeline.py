@@ -9,7 +9,7 @@ from test_poll_support import TermClassifier, config_for, expected_ids
 
 from tracker.errors import StoreError
 from tracker.locking import exclusive
-from tracker.pipeline import poll, window
+from tracker.run.pipeline import poll, window
 from tracker.standins.arxiv import ArxivReplay
 from tracker.store import open_store, runs
 

@@ -52,7 +52,7 @@ def config_for(tmp: Path, server, **kw) -> Config:
 
 
 class TermClassifier:
-    """Stands in for tracker.classify: one section, matched by a word in the title."""
+    """Stands in for tracker.classify.matcher: one section, matched by a word in the title."""
 
     fingerprint = "test-fingerprint"
 

@@ -14,10 +14,10 @@ import pytest
 from conftest import SEED
 from test_forge_support import git, make_remote, reject_pushes, remote_file, upstream_edit, write_config
 from tracker.config import Config, load_config
-from tracker.demo import sample_papers
+from tracker.run.demo import sample_papers
 from tracker.errors import ForgeError
 from tracker.models import Match, Paper, SectionScore, WorkLink
-from tracker.propose import choose_papers, run_propose
+from tracker.propose.proposals import choose_papers, run_propose
 from tracker.standins.github import GitHubStandin
 from tracker.store import open_store
 from tracker.store import proposals as proposal_store
@@ -25,7 +25,7 @@ from tracker.store.classifications import save_classifications
 from tracker.store.decisions import record_decision
 from tracker.store.links import save_links
 from tracker.store.papers import upsert_papers
-from tracker.survey import parse_survey
+from tracker.survey.parse import parse_survey
 
 TOKEN = "ghp_proposeTestSecretToken456"
 NOW = datetime(2025, 11, 3, 9, 0, tzinfo=timezone.utc)

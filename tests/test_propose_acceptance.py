@@ -14,9 +14,9 @@ import pytest
 from conftest import SEED, SURVEYS
 from test_forge_support import git, write_config
 from tracker.config import Rule, SectionConfig, load_config
-from tracker.demo import sample_papers
-from tracker.propose import Candidate, build_proposal
-from tracker.survey import parse_survey
+from tracker.run.demo import sample_papers
+from tracker.propose.proposals import Candidate, build_proposal
+from tracker.survey.parse import parse_survey
 
 NOW = datetime(2025, 11, 3, 9, 0, tzinfo=timezone.utc)
 CASES = [SEED, *sorted(SURVEYS.glob("ZJU-*.md"))]

@@ -6,7 +6,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from conftest import SEED, SURVEYS
-from tracker.survey import load_survey, parse_survey
+from tracker.survey.parse import load_survey, parse_survey
 
 
 def test_fixture_surveys_render_to_their_bytes():

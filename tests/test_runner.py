@@ -11,7 +11,8 @@ from zoneinfo import ZoneInfo
 import pytest
 from test_runner_support import ALL_SERVICES, EMAIL, TELEGRAM, Recorder, Report, make_config, write_config
 
-from tracker import runner, schedule
+from tracker.run import runner
+from tracker.run import schedule
 from tracker.errors import SourceError
 from tracker.store import jobs, open_store
 

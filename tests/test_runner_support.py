@@ -96,7 +96,7 @@ class Recorder:
 # blocks until a line arrives on stdin, the others print "ran NAME".
 DRIVER = r"""
 import sys
-from tracker import runner
+from tracker.run import runner
 
 def slow(config, db, now):
     print("started", flush=True)

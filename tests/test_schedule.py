@@ -10,7 +10,7 @@ import pytest
 from apscheduler.triggers.cron import CronTrigger
 from test_runner_support import ALL_SERVICES, make_config
 
-from tracker import schedule
+from tracker.run import schedule
 from tracker.errors import ConfigError
 
 NY = ZoneInfo("America/New_York")

@@ -8,7 +8,7 @@ import pytest
 
 from conftest import SEED, SURVEYS
 from tracker.errors import SurveyError
-from tracker.survey import load_survey, parse_survey, slugify
+from tracker.survey.parse import load_survey, parse_survey, slugify
 
 ALL_SURVEYS = sorted(SURVEYS.glob("*.md")) + [SEED]
 

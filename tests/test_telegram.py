@@ -9,8 +9,8 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from delivery_fixtures import TOKEN, fill_store, sample_papers, write_config
-from tracker.deliver import run_digest
-from tracker.notify import triage
+from tracker.deliver.outbox import run_digest
+from tracker.deliver import triage
 from tracker.standins.telegram import TelegramStandin
 from tracker.store import deliveries as outbox
 from tracker.store import open_store

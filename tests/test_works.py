@@ -10,13 +10,13 @@ import pytest
 from conftest import SEED
 from test_links import SEED_ALIASES, make_config
 from tracker.config import ArxivConfig
-from tracker.links import Work, find_mentions, known_works
+from tracker.links.match import Work, find_mentions, known_works
 from tracker.models import Paper
 from tracker.sources.arxiv_api import search_title
 from tracker.standins.arxiv import ArxivReplay
 from tracker.store import open_store
-from tracker.survey import load_survey
-from tracker.works import exact_match, load_works, prepare_works, resolve_works
+from tracker.survey.parse import load_survey
+from tracker.links.works import exact_match, load_works, prepare_works, resolve_works
 
 NOW = datetime(2025, 11, 3, 12, 0, tzinfo=timezone.utc)
 LATER = datetime(2025, 11, 10, 12, 0, tzinfo=timezone.utc)

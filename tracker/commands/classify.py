@@ -23,7 +23,7 @@ def classify_cmd(app, stream: TextIO) -> None:
 
     Stateless: nothing is stored. The whole input is checked first, so a bad
     line prints nothing but the error (file:line and field) and exits 1."""
-    from tracker.classify import Classifier, result_json
+    from tracker.classify.matcher import Classifier, result_json
 
     classifier = Classifier.from_config(app.config)
     name = getattr(stream, "name", "input")
@@ -37,7 +37,7 @@ def classify_cmd(app, stream: TextIO) -> None:
 
 def explain_paper(config: Any, raw_id: str) -> dict[str, Any]:
     """A stored paper's sections and links, re-classified when the stored result is missing or stale."""
-    from tracker.classify import Classifier
+    from tracker.classify.matcher import Classifier
     from tracker.store import open_store
     from tracker.store.classifications import load_classifications
     from tracker.store.links import links_for
@@ -130,8 +130,8 @@ def explain_cmd(app, arxiv_id: str, as_json: bool) -> None:
 @pass_app
 def eval_cmd(app, stream: TextIO, misses: bool, as_json: bool) -> None:
     """Measure the configured rules against labeled papers: accuracy, coverage, precision, recall, confusion."""
-    from tracker.classify import Classifier
-    from tracker.evaluate import evaluate, norm_label, read_labeled
+    from tracker.classify.matcher import Classifier
+    from tracker.classify.evaluate import evaluate, norm_label, read_labeled
 
     classifier = Classifier.from_config(app.config)
     name = getattr(stream, "name", "input")

@@ -18,7 +18,7 @@ from tracker.cli import json_option, print_json
 @json_option
 def demo(out: Path, as_json: bool) -> None:
     """Run poll, digest, email, triage and a PR draft against local stand-ins (no network)."""
-    from tracker.demo import run_demo
+    from tracker.run.demo import run_demo
     from tracker.logs import setup_logging
 
     setup_logging("WARNING")

@@ -11,7 +11,7 @@ from tracker.errors import DeliveryError, InputError
 
 
 def _channels(value: str | None, config) -> list[str]:  # type: ignore[no-untyped-def]
-    from tracker.deliver import configured_channels, require_channel
+    from tracker.deliver.outbox import configured_channels, require_channel
 
     if not value:
         return configured_channels(config) or ["stdout"]
@@ -33,7 +33,7 @@ def _channels(value: str | None, config) -> list[str]:  # type: ignore[no-untype
 @pass_app
 def digest(app, channel: str | None, period: str | None, dry_run: bool, as_json: bool) -> None:
     """Render and deliver the digest of papers not yet delivered on each channel."""
-    from tracker.deliver import run_digest
+    from tracker.deliver.outbox import run_digest
     from tracker.store import open_store
 
     config = app.config
@@ -108,8 +108,8 @@ def decide(app, arxiv_id: str, decision: str, section: str | None, as_json: bool
 @pass_app
 def bot(app, max_updates: int | None, poll_timeout: int) -> None:
     """Run the Telegram triage bot (long polling): buttons, /latest, /search, /section, /status."""
-    from tracker.bot import run_bot
-    from tracker.deliver import require_channel
+    from tracker.deliver.bot import run_bot
+    from tracker.deliver.outbox import require_channel
     from tracker.store import open_store
 
     config = app.config

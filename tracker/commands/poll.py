@@ -20,9 +20,9 @@ from tracker.cli import json_option, pass_app, print_json
 from tracker.config import Config
 from tracker.errors import SourceError, TrackerError
 from tracker.fsutil import atomic_write
-from tracker import runner
+from tracker.run import runner
 from tracker.commands.run import render_backlog, render_jobs
-from tracker.pipeline import KNOWN_SOURCES, PollReport, parse_sources, poll
+from tracker.run.pipeline import KNOWN_SOURCES, PollReport, parse_sources, poll
 from tracker.store import open_store, runs
 from tracker.store.links import links_for
 from tracker.store.papers import iter_papers

@@ -16,7 +16,7 @@ from tracker.cli import json_option, pass_app, print_json
 @pass_app
 def propose(app, open_pr: bool, as_json: bool) -> None:
     """Build out/proposal.patch and out/PR_BODY.md from accepted papers."""
-    from tracker.propose import one_line, run_propose
+    from tracker.propose.proposals import one_line, run_propose
     from tracker.store import open_store
 
     config = app.config

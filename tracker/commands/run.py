@@ -8,7 +8,7 @@ from datetime import datetime, timezone
 
 import click
 
-from tracker import runner
+from tracker.run import runner
 from tracker.cli import json_option, pass_app, print_json
 from tracker.locking import exclusive
 

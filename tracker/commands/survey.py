@@ -19,7 +19,7 @@ from tracker.cli import App, json_option, pass_app, print_json
 from tracker.config import DEFAULT_CONFIG
 from tracker.errors import InputError, TrackerError
 from tracker.models import Paper, read_papers
-from tracker.survey import Survey, load_survey, read_utf8
+from tracker.survey.parse import Survey, load_survey, read_utf8
 
 SURVEY_ARG = click.argument("survey_path", metavar="SURVEY.md", type=click.Path(path_type=Path))
 
@@ -105,7 +105,7 @@ def _display_path(path: Path) -> str:
 @pass_app
 def patch_cmd(app: App, survey_path: Path, input_path: str) -> None:
     """Print a unified diff that adds each input paper to its section of SURVEY.md."""
-    from tracker.patch import add_papers, unified_diff
+    from tracker.survey.patch import add_papers, unified_diff
 
     survey = load_survey(survey_path)
     papers = _read_input(input_path)
@@ -124,7 +124,7 @@ def patch_cmd(app: App, survey_path: Path, input_path: str) -> None:
 @click.option("--force", is_flag=True, help="Overwrite --out if it already exists.")
 def init_cmd(survey_path: Path, out: Path | None, force: bool) -> None:
     """Write a starter config for SURVEY.md: its sections with keyword rules guessed from it."""
-    from tracker.bootstrap import starter_config
+    from tracker.survey.init import starter_config
     from tracker.fsutil import atomic_write
 
     survey = load_survey(survey_path)

@@ -21,7 +21,7 @@ from sqlite_utils import Database
 
 from tracker.config import Config
 from tracker.errors import ConfigError, SourceError
-from tracker.links import Work
+from tracker.links.match import Work
 from tracker.logs import log, register_secret
 from tracker.models import Paper, WorkLink, split_arxiv_id
 from tracker.sources import Http

@@ -126,7 +126,7 @@ def job_status(db: Database, scheduler_or_config: Any, now: datetime) -> list[di
 
     Pass the running scheduler (its own next run times) or the Config (next run
     times computed from the crontab lines at `now`)."""
-    from tracker import schedule
+    from tracker.run import schedule
 
     config = getattr(scheduler_or_config, "tracker_config", scheduler_or_config)
     live = {}

@@ -24,13 +24,13 @@ from sqlite_utils import Database
 from tracker.config import Config, TelegramConfig
 from tracker.errors import DeliveryError, StoreError
 from tracker.logs import log
-from tracker.notify import triage
-from tracker.notify.telegram import TelegramClient, TelegramRefused, bot_token
-from tracker.notify.telegram_html import LIMIT, compose, truncate_html
+from tracker.deliver import triage
+from tracker.deliver.telegram import TelegramClient, TelegramRefused, bot_token
+from tracker.deliver.telegram_html import LIMIT, compose, truncate_html
 from tracker.store import deliveries as outbox
 from tracker.store.decisions import latest_decisions, record_decision
 
-logger = logging.getLogger("tracker.bot")
+logger = logging.getLogger("tracker.deliver.bot")
 REFUSAL = "Sorry, you are not allowed to triage for this list."
 HELP = (
     "<b>tracker bot</b>\n/latest: the newest classified papers\n/search words: full-text search\n"

@@ -13,7 +13,7 @@ from typing import Any, Iterator
 
 from tracker.errors import SurveyError, TrackerError
 from tracker.models import Entry, Section, Skipped
-from tracker.survey_fields import Item, read_item
+from tracker.survey.fields import Item, read_item
 
 HEADING = re.compile(r"^ {0,3}(#{1,6})(?:[ \t]+(.*?))?(?:[ \t]+#+)?[ \t]*$")
 HTML_HEADING = re.compile(r"^\s*<h([1-6])\b[^>]*>(.*?)</h\1>\s*$", re.IGNORECASE)

@@ -25,7 +25,7 @@ from tracker.config import Config, TelegramConfig
 from tracker.errors import ConfigError, DeliveryError
 from tracker.logs import log, register_secret, scrub
 
-logger = logging.getLogger("tracker.notify.telegram")
+logger = logging.getLogger("tracker.deliver.telegram")
 Sleep = Callable[[float], Awaitable[None]]
 MAX_FLOOD_WAITS = 5
 NO_PREVIEW = LinkPreviewOptions(is_disabled=True)

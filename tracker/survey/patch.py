@@ -16,8 +16,8 @@ from typing import Mapping, Sequence
 
 from tracker.errors import SurveyError
 from tracker.models import Entry, Paper, Section, split_arxiv_id
-from tracker.survey import LIST_ITEM, TABLE_ROW, Survey, parse_survey, split_lines
-from tracker.survey_fields import Item, add_period, escape, read_item, split_names, strip_period
+from tracker.survey.parse import LIST_ITEM, TABLE_ROW, Survey, parse_survey, split_lines
+from tracker.survey.fields import Item, add_period, escape, read_item, split_names, strip_period
 
 SEED_TEMPLATE = "1.  **Title.** `arXiv`  \n    *Authors.* [[PDF](https://arxiv.org/abs/0000.00000)], 2000.\n"
 

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from tracker.config import ArxivConfig
 from tracker.models import Section
-from tracker.survey import Survey
+from tracker.survey.parse import Survey
 
 MAX_TERMS = 12
 STOP = set(

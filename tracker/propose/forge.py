@@ -23,7 +23,7 @@ import httpx
 from tracker.errors import ConfigError, ForgeError
 from tracker.logs import log, register_secret, scrub
 
-logger = logging.getLogger("tracker.forge")
+logger = logging.getLogger("tracker.propose.forge")
 
 SAFE_REF = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._/\-]*$")
 SAFE_IDENT = re.compile(r"^[^\x00-\x1f<>\x7f]+$")

@@ -33,7 +33,7 @@ from tracker.fsutil import atomic_write
 from tracker.models import Paper, read_papers
 from tracker.standins.arxiv_feeds import SAMPLE_LISTINGS as LISTINGS
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_CONFIG = ROOT / "config" / "tracker.toml"
 DEMO_NOW = datetime(2025, 10, 31, 21, 0, tzinfo=ZoneInfo("America/New_York"))
 CHAT_ID = 424242
@@ -102,7 +102,7 @@ def two_for_patch(config: Config) -> list[Paper]:
     """The best-scoring sample papers of two different sections, with `section` set."""
     from dataclasses import replace
 
-    from tracker.classify import Classifier
+    from tracker.classify.matcher import Classifier
 
     classifier = Classifier.from_config(config)
     best: dict[str, tuple[float, Paper]] = {}
@@ -116,7 +116,7 @@ def two_for_patch(config: Config) -> list[Paper]:
 
 def press_accept(standins: Standins, config: Config, db: Any, how_many: int) -> int:
     """Tap Accept on the first digest entries through the real long-polling bot."""
-    from tracker.bot import run_bot
+    from tracker.deliver.bot import run_bot
 
     queued = 0
     for req in standins.telegram.calls("sendMessage"):
@@ -169,18 +169,18 @@ def write_outputs(out: Path, s: Standins) -> list[Path]:
 
 def run_demo(out: Path, say: Say, progress: Callable[[str, int], None] | None = None) -> dict[str, Any]:
     """Run the whole cycle; returns a summary. `out` is wiped of previous demo state first."""
-    from tracker import runner
+    from tracker.run import runner
     from tracker.commands.survey import format_survey
-    from tracker.forge import init_bare_remote
-    from tracker.patch import add_papers, unified_diff
-    from tracker.pipeline import poll
-    from tracker.propose import run_propose
+    from tracker.propose.forge import init_bare_remote
+    from tracker.survey.patch import add_papers, unified_diff
+    from tracker.run.pipeline import poll
+    from tracker.propose.proposals import run_propose
     from tracker.standins.arxiv import ArxivReplay
     from tracker.standins.github import GitHubStandin
     from tracker.standins.smtp import SmtpStandin
     from tracker.standins.telegram import TelegramStandin
     from tracker.store import open_store
-    from tracker.survey import load_survey
+    from tracker.survey.parse import load_survey
 
     base = tomllib.loads(DEFAULT_CONFIG.read_text(encoding="utf-8"))
     survey_path = (DEFAULT_CONFIG.parent / base["survey"]["path"]).resolve()

@@ -25,7 +25,7 @@ from typing import Any, Callable, Iterator, Mapping
 
 from sqlite_utils import Database
 
-from tracker import schedule
+from tracker.run import schedule
 from tracker.config import Config
 from tracker.errors import TrackerError
 from tracker.logs import log
@@ -45,32 +45,32 @@ def utcnow() -> datetime:
 
 
 def poll_sources(config: Config) -> list[str]:
-    from tracker.pipeline import KNOWN_SOURCES
+    from tracker.run.pipeline import KNOWN_SOURCES
 
     wanted = ["api", "rss"] + (["citations"] if config.citations.provider != "none" else [])
     return [s for s in wanted if s in KNOWN_SOURCES]
 
 
 def poll_stage(config: Config, db: Database, now: datetime) -> Any:
-    from tracker.pipeline import poll
+    from tracker.run.pipeline import poll
 
     return poll(config, db, poll_sources(config), now)
 
 
 def digest_stage(config: Config, db: Database, now: datetime) -> Any:
-    from tracker.deliver import run_digest
+    from tracker.deliver.outbox import run_digest
 
     return run_digest(config, db, "telegram", "day", now)
 
 
 def email_stage(config: Config, db: Database, now: datetime) -> Any:
-    from tracker.deliver import run_digest
+    from tracker.deliver.outbox import run_digest
 
     return run_digest(config, db, "email", "week", now)
 
 
 def propose_stage(config: Config, db: Database, now: datetime) -> Any:
-    from tracker.propose import run_propose
+    from tracker.propose.proposals import run_propose
 
     return run_propose(config, db, now, open_pr=config.github is not None)
 
@@ -263,9 +263,9 @@ def start_bot(config: Config, stop: threading.Event) -> threading.Thread | None:
     if config.telegram is None or not config.telegram.run_bot:
         return None
     try:
-        from tracker.bot import run_bot
+        from tracker.deliver.bot import run_bot
     except ImportError as exc:
-        log(logger, logging.WARNING, "bot.unavailable", reason=f"cannot import tracker.bot: {exc}")
+        log(logger, logging.WARNING, "bot.unavailable", reason=f"cannot import tracker.deliver.bot: {exc}")
         return None
     from tracker.store import open_store
 

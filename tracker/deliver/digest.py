@@ -18,7 +18,7 @@ from jinja2 import ChoiceLoader, Environment, FileSystemLoader, PackageLoader, S
 from tracker.config import SectionConfig
 from tracker.errors import ConfigError, TrackerError
 from tracker.models import WorkLink
-from tracker.rank import priority
+from tracker.deliver.rank import priority
 from tracker.store.deliveries import Candidate
 from tracker.timeutil import utc
 
@@ -150,7 +150,7 @@ def first_sentence(abstract: str) -> str:
 
 def link_labels(links: Iterable[WorkLink]) -> tuple[str, ...]:
     """`extends: Mamba (2312.00752)`, `cites: LLaMA (2302.13971)`; a cited work is not also listed as named."""
-    from tracker.links import describe
+    from tracker.links.match import describe
 
     links = list(links)
     cited = {l.work_id for l in links if l.kind == "cites"}

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Mapping, Sequence
 
 from tracker.config import SectionConfig
-from tracker.notify.telegram_html import STATUS_RESERVE, Part, tg_len
+from tracker.deliver.telegram_html import STATUS_RESERVE, Part, tg_len
 
 MAX_CALLBACK_BYTES = 64
 ACTIONS = {"a": "accept", "r": "reject", "m": "menu", "s": "move", "x": "close"}

@@ -19,11 +19,11 @@ from typing import Any, Callable, Iterable, Sequence
 from sqlite_utils import Database
 
 from tracker.errors import SourceError
-from tracker.links import Work, merge_works, known_works, norm_title, title_key, with_arxiv_id
+from tracker.links.match import Work, merge_works, known_works, norm_title, title_key, with_arxiv_id
 from tracker.logs import log
 from tracker.models import Paper
 
-logger = logging.getLogger("tracker.works")
+logger = logging.getLogger("tracker.links.works")
 
 SURVEY_LINK, TITLE_SEARCH, CONFIG, UNRESOLVED = "survey-link", "arxiv-title-search", "config", "unresolved"
 SearchTitle = Callable[[str], Sequence[Paper]]
@@ -116,7 +116,7 @@ def prepare_works(config: Any, db: Database, now: datetime, online: bool = True,
                   search: SearchTitle | None = None, refresh: bool = False) -> list[Work]:
     """Parse the configured survey, add config aliases, resolve (arXiv title look-up when
     `online`) and store the works: what `mentions_hook` and `poll_citations` need."""
-    from tracker.survey import load_survey
+    from tracker.survey.parse import load_survey
 
     works = known_works(load_survey(config.survey.path), config)
     if search is None and online:

@@ -21,19 +21,19 @@ from typing import Any, Callable
 from sqlite_utils import Database
 
 from tracker.config import Config
-from tracker.digest import PERIODS, Digest, build_digest, environment, render_email, render_stdout, weekly_summary, window
+from tracker.deliver.digest import PERIODS, Digest, build_digest, environment, render_email, render_stdout, weekly_summary, window
 from tracker.errors import ConfigError, DeliveryError, TrackerError
 from tracker.fsutil import atomic_write
 from tracker.locking import exclusive
 from tracker.logs import log
-from tracker.notify import triage
-from tracker.notify.email import SmtpSession, SmtpUnavailable, build_message, credentials
-from tracker.notify.telegram import TelegramClient, TelegramRefused, TelegramUnavailable, bot_token
-from tracker.notify.telegram_html import STATUS_RESERVE, compose, pack, render_empty, render_parts
+from tracker.deliver import triage
+from tracker.deliver.email import SmtpSession, SmtpUnavailable, build_message, credentials
+from tracker.deliver.telegram import TelegramClient, TelegramRefused, TelegramUnavailable, bot_token
+from tracker.deliver.telegram_html import STATUS_RESERVE, compose, pack, render_empty, render_parts
 from tracker.store import deliveries as outbox
 from tracker.timeutil import iso
 
-logger = logging.getLogger("tracker.deliver")
+logger = logging.getLogger("tracker.deliver.outbox")
 CHANNELS = ("stdout", "telegram", "email")
 DEFAULT_PERIOD = {"stdout": "day", "telegram": "day", "email": "week"}
 CRASH_ENV = "TRACKER_TEST_CRASH_AFTER_ACK"

@@ -13,7 +13,7 @@ from typing import Mapping, Sequence
 
 from jinja2 import Environment
 
-from tracker.digest import Digest
+from tracker.deliver.digest import Digest
 
 LIMIT = 4096
 SEPARATOR = "\n\n"

@@ -17,7 +17,7 @@ from typing import Any, Sequence
 import jinja2
 from sqlite_utils import Database
 
-from tracker import forge
+from tracker.propose import forge
 from tracker.config import Config, GithubConfig
 from tracker.errors import ConfigError, ForgeError, TrackerError
 from tracker.fsutil import atomic_write
@@ -27,12 +27,12 @@ from tracker.models import Match, Paper, WorkLink, split_arxiv_id
 from tracker.store import proposals as proposal_store
 from tracker.store.classifications import load_classifications
 from tracker.store.decisions import latest_decisions
-from tracker.links import describe
+from tracker.links.match import describe
 from tracker.store.links import links_for
 from tracker.store.papers import get_paper
 from tracker.timeutil import iso, utc
 
-logger = logging.getLogger("tracker.propose")
+logger = logging.getLogger("tracker.propose.proposals")
 
 PATCH_FILE = "proposal.patch"
 BODY_FILE = "PR_BODY.md"
@@ -149,8 +149,8 @@ class Proposal:
 def build_proposal(config: Config, survey_text: str, survey_name: str, candidates: Sequence[Candidate],
                    skipped: Sequence[tuple[Paper, str]], now: datetime) -> Proposal:
     """Insert the candidates into the survey text; the patch writer drops already-listed papers."""
-    from tracker.patch import add_papers, unified_diff
-    from tracker.survey import parse_survey
+    from tracker.survey.patch import add_papers, unified_diff
+    from tracker.survey.parse import parse_survey
 
     if not candidates:
         return Proposal((), tuple(skipped), "", "", "", "")
@@ -273,7 +273,7 @@ def run_propose(config: Config, db: Database, now: datetime, open_pr: bool) -> P
     push and open (or update) the draft pull request, then record its papers."""
     if open_pr:
         return _run_pr(config, db, now)
-    from tracker.survey import load_survey
+    from tracker.survey.parse import load_survey
 
     survey = load_survey(config.survey.path)
     candidates, skipped = choose_papers(config, db)

@@ -26,7 +26,7 @@ from sqlite_utils import Database
 from tracker.config import Config
 from tracker.errors import ConfigError, InputError, SourceError, SurveyError, TrackerError
 from tracker.locking import exclusive
-from tracker.links import mentions_hook
+from tracker.links.match import mentions_hook
 from tracker.logs import log
 from tracker.models import Paper, SectionScore
 from tracker.sources import Http, arxiv_api, arxiv_rss
@@ -35,7 +35,7 @@ from tracker.store.classifications import save_classifications
 from tracker.store.papers import upsert_papers
 from tracker.timeutil import iso, utc
 
-logger = logging.getLogger("tracker.pipeline")
+logger = logging.getLogger("tracker.run.pipeline")
 
 STORE_BATCH = 500
 AfterStore = Callable[[Database, list[Paper]], None]
@@ -123,9 +123,9 @@ class PollReport:
 
 def default_classifier(config: Config) -> Classifier:
     try:
-        from tracker.classify import Classifier as RuleClassifier
+        from tracker.classify.matcher import Classifier as RuleClassifier
     except ImportError:
-        raise TrackerError("poll needs the classifier (tracker.classify), which is not installed") from None
+        raise TrackerError("poll needs the classifier (tracker.classify.matcher), which is not installed") from None
     return RuleClassifier.from_config(config)
 
 
@@ -243,7 +243,7 @@ def _works(config: Config, db: Database, now: datetime, online: bool) -> Sequenc
     """The survey's listed works. Linking is secondary to storing: an unreadable survey
     means no links this poll, and a failed arXiv title look-up only leaves those works
     unresolved (looked up again next time); neither fails the poll."""
-    from tracker.works import prepare_works
+    from tracker.links.works import prepare_works
 
     try:
         try:

@@ -22,11 +22,11 @@ from email.utils import format_datetime, make_msgid
 from typing import Callable
 
 from tracker.config import Config, EmailConfig
-from tracker.digest import RenderedEmail, one_line
+from tracker.deliver.digest import RenderedEmail, one_line
 from tracker.errors import DeliveryError
 from tracker.logs import log, register_secret, scrub
 
-logger = logging.getLogger("tracker.notify.email")
+logger = logging.getLogger("tracker.deliver.email")
 TRANSIENT = (smtplib.SMTPServerDisconnected, smtplib.SMTPConnectError, ConnectionError, TimeoutError, OSError)
 
 

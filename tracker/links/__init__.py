@@ -1,0 +1,1 @@
+"""Known works of the survey (which arXiv paper each is) and which new papers name them."""

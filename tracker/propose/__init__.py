@@ -1,0 +1,1 @@
+"""Proposals: choosing papers, the Markdown patch on the survey, and git + GitHub."""
