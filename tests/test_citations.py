@@ -194,7 +194,8 @@ def test_poll_citations_through_the_pipeline_store(tmp_path: Path, listed: list[
     """The wiring the `citations` source uses: stored papers are classified and get mention links too."""
     from tracker.config import load_config
     from conftest import DEFAULT_CONFIG
-    from tracker.links.match import known_works, mentions_hook
+    from tracker.links.match import known_works
+    from tracker.links.works import mentions_hook
     from tracker.run.pipeline import default_classifier, store_batch
     from tracker.store.classifications import load_classifications
     from tracker.survey.parse import load_survey

@@ -21,6 +21,7 @@ from tracker.deliver import digest as dg
 from tracker.timeutil import iso
 from tracker.store import deliveries as outbox
 from tracker.store import open_store
+from tracker.store.status import section_counts
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 HEADER_FILL = (0x1F, 0x4E, 0x79)
@@ -83,8 +84,8 @@ def render_weekly_html(folder: Path) -> tuple[Path, int]:
     digest = dg.build_digest(outbox.undelivered(db, "email", iso(start), iso(end)), config.sections, "week", start, end)
     summary = dg.weekly_summary(
         config.sections,
-        outbox.section_counts(db, iso(start), iso(end)),
-        outbox.section_counts(db, iso(start - (end - start)), iso(start)),
+        section_counts(db, iso(start), iso(end)),
+        section_counts(db, iso(start - (end - start)), iso(start)),
         [],
     )
     html = dg.render_email(digest, summary, dg.environment()).html

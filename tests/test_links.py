@@ -11,7 +11,8 @@ from conftest import SEED
 from tracker.config import parse_config
 from tracker.run.demo import sample_papers
 from tracker.errors import ConfigError
-from tracker.links.match import CONFIG, NAME, Matcher, Work, derive_aliases, describe, find_mentions, known_works, mentions_hook
+from tracker.links.match import CONFIG, NAME, Matcher, Work, derive_aliases, describe, find_mentions, known_works
+from tracker.links.works import mentions_hook
 from tracker.models import Entry, Paper, Section, WorkLink
 from tracker.deliver.rank import priority
 from tracker.store import open_store

@@ -60,7 +60,7 @@ def test_poll_citations_stores_cites_links_and_explain_lists_them(tmp_path, run_
         code, out, err = run_cli("--config", str(config), "explain", "2510.24963", "--json")
     assert code == 0, err
     explained = json.loads(out)
-    kinds = {(l["work"], l["kind"]) for l in explained["links"]}
+    kinds = {(l["work_id"], l["kind"]) for l in explained["links"]}
     assert ("2312.00752", "cites") in kinds
     db = open_store(tmp_path / "data" / "tracker.db")
     assert {l.kind for l in links_for(db, ["2510.25310"])["2510.25310"]} >= {"cites"}

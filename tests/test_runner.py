@@ -15,6 +15,7 @@ from tracker.run import runner
 from tracker.run import schedule
 from tracker.errors import SourceError
 from tracker.store import jobs, open_store
+from tracker.store.status import status as store_status
 
 NY = ZoneInfo("America/New_York")
 MONDAY = datetime(2024, 1, 8, 10, tzinfo=NY)
@@ -201,7 +202,7 @@ def test_status_marks_unconfigured_jobs(tmp_path):
     status = {s["job"]: s for s in runner.status_jobs(config, open_store(":memory:"), WEDNESDAY)}
     assert status["digest"]["enabled"] is False and status["digest"]["next_run"] is None
     assert "writes out/ files only" in status["propose"]["note"]
-    assert runner.delivery_backlog(open_store(":memory:")) == {}
+    assert store_status(open_store(":memory:"))["delivery_backlog"] == {}
 
 
 @pytest.mark.parametrize("report, expected", [

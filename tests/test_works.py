@@ -16,7 +16,8 @@ from tracker.sources.arxiv_api import search_title
 from tracker.standins.arxiv import ArxivReplay
 from tracker.store import open_store
 from tracker.survey.parse import load_survey
-from tracker.links.works import exact_match, load_works, prepare_works, resolve_works
+from tracker.links.works import exact_match, prepare_works, resolve_works
+from tracker.store.works import load_works
 
 NOW = datetime(2025, 11, 3, 12, 0, tzinfo=timezone.utc)
 LATER = datetime(2025, 11, 10, 12, 0, tzinfo=timezone.utc)

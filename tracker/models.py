@@ -251,3 +251,36 @@ class WorkLink:
     kind: str
     where: str = ""
     work_title: str = ""
+
+    def to_json(self) -> dict[str, Any]:
+        """The one JSON shape of a link (export, explain)."""
+        return {"work_id": self.work_id, "kind": self.kind, "where": self.where, "work_title": self.work_title}
+
+
+# How a listed work got its arXiv id (the `works.resolved_by` column).
+SURVEY_LINK, TITLE_SEARCH, FROM_CONFIG, UNRESOLVED, PENDING = (
+    "survey-link", "arxiv-title-search", "config", "unresolved", "pending")
+
+
+@dataclass(frozen=True)
+class Work:
+    """One listed work. `id` is its arXiv id when known, else `title:<normalised title>`."""
+
+    id: str
+    title: str
+    arxiv_id: str | None
+    year: int | None
+    section: str
+    aliases: tuple[str, ...] = ()
+    resolved_by: str = SURVEY_LINK
+    strengths: tuple[int, ...] = ()
+
+    @property
+    def name(self) -> str:
+        """The short name shown in digests: its first alias that is not the title, else the title."""
+        title = self.title.strip().rstrip(".")
+        return next((a for a in self.aliases if a != title), title)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"id": self.id, "title": self.title, "arxiv_id": self.arxiv_id, "year": self.year,
+                "section": self.section, "aliases": list(self.aliases), "resolved_by": self.resolved_by}

@@ -39,7 +39,7 @@ def explain_paper(config: Any, raw_id: str) -> dict[str, Any]:
     """A stored paper's sections and links, re-classified when the stored result is missing or stale."""
     from tracker.classify.matcher import Classifier
     from tracker.store import open_store
-    from tracker.store.classifications import load_classifications
+    from tracker.store.classifications import fingerprints_of, load_classifications
     from tracker.store.links import links_for
     from tracker.store.papers import get_paper
 
@@ -54,9 +54,7 @@ def explain_paper(config: Any, raw_id: str) -> dict[str, Any]:
             raise StoreError(f"paper {paper_id} is not in the store {config.store.path}")
         classifier = Classifier.from_config(config)
         stored = load_classifications(db, paper_id, classifier.headings)
-        prints = {r[0] for r in db.execute(
-            "SELECT DISTINCT rules_fingerprint FROM classifications WHERE paper_id = ?", [paper_id]
-        ).fetchall()}
+        prints = fingerprints_of(db, paper_id)
         links = links_for(db, [paper_id]).get(paper_id, [])
     finally:
         db.conn.close()
@@ -80,7 +78,7 @@ def explain_paper(config: Any, raw_id: str) -> dict[str, Any]:
         "in_scope": scope is not None,
         "scope_matches": [{"term": m.term, "field": m.field} for m in scope.matches] if scope else [],
         "sections": [s.to_json() for s in sections],
-        "links": [{"kind": l.kind, "work": l.work_id, "title": l.work_title, "where": l.where} for l in links],
+        "links": [l.to_json() for l in links],
     }
 
 
@@ -99,9 +97,9 @@ def _render_explanation(data: dict[str, Any]) -> str:
     if data["links"]:
         out.append("  links to listed works:")
         for l in data["links"]:
-            title = f"  {l['title']}" if l["title"] else ""
+            title = f"  {l['work_title']}" if l["work_title"] else ""
             where = f"  (in {l['where']})" if l["where"] else ""
-            out.append(f"      {l['kind']:<9} {l['work']}{title}{where}")
+            out.append(f"      {l['kind']:<9} {l['work_id']}{title}{where}")
     else:
         out.append("  links to listed works: none")
     return "\n".join(out)

@@ -1,20 +1,18 @@
 """`tracker poll`, `tracker export`, `tracker status`: thin wrappers over pipeline and store.
 
-`status` is assembled from `STATUS_PARTS` (name, collect, render) so other stages
-(the scheduler's next jobs, the delivery backlog) add a part without touching this file's logic.
+`status` shows the store's facts (`store.status`) with the config's headings and the
+jobs' schedule; `STATUS_PARTS` renders each part as text.
 """
 
 from __future__ import annotations
 
 import json
 import sys
-from dataclasses import dataclass
 from datetime import date, datetime, timezone
 from pathlib import Path
 from typing import Any, Callable
 
 import click
-from sqlite_utils import Database
 
 from tracker.cli import json_option, pass_app, print_json
 from tracker.config import Config
@@ -23,7 +21,8 @@ from tracker.fsutil import atomic_write
 from tracker.run import runner
 from tracker.commands.run import render_backlog, render_jobs
 from tracker.run.pipeline import KNOWN_SOURCES, PollReport, parse_sources, poll
-from tracker.store import open_store, runs
+from tracker.store import Database, open_store, runs, status
+from tracker.store.classifications import sections_by_paper
 from tracker.store.links import links_for
 from tracker.store.papers import iter_papers
 
@@ -104,9 +103,7 @@ def poll_cmd(app, since: datetime | None, source_text: str | None, now_text: str
 
 def export_lines(db: Database) -> Any:
     """PAPERS.jsonl lines with each paper's sections (best first) and links."""
-    sections: dict[str, list[str]] = {}
-    for pid, section in db.execute("SELECT paper_id, section FROM classifications ORDER BY paper_id, rank").fetchall():
-        sections.setdefault(pid, []).append(section)
+    sections = sections_by_paper(db)
     batch = []
     for paper in iter_papers(db):
         batch.append(paper)
@@ -121,8 +118,7 @@ def _export_batch(db: Database, papers: list, sections: dict[str, list[str]]) ->
     for p in papers:
         obj = p.to_json()
         obj["sections"] = sections.get(p.id, [])
-        obj["links"] = [{"work_id": l.work_id, "kind": l.kind, "where": l.where, "work_title": l.work_title}
-                        for l in links.get(p.id, [])]
+        obj["links"] = [l.to_json() for l in links.get(p.id, [])]
         yield json.dumps(obj, ensure_ascii=False) + "\n"
 
 
@@ -146,17 +142,6 @@ def export_cmd(app, fmt: str, output: Path | None) -> None:
     click.echo(f"wrote {text.count(chr(10))} papers to {output}", err=True)
 
 
-@dataclass(frozen=True)
-class StatusPart:
-    name: str
-    collect: Callable[[Config, Database], Any]
-    render: Callable[[Any], list[str]]
-
-
-def last_runs(config: Config, db: Database) -> list[dict[str, Any]]:
-    return [r.to_json() for r in runs.last_runs(db)]
-
-
 def _render_runs(rows: list[dict[str, Any]]) -> list[str]:
     if not rows:
         return ["no polls yet: run `tracker poll`"]
@@ -169,23 +154,8 @@ def _render_runs(rows: list[dict[str, Any]]) -> list[str]:
     return out
 
 
-def section_counts(config: Config, db: Database) -> list[dict[str, Any]]:
-    counts = dict(db.execute("SELECT section, COUNT(*) FROM classifications GROUP BY section").fetchall())
-    return [{"section": s.id, "heading": s.heading, "papers": counts.get(s.id, 0)} for s in config.sections]
-
-
 def _render_sections(rows: list[dict[str, Any]]) -> list[str]:
     return [f"{r['section']}: {r['papers']} papers ({r['heading']})" for r in rows]
-
-
-def totals(config: Config, db: Database) -> dict[str, int]:
-    one = lambda sql: db.execute(sql).fetchone()[0]  # noqa: E731
-    return {
-        "papers": one("SELECT COUNT(*) FROM papers"),
-        "classified": one("SELECT COUNT(DISTINCT paper_id) FROM classifications"),
-        "versions": one("SELECT COUNT(*) FROM paper_versions"),
-        "failed_runs": one("SELECT COUNT(*) FROM poll_runs WHERE outcome != 'ok' AND outcome != 'running'"),
-    }
 
 
 def _render_totals(t: dict[str, int]) -> list[str]:
@@ -193,17 +163,26 @@ def _render_totals(t: dict[str, int]) -> list[str]:
             f"{t['failed_runs']} failed or interrupted runs"]
 
 
-STATUS_PARTS: list[StatusPart] = [
-    StatusPart("last_runs", last_runs, _render_runs),
-    StatusPart("sections", section_counts, _render_sections),
-    StatusPart("totals", totals, _render_totals),
-    StatusPart("jobs", lambda c, db: runner.status_jobs(c, db, runner.utcnow()), render_jobs),
-    StatusPart("delivery_backlog", lambda c, db: runner.delivery_backlog(db), render_backlog),
-]
+STATUS_PARTS: dict[str, Callable[[Any], list[str]]] = {
+    "last_runs": _render_runs,
+    "sections": _render_sections,
+    "totals": _render_totals,
+    "jobs": render_jobs,
+    "delivery_backlog": render_backlog,
+}
 
 
-def build_status(config: Config, db: Database) -> dict[str, Any]:
-    return {part.name: part.collect(config, db) for part in STATUS_PARTS}
+def build_status(config: Config, db: Database, now: datetime) -> dict[str, Any]:
+    """The store's facts (store.status) with the config's headings and the jobs' schedule."""
+    facts = status.status(db)
+    counts = facts["sections"]
+    return {
+        "last_runs": facts["last_runs"],
+        "sections": [{"section": s.id, "heading": s.heading, "papers": counts.get(s.id, 0)} for s in config.sections],
+        "totals": facts["totals"],
+        "jobs": runner.status_jobs(config, db, now),
+        "delivery_backlog": facts["delivery_backlog"],
+    }
 
 
 @click.command("status")
@@ -213,15 +192,15 @@ def status_cmd(app, as_json: bool) -> None:
     """Show the last run per source, paper counts per section, each job's last and next run, and the delivery backlog."""
     config = app.config
     exists = config.store.path.exists()
-    data = build_status(config, open_store(config.store.path if exists else ":memory:"))
+    data = build_status(config, open_store(config.store.path if exists else ":memory:"), runner.utcnow())
     if not exists:
         click.echo(f"no database yet at {config.store.path} (the first `tracker poll` creates it)", err=True)
     if as_json:
         print_json(data)
         return
-    for part in STATUS_PARTS:
-        click.echo(f"{part.name.replace('_', ' ')}:")
-        for line in part.render(data[part.name]):
+    for name, render in STATUS_PARTS.items():
+        click.echo(f"{name.replace('_', ' ')}:")
+        for line in render(data[name]):
             click.echo(f"  {line}")
 
 

@@ -92,7 +92,7 @@ def render_jobs(rows: list[dict]) -> list[str]:
 
 
 def render_backlog(data: dict) -> list[str]:
-    """`tracker status` lines for the delivery backlog (runner.delivery_backlog)."""
+    """`tracker status` lines for the delivery backlog (store.status)."""
     if not data:
         return ["nothing queued or delivered yet"]
     return [f"{ch}: {v['pending_messages']} messages pending, {v['queued_papers']} papers queued, "

@@ -19,16 +19,16 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Callable, Mapping
 
-from sqlite_utils import Database
-
 from tracker.config import Config, TelegramConfig
 from tracker.errors import DeliveryError, StoreError
 from tracker.logs import log
 from tracker.deliver import triage
 from tracker.deliver.telegram import TelegramClient, TelegramRefused, bot_token
 from tracker.deliver.telegram_html import LIMIT, compose, truncate_html
+from tracker.store import Database, browse, status
 from tracker.store import deliveries as outbox
 from tracker.store.decisions import latest_decisions, record_decision
+from tracker.store.papers import get_paper
 
 logger = logging.getLogger("tracker.deliver.bot")
 REFUSAL = "Sorry, you are not allowed to triage for this list."
@@ -91,7 +91,7 @@ def _callback(query: Mapping[str, Any], ctx: BotContext) -> list[Action]:
     press = triage.decode(str(query.get("data") or ""), ctx.config.sections)
     if press is None:
         return [_answer(query, "This button is not one of mine.")]
-    if not ctx.db["papers"].count_where("id = ?", [press.paper_id]):
+    if get_paper(ctx.db, press.paper_id) is None:
         return [_answer(query, f"Paper {press.paper_id} is not in the store.", alert=True)]
     where = {"chat_id": chat_id, "message_id": message_id}
     if press.action == "menu":
@@ -167,53 +167,30 @@ def _lines(ctx: BotContext, rows: list[dict[str, Any]], title: str) -> str:
     return "\n".join(out)
 
 
-TOP_SECTION = "(SELECT c.section FROM classifications c WHERE c.paper_id = p.id ORDER BY c.rank LIMIT 1)"
-
-
 def _latest(ctx: BotContext) -> str:
-    rows = ctx.db.query(
-        f"SELECT p.id, p.title, {TOP_SECTION} AS section FROM papers p "
-        "WHERE EXISTS (SELECT 1 FROM classifications c WHERE c.paper_id = p.id) "
-        "ORDER BY p.first_seen DESC, p.id DESC LIMIT ?",
-        [LIST_SIZE],
-    )
-    return _lines(ctx, list(rows), "Latest papers")
+    return _lines(ctx, browse.latest_classified(ctx.db, LIST_SIZE), "Latest papers")
 
 
 def _search(ctx: BotContext, words: str) -> str:
     terms = [w for w in words.split() if w.strip('"')]
     if not terms:
         return "Usage: /search words…"
-    query = " ".join('"' + w.replace('"', "") + '"' for w in terms)
-    rows = ctx.db.query(
-        f"SELECT p.id, p.title, {TOP_SECTION} AS section FROM papers_fts f JOIN papers p ON p.rowid = f.rowid "
-        "WHERE papers_fts MATCH ? ORDER BY f.rank LIMIT ?",
-        [query, LIST_SIZE],
-    )
-    return _lines(ctx, list(rows), f"Search: {' '.join(terms)}")
+    return _lines(ctx, browse.search_papers(ctx.db, terms, LIST_SIZE), f"Search: {' '.join(terms)}")
 
 
 def _section(ctx: BotContext, section_id: str) -> str:
     if ctx.config.section(section_id) is None:
         valid = ", ".join(s.id for s in ctx.config.sections)
         return f"Unknown section {html.escape(section_id or '(none)')}. Sections: {html.escape(valid)}"
-    rows = ctx.db.query(
-        "SELECT p.id, p.title, c.section FROM classifications c JOIN papers p ON p.id = c.paper_id "
-        "WHERE c.section = ? ORDER BY p.first_seen DESC, c.score DESC LIMIT ?",
-        [section_id, LIST_SIZE],
-    )
-    return _lines(ctx, list(rows), f"Section {section_id}")
+    return _lines(ctx, browse.newest_in_section(ctx.db, section_id, LIST_SIZE), f"Section {section_id}")
 
 
 def _status(ctx: BotContext) -> str:
-    db = ctx.db
-    papers = db["papers"].count
-    classified = db.execute("SELECT count(DISTINCT paper_id) FROM classifications").fetchone()[0]
-    decided = latest_decisions(db).values()
-    accepted = sum(1 for d in decided if d.decision in ("accept", "move"))
-    rejected = sum(1 for d in decided if d.decision == "reject")
-    lines = [f"<b>Status</b>\npapers: {papers}\nclassified: {classified}\naccepted: {accepted} · rejected: {rejected}"]
-    for channel, counts in sorted(outbox.backlog(db).items()):
+    facts = status.status(ctx.db)
+    t = facts["totals"]
+    lines = [f"<b>Status</b>\npapers: {t['papers']}\nclassified: {t['classified']}\n"
+             f"accepted: {t['accepted']} · rejected: {t['rejected']}"]
+    for channel, counts in sorted(facts["delivery_backlog"].items()):
         lines.append(
             f"{html.escape(channel)}: {counts['delivered_papers']} delivered, {counts['queued_papers']} queued, "
             f"{counts['pending_messages']} messages pending"

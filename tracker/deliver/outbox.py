@@ -18,8 +18,6 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Callable
 
-from sqlite_utils import Database
-
 from tracker.config import Config
 from tracker.deliver.digest import PERIODS, Digest, build_digest, environment, render_email, render_stdout, weekly_summary, window
 from tracker.errors import ConfigError, DeliveryError, TrackerError
@@ -30,7 +28,9 @@ from tracker.deliver import triage
 from tracker.deliver.email import SmtpSession, SmtpUnavailable, build_message, credentials
 from tracker.deliver.telegram import TelegramClient, TelegramRefused, TelegramUnavailable, bot_token
 from tracker.deliver.telegram_html import STATUS_RESERVE, compose, pack, render_empty, render_parts
+from tracker.store import Database
 from tracker.store import deliveries as outbox
+from tracker.store.status import section_counts
 from tracker.timeutil import iso
 
 logger = logging.getLogger("tracker.deliver.outbox")
@@ -190,8 +190,8 @@ def _email_messages(
     this_start, prev_start = now - span, now - 2 * span
     summary = weekly_summary(
         config.sections,
-        outbox.section_counts(db, iso(this_start), iso(now)),
-        outbox.section_counts(db, iso(prev_start), iso(this_start)),
+        section_counts(db, iso(this_start), iso(now)),
+        section_counts(db, iso(prev_start), iso(this_start)),
         outbox.decisions_between(db, iso(this_start), iso(now)),
     )
     rendered = render_email(digest, summary, environment(config.templates_dir))

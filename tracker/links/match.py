@@ -20,12 +20,12 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, replace
 from functools import lru_cache
-from typing import Any, Callable, Iterable, Sequence
+from typing import Any, Iterable, Sequence
 
 import ahocorasick
 
 from tracker.errors import ConfigError
-from tracker.models import Paper, WorkLink, split_arxiv_id
+from tracker.models import FROM_CONFIG, PENDING, SURVEY_LINK, UNRESOLVED, Paper, Work, WorkLink, split_arxiv_id
 
 CONFIG, NAME, TOKEN = 3, 2, 1
 MIN_TITLE_WORDS = 5
@@ -45,30 +45,6 @@ _SENTENCE_ACRONYM = re.compile(r"^([A-Z][a-z]{1,3})(-?\d)")
 _AFTER_VERSION = re.compile(r"[\s\-]?v?\d+(?![\dA-Za-z])")
 _MD_ESCAPE = re.compile(r"\\([\\`*_{}\[\]()#+\-.!%])")
 _ARXIV_IN_TEXT = re.compile(r"\d{4}\.\d{4,5}")
-
-
-@dataclass(frozen=True)
-class Work:
-    """One listed work. `id` is its arXiv id when known, else `title:<normalised title>`."""
-
-    id: str
-    title: str
-    arxiv_id: str | None
-    year: int | None
-    section: str
-    aliases: tuple[str, ...] = ()
-    resolved_by: str = "survey-link"
-    strengths: tuple[int, ...] = ()
-
-    @property
-    def name(self) -> str:
-        """The short name shown in digests: its first alias that is not the title, else the title."""
-        title = self.title.strip().rstrip(".")
-        return next((a for a in self.aliases if a != title), title)
-
-    def to_json(self) -> dict[str, Any]:
-        return {"id": self.id, "title": self.title, "arxiv_id": self.arxiv_id, "year": self.year,
-                "section": self.section, "aliases": list(self.aliases), "resolved_by": self.resolved_by}
 
 
 def norm_title(title: str) -> str:
@@ -172,7 +148,7 @@ def _build(title: str, arxiv_id: str | None, year: int | None, section: str, ext
         year=year,
         section=section,
         aliases=tuple(a for a, _ in named),
-        resolved_by=resolved_by if arxiv_id else "pending",
+        resolved_by=resolved_by if arxiv_id else PENDING,
         strengths=tuple(s for _, s in named),
     )
 
@@ -196,7 +172,7 @@ def merge_works(works: Iterable[Work]) -> list[Work]:
 def with_arxiv_id(work: Work, arxiv_id: str | None, resolved_by: str) -> Work:
     """The same work, now resolved to an arXiv id (or recorded as unresolved)."""
     return Work(arxiv_id or title_key(work.title), work.title, arxiv_id, work.year, work.section, work.aliases,
-                resolved_by if arxiv_id else "unresolved", work.strengths)
+                resolved_by if arxiv_id else UNRESOLVED, work.strengths)
 
 
 def known_works(survey: Any, config: Any) -> list[Work]:
@@ -209,7 +185,7 @@ def known_works(survey: Any, config: Any) -> list[Work]:
     by_heading = {s.heading.strip(): s.id for s in config.sections}
     works = [
         _build(e.title, e.arxiv_id, e.year, by_heading.get(sec.heading.strip(), sec.id), (),
-               "survey-link")
+               SURVEY_LINK)
         for sec in survey.sections
         for e in sec.entries
         if e.title.strip()
@@ -234,7 +210,7 @@ def known_works(survey: Any, config: Any) -> list[Work]:
                 w = works[i]
                 built = _build(w.title, w.arxiv_id or (ids[0] if ids else None), w.year, w.section,
                                [*names, *(a for a, s in zip(w.aliases, w.strengths) if s == CONFIG)],
-                               w.resolved_by if w.arxiv_id else "config")
+                               w.resolved_by if w.arxiv_id else FROM_CONFIG)
                 keep = [k for k, a in enumerate(built.aliases) if a.casefold() not in dropped]
                 works[i] = replace(built, aliases=tuple(built.aliases[k] for k in keep),
                                    strengths=tuple(built.strengths[k] for k in keep))
@@ -364,18 +340,6 @@ def find_mentions(paper: Paper, works: Sequence[Work] | Matcher) -> list[WorkLin
     """The listed works a paper names in its title or abstract (kind "mentions")."""
     matcher = works if isinstance(works, Matcher) else _matcher(tuple(works))
     return matcher.find(paper)
-
-
-def mentions_hook(works: Sequence[Work]) -> Callable[[Any, list[Paper]], None]:
-    """An `after_store` hook for `pipeline.poll`: link each stored paper to the works it names."""
-    from tracker.store.links import save_links
-
-    matcher = Matcher(works)
-
-    def hook(db: Any, papers: list[Paper]) -> None:
-        save_links(db, [link for p in papers for link in matcher.find(p)])
-
-    return hook
 
 
 def describe(link: WorkLink, works: Iterable[Work] = ()) -> str:

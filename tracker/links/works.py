@@ -11,61 +11,33 @@ asked (`refresh`). A failed look-up (network) is not cached: the next run retrie
 
 from __future__ import annotations
 
-import json
 import logging
 from datetime import datetime
-from typing import Any, Callable, Iterable, Sequence
-
-from sqlite_utils import Database
+from typing import Any, Callable, Sequence
 
 from tracker.errors import SourceError
-from tracker.links.match import Work, merge_works, known_works, norm_title, title_key, with_arxiv_id
+from tracker.links.match import Matcher, merge_works, known_works, norm_title, title_key, with_arxiv_id
 from tracker.logs import log
-from tracker.models import Paper
+from tracker.models import TITLE_SEARCH, Paper, Work
+from tracker.sources import arxiv_api
+from tracker.store import Database
+from tracker.store import works as stored
+from tracker.store.links import save_links
+from tracker.survey.parse import load_survey
 
 logger = logging.getLogger("tracker.links.works")
 
-SURVEY_LINK, TITLE_SEARCH, CONFIG, UNRESOLVED = "survey-link", "arxiv-title-search", "config", "unresolved"
 SearchTitle = Callable[[str], Sequence[Paper]]
 
 
-def _row(work: Work, at: str) -> dict[str, Any]:
-    return {
-        "id": work.id,
-        "title": work.title,
-        "arxiv_id": work.arxiv_id,
-        "year": work.year,
-        "section": work.section,
-        "aliases": json.dumps(list(work.aliases), ensure_ascii=False),
-        "resolved_by": work.resolved_by,
-        "resolved_at": at,
-    }
+def save_works(db: Database, works: Sequence[Work], now: datetime) -> None:
+    """Store works; a work now known by its arXiv id replaces its stored title-keyed row."""
+    stale = {w.id: title_key(w.title) for w in works if w.arxiv_id}
+    stored.save_works(db, works, now.isoformat(timespec="seconds"), stale)
 
 
-def save_works(db: Database, works: Iterable[Work], now: datetime) -> None:
-    """Upsert works; `resolved_at` keeps the time a work was first resolved the way it is now."""
-    at = now.isoformat(timespec="seconds")
-    with db.atomic():
-        for w in works:
-            old = db.execute("SELECT resolved_by, resolved_at FROM works WHERE id = ?", [w.id]).fetchone()
-            row = _row(w, old[1] if old and old[0] == w.resolved_by and old[1] else at)
-            db["works"].upsert(row, pk="id")
-            if w.arxiv_id and title_key(w.title) != w.id:
-                db.execute("DELETE FROM works WHERE id = ?", [title_key(w.title)])
-
-
-def load_works(db: Database) -> list[Work]:
-    """Stored works (for `describe` and exports), aliases as stored."""
-    out = []
-    for r in db["works"].rows_where(order_by="section, id"):
-        aliases = tuple(json.loads(r["aliases"] or "[]"))
-        out.append(Work(r["id"], r["title"], r["arxiv_id"], r["year"], r["section"] or "", aliases, r["resolved_by"] or ""))
-    return out
-
-
-def _cached(db: Database) -> dict[str, dict[str, Any]]:
-    rows = db["works"].rows_where("resolved_by IN (?, ?)", [TITLE_SEARCH, UNRESOLVED])
-    return {norm_title(r["title"]): r for r in rows}
+def _cached(db: Database) -> dict[str, tuple[str | None, str]]:
+    return {norm_title(title): (arxiv_id, by) for title, arxiv_id, by in stored.looked_up_works(db)}
 
 
 def exact_match(title: str, candidates: Sequence[Paper]) -> str | None:
@@ -87,7 +59,7 @@ def resolve_works(
             continue
         row = cache.get(norm_title(w.title))
         if row is not None:
-            out.append(with_arxiv_id(w, row["arxiv_id"], row["resolved_by"]))
+            out.append(with_arxiv_id(w, *row))
             continue
         if search is None:
             out.append(w)
@@ -116,13 +88,20 @@ def prepare_works(config: Any, db: Database, now: datetime, online: bool = True,
                   search: SearchTitle | None = None, refresh: bool = False) -> list[Work]:
     """Parse the configured survey, add config aliases, resolve (arXiv title look-up when
     `online`) and store the works: what `mentions_hook` and `poll_citations` need."""
-    from tracker.survey.parse import load_survey
-
     works = known_works(load_survey(config.survey.path), config)
     if search is None and online:
-        from tracker.sources import arxiv_api
 
         def search(title: str) -> list[Paper]:
             return arxiv_api.search_title(config.arxiv, title)
 
     return resolve_works(db, works, now, search if online else None, refresh)
+
+
+def mentions_hook(works: Sequence[Work]) -> Callable[[Database, list[Paper]], None]:
+    """An `after_store` hook for `pipeline.poll`: link each stored paper to the works it names."""
+    matcher = Matcher(works)
+
+    def hook(db: Database, papers: list[Paper]) -> None:
+        save_links(db, [link for p in papers for link in matcher.find(p)])
+
+    return hook

@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import Any, Sequence
 
 import jinja2
-from sqlite_utils import Database
 
 from tracker.propose import forge
 from tracker.config import Config, GithubConfig
@@ -24,8 +23,9 @@ from tracker.fsutil import atomic_write
 from tracker.locking import exclusive
 from tracker.logs import log, register_secret
 from tracker.models import Match, Paper, WorkLink, split_arxiv_id
+from tracker.store import Database
 from tracker.store import proposals as proposal_store
-from tracker.store.classifications import load_classifications
+from tracker.store.classifications import load_classifications, top_scores_above
 from tracker.store.decisions import latest_decisions
 from tracker.links.match import describe
 from tracker.store.links import links_for
@@ -103,10 +103,7 @@ def choose_papers(config: Config, db: Database) -> tuple[list[Candidate], list[t
         wanted.append((pid, d.section if d.decision == "move" else None, "moved" if d.decision == "move" else "accepted"))
     threshold = config.propose.auto_accept_score
     if threshold > 0:
-        rows = db.execute(
-            "SELECT paper_id, score FROM classifications WHERE rank = 0 AND score > ? ORDER BY paper_id", [threshold]
-        ).fetchall()
-        for pid, score in rows:
+        for pid, score in top_scores_above(db, threshold):
             if pid not in decisions and pid not in merged:
                 wanted.append((pid, None, f"auto (score {score:g} > {threshold:g})"))
     chosen: list[Candidate] = []

@@ -32,6 +32,8 @@ from tracker.errors import TrackerError
 from tracker.fsutil import atomic_write
 from tracker.models import Paper, read_papers
 from tracker.standins.arxiv_feeds import SAMPLE_LISTINGS as LISTINGS
+from tracker.store.decisions import all_decisions
+from tracker.store.status import section_counts, totals
 
 ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_CONFIG = ROOT / "config" / "tracker.toml"
@@ -220,8 +222,8 @@ def run_demo(out: Path, say: Say, progress: Callable[[str, int], None] | None = 
         results = runner.run_once(config, db, stages=stages, clock=lambda: DEMO_NOW + timedelta(minutes=next(ticks)))
         for r in results:
             say(f"  {r.job:8} {r.outcome:8} {r.error or _brief(r.summary)}")
-        counts = {row["section"]: row["n"] for row in db.query("SELECT section, count(*) n FROM classifications WHERE rank = 0 GROUP BY section")}
-        total = db["papers"].count
+        counts = section_counts(db)
+        total = totals(db)["papers"]
         say(f"  stored {total} papers; primary section: " + ", ".join(f"{c.id} {counts.get(c.id, 0)}" for c in config.sections))
 
         sent = s.telegram.calls("sendMessage")
@@ -233,8 +235,8 @@ def run_demo(out: Path, say: Say, progress: Callable[[str, int], None] | None = 
 
         say("\n[bold]4. Triage[/]: the maintainer taps Accept on the first two Telegram entries")
         tapped = press_accept(s, config, db, 2)
-        decided = [dict(r) for r in db.query("SELECT paper_id, decision, via FROM decisions ORDER BY id")]
-        say(f"  {tapped} taps -> decisions: " + ", ".join(f"{d['paper_id']} {d['decision']} ({d['via']})" for d in decided))
+        decided = all_decisions(db)
+        say(f"  {tapped} taps -> decisions: " + ", ".join(f"{d.paper_id} {d.decision} ({d.via})" for d in decided))
 
         say("\n[bold]5. The pull-request draft[/] (`tracker propose --pr`)")
         report = run_propose(config, db, DEMO_NOW + timedelta(minutes=next(ticks)), open_pr=True)

@@ -21,16 +21,15 @@ from datetime import date, datetime, timedelta, timezone
 from typing import Any, Callable, Iterable, Iterator, Protocol, Sequence
 
 import httpx
-from sqlite_utils import Database
 
 from tracker.config import Config
 from tracker.errors import ConfigError, InputError, SourceError, SurveyError, TrackerError
 from tracker.locking import exclusive
-from tracker.links.match import mentions_hook
+from tracker.links.works import mentions_hook
 from tracker.logs import log
 from tracker.models import Paper, SectionScore
 from tracker.sources import Http, arxiv_api, arxiv_rss
-from tracker.store import runs
+from tracker.store import Database, runs
 from tracker.store.classifications import save_classifications
 from tracker.store.papers import upsert_papers
 from tracker.timeutil import iso, utc

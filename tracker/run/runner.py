@@ -23,13 +23,11 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any, Callable, Iterator, Mapping
 
-from sqlite_utils import Database
-
 from tracker.run import schedule
 from tracker.config import Config
 from tracker.errors import TrackerError
 from tracker.logs import log
-from tracker.store import jobs
+from tracker.store import Database, jobs
 
 logger = logging.getLogger("tracker.run")
 
@@ -361,13 +359,3 @@ def serve(
 def status_jobs(config: Config, db: Database, now: datetime) -> list[dict[str, Any]]:
     """For `tracker status`: each job's schedule, last run, outcome and next run."""
     return jobs.job_status(db, config, now)
-
-
-def delivery_backlog(db: Database) -> dict[str, dict[str, int]]:
-    """Per channel: messages waiting in the outbox and papers queued/delivered
-    ({} before the delivery tables exist)."""
-    if "outbox" not in db.table_names():
-        return {}
-    from tracker.store.deliveries import backlog
-
-    return backlog(db)

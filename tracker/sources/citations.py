@@ -17,15 +17,14 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any, Callable, Iterator, Protocol, Sequence
 
-from sqlite_utils import Database
-
 from tracker.config import Config
 from tracker.errors import ConfigError, SourceError
-from tracker.links.match import Work
 from tracker.logs import log, register_secret
-from tracker.models import Paper, WorkLink, split_arxiv_id
+from tracker.models import Paper, Work, WorkLink, split_arxiv_id
 from tracker.sources import Http
+from tracker.store import Database
 from tracker.store.links import save_links
+from tracker.store.papers import stored_ids
 
 logger = logging.getLogger("tracker.citations")
 
@@ -148,15 +147,6 @@ class CitationsReport:
         return dict(self.__dict__)
 
 
-def _stored(db: Database, ids: Sequence[str]) -> set[str]:
-    found: set[str] = set()
-    for i in range(0, len(ids), 500):
-        chunk = list(ids[i : i + 500])
-        rows = db.execute(f"SELECT id FROM papers WHERE id IN ({','.join('?' * len(chunk))})", chunk).fetchall()
-        found.update(r[0] for r in rows)
-    return found
-
-
 def poll_citations(
     config: Config,
     db: Database,
@@ -188,14 +178,14 @@ def poll_citations(
                 continue
             report.citing += len(citing)
             ids = list(citing)
-            stored = _stored(db, ids)
+            stored = stored_ids(db, ids)
             missing = [i for i in ids if i not in stored]
             if missing:
                 papers = fetch_papers(missing)
                 report.fetched += len(papers)
                 if papers:
                     store_papers(papers)
-            linked = _stored(db, ids)
+            linked = stored_ids(db, ids)
             links = [WorkLink(i, work.id, "cites", provider.name, work.title) for i in ids if i in linked]
             save_links(db, links)
             report.linked += len(links)

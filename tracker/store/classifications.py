@@ -39,6 +39,26 @@ def save_classifications(
             db["classifications"].insert_all(rows, batch_size=500)
 
 
+def fingerprints_of(db: Database, paper_id: str) -> set[str]:
+    """The rules fingerprints a paper's stored sections were made with."""
+    sql = "SELECT DISTINCT rules_fingerprint FROM classifications WHERE paper_id = ?"
+    return {r[0] for r in db.execute(sql, [paper_id]).fetchall()}
+
+
+def top_scores_above(db: Database, threshold: float) -> list[tuple[str, float]]:
+    """(paper id, score) of every paper whose top section scores above `threshold`, by id."""
+    sql = "SELECT paper_id, score FROM classifications WHERE rank = 0 AND score > ? ORDER BY paper_id"
+    return [(pid, score) for pid, score in db.execute(sql, [threshold]).fetchall()]
+
+
+def sections_by_paper(db: Database) -> dict[str, list[str]]:
+    """Every classified paper's section ids, best first."""
+    out: dict[str, list[str]] = {}
+    for pid, section in db.execute("SELECT paper_id, section FROM classifications ORDER BY paper_id, rank").fetchall():
+        out.setdefault(pid, []).append(section)
+    return out
+
+
 def load_classifications(db: Database, paper_id: str, headings: dict[str, str] | None = None) -> list[SectionScore]:
     """A paper's stored sections, best first; `headings` maps section id to heading text."""
     headings = headings or {}

@@ -52,11 +52,14 @@ def record_decision(
     return d
 
 
+def all_decisions(db: Database) -> list[Decision]:
+    """Every decision, oldest first."""
+    return [
+        Decision(row["paper_id"], row["decision"], row["section"], row["decided_by"], row["via"], row["decided_at"])
+        for row in db.query("SELECT * FROM decisions ORDER BY id")
+    ]
+
+
 def latest_decisions(db: Database) -> dict[str, Decision]:
     """Each paper's most recent decision."""
-    out: dict[str, Decision] = {}
-    for row in db.query("SELECT * FROM decisions ORDER BY id"):
-        out[row["paper_id"]] = Decision(
-            row["paper_id"], row["decision"], row["section"], row["decided_by"], row["via"], row["decided_at"]
-        )
-    return out
+    return {d.paper_id: d for d in all_decisions(db)}

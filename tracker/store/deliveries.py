@@ -93,15 +93,6 @@ def _candidates(db: Database, rows: list[dict[str, Any]]) -> list[Candidate]:
     ]
 
 
-def section_counts(db: Database, start: str, end: str) -> dict[str, int]:
-    """Papers first seen in [start, end) per top section (rank 0), so counts add up."""
-    sql = (
-        "SELECT c.section, count(*) FROM classifications c JOIN papers p ON p.id = c.paper_id "
-        "WHERE c.rank = 0 AND p.first_seen >= ? AND p.first_seen < ? GROUP BY c.section"
-    )
-    return {section: n for section, n in db.execute(sql, [start, end]).fetchall()}
-
-
 def decisions_between(db: Database, start: str, end: str) -> list[dict[str, Any]]:
     """Each paper's latest decision, when that decision was taken in [start, end)."""
     sql = (

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import Any, Iterable, Iterator
+from typing import Any, Iterable, Iterator, Sequence
 
 from sqlite_utils import Database
 
@@ -129,6 +129,16 @@ def row_to_paper(row: dict[str, Any]) -> Paper:
 def get_paper(db: Database, paper_id: str) -> Paper | None:
     rows = list(db["papers"].rows_where("id = ?", [paper_id]))
     return row_to_paper(rows[0]) if rows else None
+
+
+def stored_ids(db: Database, ids: Sequence[str]) -> set[str]:
+    """Which of `ids` are stored."""
+    found: set[str] = set()
+    for i in range(0, len(ids), 500):
+        chunk = list(ids[i : i + 500])
+        rows = db.execute(f"SELECT id FROM papers WHERE id IN ({','.join('?' * len(chunk))})", chunk).fetchall()
+        found.update(r[0] for r in rows)
+    return found
 
 
 def iter_papers(db: Database, where: str | None = None, params: list[Any] | None = None) -> Iterator[Paper]:
