@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from tracker.classify.matcher import Classifier, normalise, variants
+from tracker.classify.matcher import Classifier
+from tracker.classify.terms import normalise, parse_term
 from tracker.config import load_config
 from tracker.errors import ConfigError
 from tracker.models import Paper
@@ -193,7 +194,10 @@ def test_explanation_shape(tmp_path):
     [s] = c.classify(paper("Decoder-only LLMs", "A decoder-only language model."))
     data = s.to_json()
     assert set(data) == {"section", "heading", "score", "matches"}
-    assert data["matches"] == [{"term": "decoder-only", "field": "title"}, {"term": "decoder-only", "field": "abstract"}]
+    assert data["matches"] == [
+        {"term": "decoder-only", "field": "title", "text": "Decoder-only"},
+        {"term": "decoder-only", "field": "abstract", "text": "decoder-only"},
+    ]
     assert data["score"] == 4.0
 
 
@@ -209,10 +213,10 @@ def test_non_ascii_text_is_normalised(tmp_path):
     assert normalise("Ünïcode–dash") == "ünïcode dash"
 
 
-def test_variants_of_a_term():
-    left, right, forms = variants("encoder-only", exact=False)
-    assert (left, right) == (" ", " ") and {"encoder only", "encoderonly"} <= set(forms)
-    assert variants("T5", exact=True)[2] == ["T5"]
+def test_forms_of_a_term():
+    (spelling,) = parse_term("encoder-only").spellings
+    assert not spelling.has_wildcard and {"encoder only", "encoderonly"} <= set(spelling.forms())
+    assert parse_term("T5").spellings[0].forms() == ["T5"]
 
 
 @pytest.mark.parametrize(

@@ -127,7 +127,7 @@ def test_explain_json_and_stale_rules_classify_afresh(run_cli, cfg):
     assert data["status"] == "classified_now"
     assert "an-old-fingerprint" in data["note"]
     assert data["sections"][0]["section"] == "decoder_only"
-    assert {"term": "GPT", "field": "abstract"} in data["sections"][0]["matches"]
+    assert {"term": "GPT", "field": "abstract", "text": "GPT"} in data["sections"][0]["matches"]
     assert data["links"] == [{"kind": "mentions", "work": "2005.14165", "title": "", "where": "abstract"}]
     assert data["in_scope"] is True
 

@@ -60,7 +60,7 @@ def test_minimal_config_and_relative_paths(tmp_path):
     config = load_config(write(tmp_path, BASE + '\n[store]\npath = "../db/t.db"\n'))
     assert config.survey.path == tmp_path / "survey.md"
     assert config.store.path == tmp_path.parent / "db" / "t.db"
-    assert config.sections[0].rule.any == ("alpha",)
+    assert [t.render() for t in config.sections[0].rule.any] == ["alpha"]
 
 
 def test_file_errors(tmp_path):

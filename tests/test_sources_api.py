@@ -8,6 +8,7 @@ from urllib.parse import urlencode
 import pytest
 from test_poll_support import API
 
+from tracker.classify.terms import parse_term
 from tracker.config import ArxivConfig
 from tracker.errors import SourceError
 from tracker.sources import Http, arxiv_api, retry_after_seconds
@@ -33,7 +34,7 @@ def cfg_for(server, **kw) -> ArxivConfig:
 def test_queries_split_by_url_length_and_keep_every_term():
     terms = [f"term number {i}" for i in range(300)] + ["BERT", "encoder-only", 'say "hi"']
     cfg = ArxivConfig(api_url="https://export.arxiv.org/api/query")
-    queries = arxiv_api.build_queries(cfg, terms)
+    queries = arxiv_api.build_queries(cfg, [c for t in terms for c in arxiv_api.term_clauses(parse_term(t))])
     assert len(queries) > 1
     client = arxiv_api.client_for(cfg)
     for q in queries:
@@ -43,7 +44,7 @@ def test_queries_split_by_url_length_and_keep_every_term():
     joined = " ".join(queries)
     for i in range(300):
         assert joined.count(f'all:"term number {i}"') == 1
-    assert "all:BERT" in joined and 'all:"encoder-only"' in joined and 'all:"say hi"' in joined
+    assert "all:BERT" in joined and 'all:"encoder only"' in joined and "all:encoderonly" in joined and 'all:"say hi"' in joined
     assert arxiv_api.build_queries(cfg, []) == ["(cat:cs.CL OR cat:cs.LG OR cat:cs.AI)"]
 
 

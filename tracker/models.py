@@ -220,10 +220,25 @@ def dump_papers(papers: Iterable[Paper]) -> str:
 
 @dataclass(frozen=True)
 class Match:
-    """Why a paper landed in a section: which term hit which field."""
+    """Why a paper landed in a section: which rule spelling (`term`, config syntax)
+    hit which field, and the paper's own words that it hit (`text`, as written)."""
 
     term: str
     field: str
+    text: str = ""
+
+    @property
+    def shown(self) -> str:
+        """What a reader sees: the paper's words; results stored before `text` existed
+        show the spelling without its wildcards."""
+        return self.text or self.term.strip("*")
+
+    def to_json(self) -> dict[str, str]:
+        return {"term": self.term, "field": self.field, "text": self.shown}
+
+    @classmethod
+    def from_json(cls, obj: dict[str, Any]) -> "Match":
+        return cls(str(obj.get("term", "")), str(obj.get("field", "")), str(obj.get("text") or ""))
 
 
 @dataclass(frozen=True)
@@ -238,7 +253,7 @@ class SectionScore:
             "section": self.section,
             "heading": self.heading,
             "score": round(self.score, 4),
-            "matches": [asdict(m) for m in self.matches],
+            "matches": [m.to_json() for m in self.matches],
         }
 
 

@@ -27,77 +27,33 @@ from typing import Any, Iterable, Mapping
 
 import ahocorasick
 
+from tracker.classify.terms import Spelling, Term, is_auto_exact, normalise, plurals
 from tracker.config import Config, Rule
 from tracker.errors import ConfigError
 from tracker.models import Match, Paper, SectionScore
 
 FIELDS = ("title", "abstract", "comment", "journal_ref")
-MATCHER_VERSION = 1
+MATCHER_VERSION = 2
 SCOPE = "(scope)"
+_WORD_PART = re.compile(r"[\w\-.+]")
 
-_KEEP = {c for c in range(256) if chr(c).isalnum() or c >= 128 or c == 1}
-_CASED = bytes(c if c in _KEEP else 32 for c in range(256))
-_LOWER = bytes(ord(chr(c).lower()) if c in _KEEP and c < 128 else (c if c in _KEEP else 32) for c in range(256))
-_UNICODE_TABLE = {c: " " for c in range(0x3000) if not chr(c).isalnum() and c != 1}
-_AUTO_EXACT = re.compile(r"^(?=.*[A-Z])[A-Z0-9]{2,6}$")
+__all__ = ["Classifier", "FIELDS", "SCOPE", "is_auto_exact", "normalise", "plurals", "result_json"]
 
 
-def normalise(text: str, lower: bool = True) -> str:
-    """Letters and digits kept, everything else a space; ASCII text takes a fast bytes path."""
-    if text.isascii():
-        return text.encode().translate(_LOWER if lower else _CASED).decode()
-    out = text.translate(_UNICODE_TABLE)
-    if lower:
-        low = out.lower()
-        out = low if len(low) == len(out) else "".join(c.lower() if len(c.lower()) == 1 else c for c in out)
-    return out
+def _pads(spelling: Spelling) -> tuple[str, str]:
+    return ("" if spelling.open_left else " "), ("" if spelling.open_right else " ")
 
 
-def is_auto_exact(term: str) -> bool:
-    """Short ALL-CAPS terms (T5, S4, BART, GPT) match only as written: `bart` and `s4` are too often names or paths."""
-    return bool(_AUTO_EXACT.match(term.strip().strip("*")))
-
-
-def _plurals(word: str) -> list[str]:
-    if not word or not word[-1].isalpha():
-        return []
-    low = word.lower()
-    upper = word[-1].isupper()
-    if low.endswith(("s", "x", "z", "ch", "sh")):
-        return [word + "es"] if not low.endswith("s") else []
-    if low.endswith("ly"):
-        return []
-    if low.endswith("y") and len(low) > 2 and low[-2] not in "aeiou":
-        return [word[:-1] + ("IES" if upper else "ies")]
-    return [word + "s"]
-
-
-def variants(term: str, exact: bool) -> tuple[str, str, list[str]]:
-    """(left pad, right pad, normalised forms) for one term as written.
-
-    A hyphen in a term may be written in the text as a hyphen, a space or
-    nothing (`multi-modal` also hits `multimodal`); every term also matches
-    with all its words run together (`encoder only` hits `encoderonly`).
-    A leading `*` drops the left word boundary (`*BERT` hits TinyBERT), a
-    trailing one the right boundary (`Mamba*` hits Mamba2, MambaIR)."""
-    raw = term.strip()
-    left = "" if raw.startswith("*") else " "
-    right = "" if raw.endswith("*") else " "
-    chunks = [normalise(chunk, lower=not exact).split() for chunk in raw.strip("*").split(" ")]
-    chunks = [c for c in chunks if c]
-    if not chunks:
-        return left, right, []
-    forms = [""]
-    for i, chunk in enumerate(chunks):
-        joins = {" ".join(chunk), "".join(chunk)} if len(chunk) > 1 and len(chunks) * len(chunk) <= 12 else {" ".join(chunk)}
-        forms = [f + (" " if i else "") + j for f in forms for j in sorted(joins)]
-    words = forms[0].split()
-    if len(words) > 1:
-        forms.append("".join(words))
-    last = words[-1]
-    if right:
-        forms += [form[: len(form) - len(last)] + p for form in list(forms) if form.endswith(last) for p in _plurals(last)]
-    return left, right, list(dict.fromkeys(forms))
+def written_text(raw: str, start: int, stop: int, spelling: Spelling | None) -> str:
+    """The paper's own text for a hit: the span as written, widened to the whole
+    word on a wildcard side (`*GPT*` in "GPT-4o," shows "GPT-4o")."""
+    if spelling is not None and spelling.open_left:
+        while start > 0 and _WORD_PART.match(raw[start - 1]):
+            start -= 1
+    if spelling is not None and spelling.open_right:
+        while stop < len(raw) and _WORD_PART.match(raw[stop]):
+            stop += 1
+    return " ".join(raw[start:stop].split()).strip("-._")
 
 
 @dataclass(frozen=True)
@@ -121,7 +77,7 @@ class Classifier:
 
     def __init__(self, scope: Rule | None, sections: Iterable[tuple[str, str, Rule]], where: str = "config") -> None:
         self._owners: list[_Owner] = []
-        self._terms: list[tuple[int, int, str, str]] = []
+        self._terms: list[tuple[int, int, Spelling, str]] = []
         patterns: dict[str, list[tuple[int, str | None]]] = {}
         self._scope: int | None = None
         canonical: list[Any] = []
@@ -148,14 +104,15 @@ class Classifier:
             canonical.append([sid, _rule_json(rule)])
         self._owner_of = tuple(t[0] for t in self._terms)
         self._kind_of = tuple(t[1] for t in self._terms)
-        self._text_of = tuple(t[2] for t in self._terms)
+        self._spelling_of = tuple(t[2] for t in self._terms)
         concepts: dict[tuple[int, str], int] = {}
         self._concept_of = tuple(concepts.setdefault((t[0], t[3]), len(concepts)) for t in self._terms)
         self._automaton = ahocorasick.Automaton()
         for pattern, entries in patterns.items():
             tids = tuple(e[0] for e in entries)
             exact = tuple(e[1] for e in entries) if any(e[1] for e in entries) else None
-            self._automaton.add_word(pattern, (len(pattern), tids, exact))
+            lpad, rpad = int(pattern.startswith(" ")), int(pattern.endswith(" "))
+            self._automaton.add_word(pattern, (len(pattern), tids, exact, lpad, rpad))
         if patterns:
             self._automaton.make_automaton()
         self._empty = not patterns
@@ -170,30 +127,25 @@ class Classifier:
         return cls(config.scope, ((s.id, s.heading, s.rule) for s in config.sections), where=str(config.file))
 
     def _compile_rule(self, owner: int, rule: Rule, key: str, where: str, patterns: dict[str, list[tuple[int, str | None]]]) -> None:
-        written = [(t, KIND_ANY, "any") for t in rule.any]
+        written: list[tuple[Term, int, str]] = [(t, KIND_ANY, "any") for t in rule.any]
         written += [(t, g, "all") for g, group in enumerate(rule.all_) for t in group]
         written += [(t, KIND_NOT, "not") for t in rule.not_]
-        listed = [(alt.strip(), kind, name, t) for t, kind, name in written for alt in t.split("|") if alt.strip()]
-        exact_terms = {t.strip() for t in rule.case_sensitive}
-        unknown = exact_terms - {t for t, _, _, _ in listed} - {t.strip() for t, _, _ in written}
-        if unknown:
-            raise ConfigError(
-                f"{where}: key '{key}.case_sensitive': term {sorted(unknown)[0]!r} is not one of the rule's any/all/not terms"
-            )
         seen: set[tuple[str, str, tuple[str, ...], int]] = set()
-        for term, kind, name, concept in listed:
-            exact = term.strip() in exact_terms or is_auto_exact(term)
-            left, right, forms = variants(term, exact)
-            if not forms:
-                raise ConfigError(f"{where}: key '{key}.{name}': term {term!r} has no letters or digits")
-            if (left, right, tuple(forms), kind) in seen:
-                continue  # a spelling variant of a term already listed ("vision-language" / "vision language")
-            seen.add((left, right, tuple(forms), kind))
-            tid = len(self._terms)
-            self._terms.append((owner, kind, term, concept))
-            for form in forms:
-                padded = left + form + right
-                patterns.setdefault(padded.lower(), []).append((tid, padded if exact else None))
+        for term, kind, name in written:
+            concept = term.render()
+            for spelling in term.spellings:
+                left, right = _pads(spelling)
+                forms = spelling.forms()
+                if not forms:
+                    raise ConfigError(f"{where}: key '{key}.{name}': term {spelling.render()!r} has no letters or digits")
+                if (left, right, tuple(forms), kind) in seen:
+                    continue  # a spelling variant of a term already listed ("vision-language" / "vision language")
+                seen.add((left, right, tuple(forms), kind))
+                tid = len(self._terms)
+                self._terms.append((owner, kind, spelling, concept))
+                for form in forms:
+                    padded = left + form + right
+                    patterns.setdefault(padded.lower(), []).append((tid, padded if spelling.exact else None))
 
     def classify(self, paper: Paper) -> list[SectionScore]:
         """Sections for one paper, best first; [] when the paper is out of scope or nothing matched."""
@@ -238,40 +190,41 @@ class Classifier:
         out.sort(key=_by_score)
         return out
 
-    def _scan(self, texts: tuple[str | None, ...]) -> dict[tuple[int, int], int]:
+    def _scan(self, texts: tuple[str | None, ...]) -> dict[tuple[int, int], tuple[int, int]]:
         """One automaton pass over all fields joined by a separator the patterns cannot span.
 
-        Returns the first position of each (term, field) hit."""
-        raw = " " + _SEP.join(t or "" for t in texts) + " "
+        Returns the first (start, stop) span of each (term, field) hit, in the
+        joined text (`_joined`), padding excluded."""
+        raw = _joined(texts)
         low = normalise(raw)
         b1 = low.find("\x01")
         b2 = low.find("\x01", b1 + 1)
         b3 = low.find("\x01", b2 + 1)
         cased: str | None = None
-        hits: dict[tuple[int, int], int] = {}
-        for end, (length, tids, exact) in self._automaton.iter(low):
+        hits: dict[tuple[int, int], tuple[int, int]] = {}
+        for end, (length, tids, exact, lpad, rpad) in self._automaton.iter(low):
             field = 0 if end < b1 else 1 if end < b2 else 2 if end < b3 else 3
             if exact is None:
                 for tid in tids:
                     if (tid, field) not in hits:
-                        hits[tid, field] = end
+                        hits[tid, field] = (end - length + 1 + lpad, end + 1 - rpad)
                 continue
             if cased is None:
                 cased = normalise(raw, lower=False)
             span = cased[end - length + 1 : end + 1]
             for tid, form in zip(tids, exact):
                 if (form is None or span == form) and (tid, field) not in hits:
-                    hits[tid, field] = end
+                    hits[tid, field] = (end - length + 1 + lpad, end + 1 - rpad)
         return hits
 
     def _judge(
-        self, owner: int, found: Iterable[tuple[int, int, int]], texts: tuple[str | None, ...], explain: bool = True
+        self, owner: int, found: Iterable[tuple[int, tuple[int, int], int]], texts: tuple[str | None, ...], explain: bool = True
     ) -> SectionScore | None:
         """Apply one rule to its hits: exclusions, `all` groups, then the score threshold."""
         rule = self._owners[owner]
         kind_of, concept_of = self._kind_of, self._concept_of
         groups: set[int] = set()
-        best: dict[tuple[int, int], tuple[int, int]] = {}
+        best: dict[tuple[int, int], tuple[tuple[int, int], int]] = {}
         for field, pos, tid in found:
             kind = kind_of[tid]
             if kind == KIND_NOT:
@@ -281,11 +234,13 @@ class Classifier:
             key = (concept_of[tid], field)
             if key not in best or pos < best[key][0]:
                 best[key] = (pos, tid)
+        regex_text: dict[tuple[int, int], str] = {}
         for number, (_name, pattern) in enumerate(rule.regex):
             for field, text in enumerate(texts):
                 m = pattern.search(text) if text else None
                 if m:
-                    best[(-1 - number, field)] = (m.start(), -1 - number)
+                    best[(-1 - number, field)] = ((m.start(), m.end()), -1 - number)
+                    regex_text[(number, field)] = m.group(0)
         if len(groups) < rule.groups:
             return None
         if not rule.has_positive:
@@ -296,13 +251,19 @@ class Classifier:
             return None
         if not explain:
             return _IN_SCOPE
-        order = sorted((field, pos, tid) for (_c, field), (pos, tid) in best.items())
-        return SectionScore(
-            rule.id,
-            rule.heading,
-            score,
-            tuple(Match(self._text_of[tid] if tid >= 0 else rule.regex[-1 - tid][0], FIELDS[field]) for field, _p, tid in order),
-        )
+        raw = _joined(texts)
+        matches = []
+        for field, (start, stop), tid in sorted((field, pos, tid) for (_c, field), (pos, tid) in best.items()):
+            if tid >= 0:
+                spelling = self._spelling_of[tid]
+                matches.append(Match(spelling.render(), FIELDS[field], written_text(raw, start, stop, spelling)))
+            else:
+                matches.append(Match(rule.regex[-1 - tid][0], FIELDS[field], " ".join(regex_text[(-1 - tid, field)].split())))
+        return SectionScore(rule.id, rule.heading, score, tuple(matches))
+
+
+def _joined(texts: tuple[str | None, ...]) -> str:
+    return " " + _SEP.join(t or "" for t in texts) + " "
 
 
 _SEP = " \x01 "
@@ -315,14 +276,17 @@ def _by_score(s: SectionScore) -> float:
 
 def _rule_json(rule: Rule) -> dict[str, Any]:
     return {
-        "any": list(rule.any),
-        "all": [list(g) for g in rule.all_],
-        "not": list(rule.not_),
+        "any": [_term_json(t) for t in rule.any],
+        "all": [[_term_json(t) for t in g] for g in rule.all_],
+        "not": [_term_json(t) for t in rule.not_],
         "regex": list(rule.regex),
-        "case_sensitive": list(rule.case_sensitive),
         "weights": {k: rule.weights[k] for k in sorted(rule.weights)},
         "min_score": rule.min_score,
     }
+
+
+def _term_json(term: Term) -> list[list[Any]]:
+    return [[s.render(), s.exact] for s in term.spellings]
 
 
 def result_json(paper_id: str, scores: list[SectionScore]) -> dict[str, Any]:

@@ -76,7 +76,7 @@ def explain_paper(config: Any, raw_id: str) -> dict[str, Any]:
         "note": note,
         "fingerprint": classifier.fingerprint,
         "in_scope": scope is not None,
-        "scope_matches": [{"term": m.term, "field": m.field} for m in scope.matches] if scope else [],
+        "scope_matches": [m.to_json() for m in scope.matches] if scope else [],
         "sections": [s.to_json() for s in sections],
         "links": [l.to_json() for l in links],
     }
@@ -85,7 +85,7 @@ def explain_paper(config: Any, raw_id: str) -> dict[str, Any]:
 def _render_explanation(data: dict[str, Any]) -> str:
     out = [f"{data['id']}  {' '.join(data['title'].split())}", f"  ({data['note']}; rules {data['fingerprint']})"]
     if data["scope_matches"]:
-        out.append("  scope: " + ", ".join(f"{m['term']} ({m['field']})" for m in data["scope_matches"]))
+        out.append("  scope: " + ", ".join(f"{m['text']} ({m['field']})" for m in data["scope_matches"]))
     elif not data["in_scope"]:
         out.append("  scope: no scope term matched, so no section is proposed")
     if not data["sections"]:
@@ -93,7 +93,7 @@ def _render_explanation(data: dict[str, Any]) -> str:
     for rank, s in enumerate(data["sections"]):
         label = "primary" if rank == 0 else "also"
         out.append(f"  [{label}] {s['section']}  \"{s['heading']}\"  score {s['score']:g}")
-        out += [f"      {m['field']:<12} {m['term']}" for m in s["matches"]]
+        out += [f"      {m['field']:<12} {m['text']}" for m in s["matches"]]
     if data["links"]:
         out.append("  links to listed works:")
         for l in data["links"]:

@@ -7,6 +7,7 @@ import re
 from pathlib import Path
 from typing import Any, Callable, TypeVar
 
+from tracker.classify.terms import Term, TermError, parse_term, unknown_case_sensitive
 from tracker.config.reader import Table
 from tracker.config.types import (
     DEFAULT_WEIGHTS,
@@ -24,11 +25,20 @@ from tracker.errors import ConfigError
 
 T = TypeVar("T")
 
+API_QUERIES = ("categories", "terms")
 SLUG = re.compile(r"^[a-z0-9][a-z0-9_\-]*$")
 CATEGORY = re.compile(r"^[A-Za-z][A-Za-z\-]*(?:\.[A-Za-z][A-Za-z\-]*)?$")
 
 
+def _terms(t: Table, key: str, texts: Any, case_sensitive: tuple[str, ...]) -> tuple[Term, ...]:
+    try:
+        return tuple(parse_term(text, case_sensitive) for text in texts)
+    except TermError as exc:
+        raise ConfigError(f"{t.file}: key '{t.key(key)}': {exc}") from None
+
+
 def parse_rule(t: Table) -> Rule:
+    """One rule table; its terms are parsed here, once, into `Term` values."""
     weights = dict(DEFAULT_WEIGHTS)
     wt = t.table("weights")
     if wt is not None:
@@ -38,14 +48,15 @@ def parse_rule(t: Table) -> Rule:
             weights[name] = wt.get(name, float, expected="a number")
             if weights[name] < 0:
                 raise wt.fail(name, "a number >= 0")
+    case_sensitive = t.strings("case_sensitive")
     groups = t.get("all", list, [], "a list of lists of strings")
-    all_: list[tuple[str, ...]] = []
+    all_: list[tuple[Term, ...]] = []
     for group in groups:
         if isinstance(group, str):
             group = [group]
         if not isinstance(group, list) or not group or not all(isinstance(g, str) and g.strip() for g in group):
             raise t.fail("all", "a list of non-empty lists of strings")
-        all_.append(tuple(group))
+        all_.append(_terms(t, "all", group, case_sensitive))
     regex = t.strings("regex")
     for pattern in regex:
         try:
@@ -58,15 +69,19 @@ def parse_rule(t: Table) -> Rule:
     min_score = t.get("min_score", float, 1.0)
     if min_score < 0:
         raise t.fail("min_score", "a number >= 0")
-    return Rule(
-        any=any_,
+    rule = Rule(
+        any=_terms(t, "any", any_, case_sensitive),
         all_=tuple(all_),
-        not_=t.strings("not"),
+        not_=_terms(t, "not", t.strings("not"), case_sensitive),
         regex=regex,
-        case_sensitive=t.strings("case_sensitive"),
+        case_sensitive=case_sensitive,
         weights=weights,
         min_score=min_score,
     )
+    unknown = unknown_case_sensitive((*rule.positive_terms, *rule.not_), case_sensitive)
+    if unknown:
+        raise ConfigError(f"{t.file}: key '{t.key('case_sensitive')}': term {unknown[0]!r} is not one of the rule's any/all/not terms")
+    return rule
 
 
 def parse_sections(file: Path, raw: Any) -> tuple[SectionConfig, ...]:
@@ -119,7 +134,10 @@ def parse_arxiv(t: Table) -> ArxivConfig:
         page_size=t.get("page_size", int, d.page_size),
         overlap_days=t.get("overlap_days", int, d.overlap_days),
         first_poll_days=t.get("first_poll_days", int, d.first_poll_days),
+        query=t.get("query", str, d.query),
     )
+    if cfg.query not in API_QUERIES:
+        raise t.fail("query", '"categories" (list the categories, the default) or "terms" (only papers naming a rule term)')
     bad = next((c for c in cfg.categories if not CATEGORY.match(c)), None)
     if bad is not None:
         raise t.fail("categories", f"arXiv category names such as \"cs.CL\" or \"hep-th\" ({bad!r} is not one)")

@@ -6,6 +6,7 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from tracker.classify.terms import Term, parse_term
 from tracker.errors import ConfigError
 
 DEFAULT_WEIGHTS = {"title": 3.0, "abstract": 1.0, "comment": 0.5, "journal_ref": 0.5}
@@ -29,26 +30,42 @@ class ArxivConfig:
     delay_seconds: float = 3.0
     timeout_seconds: float = 30.0
     retries: int = 3
-    page_size: int = 500
+    page_size: int = 2000
     overlap_days: int = 2
     first_poll_days: int = 7
+    query: str = "categories"
 
 
 @dataclass(frozen=True)
 class Rule:
-    """The terms of one section (or of the global scope), uncompiled.
+    """The terms of one section (or of the global scope), parsed into `Term`s.
 
     `all_` holds groups: each group is a list of alternatives of which one must
-    match. `case_sensitive` lists terms matched exactly as written (e.g. T5).
+    match. `case_sensitive` is the config's list as written (each named term
+    already carries it); plain strings given for terms are parsed here, so code
+    that builds a rule (init, tune, tests) reads terms exactly as the config does.
     """
 
-    any: tuple[str, ...] = ()
-    all_: tuple[tuple[str, ...], ...] = ()
-    not_: tuple[str, ...] = ()
+    any: tuple[Term, ...] = ()
+    all_: tuple[tuple[Term, ...], ...] = ()
+    not_: tuple[Term, ...] = ()
     regex: tuple[str, ...] = ()
     case_sensitive: tuple[str, ...] = ()
     weights: dict[str, float] = field(default_factory=lambda: dict(DEFAULT_WEIGHTS))
     min_score: float = 1.0
+
+    def __post_init__(self) -> None:
+        def terms(values: tuple) -> tuple[Term, ...]:
+            return tuple(v if isinstance(v, Term) else parse_term(v, self.case_sensitive) for v in values)
+
+        object.__setattr__(self, "any", terms(self.any))
+        object.__setattr__(self, "all_", tuple(terms(g) for g in self.all_))
+        object.__setattr__(self, "not_", terms(self.not_))
+
+    @property
+    def positive_terms(self) -> tuple[Term, ...]:
+        """Terms that can put a paper in: `any` and every `all` group."""
+        return self.any + tuple(t for group in self.all_ for t in group)
 
 
 @dataclass(frozen=True)

@@ -184,7 +184,7 @@ def build_digest(
                     title=" ".join(p.title.split()),
                     url=p.abs_url,
                     authors=short_authors(p.authors),
-                    terms=tuple(dict.fromkeys(m.term for m in c.scores[0].matches)),
+                    terms=tuple(dict.fromkeys(m.shown for m in c.scores[0].matches)),
                     links=link_labels(c.links),
                     first_sentence=first_sentence(p.abstract),
                     section=sid,

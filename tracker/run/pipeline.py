@@ -50,17 +50,33 @@ class Classifier(Protocol):
 SourceFn = Callable[[Config, Http, datetime, datetime], Iterable[list[Paper]]]
 
 
-def section_terms(config: Config) -> list[str]:
-    """The API query's terms: every section's `any` terms. A section that matches by
-    `all`/`regex` alone cannot be expressed as a query, so then the whole categories
-    are fetched (an empty list) and classification does the filtering."""
-    if any(not s.rule.any for s in config.sections):
-        return []
-    return [t for s in config.sections for t in s.rule.any]
+def api_clauses(config: Config) -> tuple[list[str], str]:
+    """The API query's term clauses and why. By default (`arxiv.query = "categories"`)
+    none: the categories are listed and classification stays local, so the API sees
+    the same papers as the feed. With `"terms"`, every section's `any` and `all`
+    terms, translated from the term model; when one cannot be said to arXiv (a
+    `regex`, a leading `*`), the whole categories are listed instead, so a narrowed
+    query never misses a paper the classifier would take."""
+    if config.arxiv.query != "terms":
+        return [], "arxiv.query is \"categories\""
+    clauses: list[str] = []
+    for s in config.sections:
+        if s.rule.regex:
+            return [], f"section {s.id!r} has regex rules, which arXiv cannot search"
+        for term in s.rule.positive_terms:
+            found = arxiv_api.term_clauses(term)
+            if found is None:
+                return [], f"term {term.render()!r} of section {s.id!r} has a wildcard arXiv cannot search"
+            clauses += found
+    return clauses, "arxiv.query is \"terms\""
 
 
 def _api(config: Config, http: Http, start: datetime, end: datetime) -> Iterable[list[Paper]]:
-    return arxiv_api.fetch(config.arxiv, http, section_terms(config), start, end)
+    clauses, why = api_clauses(config)
+    if config.arxiv.query == "terms" and not clauses:
+        log(logger, logging.WARNING, "poll.api.listing_categories", reason=why,
+            hint="the API lists the whole categories this poll; see docs/sources.md")
+    return arxiv_api.fetch(config.arxiv, http, clauses, start, end)
 
 
 def _rss(config: Config, http: Http, start: datetime, end: datetime) -> Iterable[list[Paper]]:

@@ -19,6 +19,7 @@ import arxiv
 from arxiv import _feed
 from lxml import etree
 
+from tracker.classify.terms import Term
 from tracker.config import ArxivConfig
 from tracker.errors import SourceError
 from tracker.models import Paper, split_arxiv_id
@@ -53,10 +54,26 @@ def http_for(cfg: ArxivConfig, **overrides) -> Http:
     return Http(timeout=cfg.timeout_seconds, retries=cfg.retries, delay_seconds=cfg.delay_seconds, **overrides)
 
 
-def quote_term(term: str) -> str:
-    """A config term as an API clause: phrases quoted, quotes and brackets dropped."""
-    clean = _SPACE.sub(" ", re.sub(r'["()\[\]]', " ", term)).strip()
-    return f'all:"{clean}"' if " " in clean or "-" in clean else f"all:{clean}"
+def term_clauses(term: Term) -> list[str] | None:
+    """API clauses whose OR finds every paper the classifier's `term` can hit, or
+    None when arXiv cannot say it. Each alternative and each of its forms (hyphen
+    and run-together variants, plural) is its own clause, multi-word forms quoted
+    as phrases. arXiv's search ignores case, so a case-sensitive term is sent as
+    is and the classifier narrows locally. A trailing `*` becomes arXiv's prefix
+    wildcard on a single word; a leading `*` (TinyBERT from `*BERT`) or a `*`
+    after a phrase has no arXiv equivalent."""
+    out: list[str] = []
+    for spelling in term.spellings:
+        if spelling.open_left:
+            return None
+        for form in spelling.forms():
+            if spelling.open_right:
+                if " " in form:
+                    return None
+                out.append(f"all:{form}*")
+            else:
+                out.append(f'all:"{form}"' if " " in form else f"all:{form}")
+    return out
 
 
 def category_clause(categories: Sequence[str]) -> str:
@@ -68,14 +85,14 @@ def date_clause(start: datetime, end: datetime) -> str:
     return f"submittedDate:[{utc(start).strftime(fmt)} TO {utc(end).strftime(fmt)}]"
 
 
-def build_queries(cfg: ArxivConfig, terms: Sequence[str], max_url: int = MAX_URL) -> list[str]:
-    """Categories AND (term OR term ...), split so no page URL grows past `max_url`.
+def build_queries(cfg: ArxivConfig, clauses: Sequence[str], max_url: int = MAX_URL) -> list[str]:
+    """Categories AND (clause OR clause ...), split so no page URL grows past `max_url`.
 
-    No terms means every paper of the categories."""
+    No clauses means every paper of the categories (one query)."""
     client = client_for(cfg)
     cats = category_clause(cfg.categories)
     probe_dates = date_clause(datetime(2000, 1, 1), datetime(2000, 1, 1))
-    clauses = list(dict.fromkeys(quote_term(t) for t in terms if t.strip()))
+    clauses = list(dict.fromkeys(c for c in clauses if c.strip()))
     if not clauses:
         return [cats]
 
@@ -210,10 +227,11 @@ def fetch_window(
 
 
 def fetch(
-    cfg: ArxivConfig, http: Http, terms: Sequence[str], start: datetime, end: datetime
+    cfg: ArxivConfig, http: Http, clauses: Sequence[str], start: datetime, end: datetime
 ) -> Iterator[list[Paper]]:
-    """Batches of papers for every query built from the config, one batch per page."""
-    for query in build_queries(cfg, terms):
+    """Batches of papers for every query built from `clauses` (none: the whole
+    categories), one batch per page."""
+    for query in build_queries(cfg, clauses):
         yield from fetch_window(cfg, http, query, start, end)
 
 

@@ -26,7 +26,7 @@ def save_classifications(
                     "section": s.section,
                     "rank": rank,
                     "score": s.score,
-                    "matches": json.dumps([{"term": m.term, "field": m.field} for m in s.matches], ensure_ascii=False),
+                    "matches": json.dumps([m.to_json() for m in s.matches], ensure_ascii=False),
                     "rules_fingerprint": fingerprint,
                     "classified_at": at,
                 }
@@ -64,6 +64,6 @@ def load_classifications(db: Database, paper_id: str, headings: dict[str, str] |
     headings = headings or {}
     out = []
     for row in db["classifications"].rows_where("paper_id = ?", [paper_id], order_by="rank"):
-        matches = tuple(Match(term=m["term"], field=m["field"]) for m in json.loads(row["matches"] or "[]"))
+        matches = tuple(Match.from_json(m) for m in json.loads(row["matches"] or "[]"))
         out.append(SectionScore(row["section"], headings.get(row["section"], row["section"]), row["score"], matches))
     return out

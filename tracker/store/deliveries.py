@@ -84,7 +84,7 @@ def _candidates(db: Database, rows: list[dict[str, Any]]) -> list[Candidate]:
         chunk = ids[start : start + 500]
         marks = ",".join("?" * len(chunk))
         for row in db.query(f"SELECT * FROM classifications WHERE paper_id IN ({marks}) ORDER BY paper_id, rank", chunk):
-            matches = tuple(Match(m["term"], m["field"]) for m in json.loads(row["matches"] or "[]"))
+            matches = tuple(Match.from_json(m) for m in json.loads(row["matches"] or "[]"))
             scores[row["paper_id"]].append(SectionScore(row["section"], row["section"], row["score"], matches))
     links = links_for(db, ids)
     return [
