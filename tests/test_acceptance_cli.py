@@ -212,7 +212,7 @@ def test_init_config_loads_for_a_list_without_headings_or_latin_titles(tmp_path,
     code, _, err = run_cli("init", str(survey), "--out", str(out))
     assert code == 0, err
     config = load_config(out)
-    assert all(term.strip() for s in config.sections for term in s.rule.any)
+    assert all(term.render().strip() for s in config.sections for term in s.rule.any)
     code, _, err = run_cli("--config", str(out), "status")
     assert code == 0, err
 
