@@ -128,7 +128,7 @@ def test_explain_json_and_stale_rules_classify_afresh(run_cli, cfg):
     assert "an-old-fingerprint" in data["note"]
     assert data["sections"][0]["section"] == "decoder_only"
     assert {"term": "GPT", "field": "abstract", "text": "GPT"} in data["sections"][0]["matches"]
-    assert data["links"] == [{"kind": "mentions", "work": "2005.14165", "title": "", "where": "abstract"}]
+    assert data["links"] == [{"work_id": "2005.14165", "kind": "mentions", "where": "abstract", "work_title": ""}]
     assert data["in_scope"] is True
 
 
