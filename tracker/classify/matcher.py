@@ -69,7 +69,8 @@ class _Owner:
     has_positive: bool
 
 
-KIND_ANY, KIND_NOT = -1, -2
+KIND_ANY, KIND_NOT, KIND_UNLESS = -1, -2, -3
+_TITLE_ONLY = frozenset({"title_any", "title_all", "title_not", "unless"})
 
 
 class Classifier:
@@ -78,11 +79,12 @@ class Classifier:
     def __init__(self, scope: Rule | None, sections: Iterable[tuple[str, str, Rule]], where: str = "config") -> None:
         self._owners: list[_Owner] = []
         self._terms: list[tuple[int, int, Spelling, str]] = []
+        self._title_only: list[bool] = []
         patterns: dict[str, list[tuple[int, str | None]]] = {}
         self._scope: int | None = None
         canonical: list[Any] = []
         rules = [(sid, heading, rule, f"sections.{sid}") for sid, heading, rule in sections]
-        if scope is not None and (scope.any or scope.all_ or scope.regex or scope.not_):
+        if scope is not None and (scope.positive_terms or scope.regex or scope.not_ or scope.title_not):
             rules.insert(0, (SCOPE, "", scope, "scope"))
         for sid, heading, rule, key in rules:
             index = len(self._owners)
@@ -96,12 +98,14 @@ class Classifier:
                     heading=heading,
                     weights=tuple(float(rule.weights.get(f, 0.0)) for f in FIELDS),
                     min_score=rule.min_score,
-                    groups=len(rule.all_),
+                    groups=len(rule.all_) + len(rule.title_all),
                     regex=regex,
-                    has_positive=bool(rule.any or rule.all_ or rule.regex),
+                    has_positive=bool(rule.positive_terms or rule.regex),
                 )
             )
             canonical.append([sid, _rule_json(rule)])
+        self._field_ok = tuple(frozenset({0}) if t else frozenset(range(len(FIELDS))) for t in self._title_only)
+        self._fallbacks = frozenset(sid for sid, _heading, rule, _key in rules if rule.fallback and sid != SCOPE)
         self._owner_of = tuple(t[0] for t in self._terms)
         self._kind_of = tuple(t[1] for t in self._terms)
         self._spelling_of = tuple(t[2] for t in self._terms)
@@ -130,19 +134,25 @@ class Classifier:
         written: list[tuple[Term, int, str]] = [(t, KIND_ANY, "any") for t in rule.any]
         written += [(t, g, "all") for g, group in enumerate(rule.all_) for t in group]
         written += [(t, KIND_NOT, "not") for t in rule.not_]
-        seen: set[tuple[str, str, tuple[str, ...], int]] = set()
+        written += [(t, KIND_ANY, "title_any") for t in rule.title_any]
+        written += [(t, len(rule.all_) + g, "title_all") for g, group in enumerate(rule.title_all) for t in group]
+        written += [(t, KIND_NOT, "title_not") for t in rule.title_not]
+        written += [(t, KIND_UNLESS, "unless") for t in rule.unless]
+        seen: set[tuple[str, str, tuple[str, ...], int, bool]] = set()
         for term, kind, name in written:
-            concept = term.render()
+            title_only = name in _TITLE_ONLY
+            concept = ("title:" if title_only else "") + term.render()
             for spelling in term.spellings:
                 left, right = _pads(spelling)
                 forms = spelling.forms()
                 if not forms:
                     raise ConfigError(f"{where}: key '{key}.{name}': term {spelling.render()!r} has no letters or digits")
-                if (left, right, tuple(forms), kind) in seen:
+                if (left, right, tuple(forms), kind, title_only) in seen:
                     continue  # a spelling variant of a term already listed ("vision-language" / "vision language")
-                seen.add((left, right, tuple(forms), kind))
+                seen.add((left, right, tuple(forms), kind, title_only))
                 tid = len(self._terms)
                 self._terms.append((owner, kind, spelling, concept))
+                self._title_only.append(title_only)
                 for form in forms:
                     padded = left + form + right
                     patterns.setdefault(padded.lower(), []).append((tid, padded if spelling.exact else None))
@@ -188,6 +198,8 @@ class Classifier:
                 if judged is not None:
                     out.append(judged)
         out.sort(key=_by_score)
+        if self._fallbacks and len(out) > 1:
+            out.sort(key=lambda s: s.section in self._fallbacks)
         return out
 
     def _scan(self, texts: tuple[str | None, ...]) -> dict[tuple[int, int], tuple[int, int]]:
@@ -202,18 +214,19 @@ class Classifier:
         b3 = low.find("\x01", b2 + 1)
         cased: str | None = None
         hits: dict[tuple[int, int], tuple[int, int]] = {}
+        field_ok = self._field_ok
         for end, (length, tids, exact, lpad, rpad) in self._automaton.iter(low):
             field = 0 if end < b1 else 1 if end < b2 else 2 if end < b3 else 3
             if exact is None:
                 for tid in tids:
-                    if (tid, field) not in hits:
+                    if (tid, field) not in hits and field in field_ok[tid]:
                         hits[tid, field] = (end - length + 1 + lpad, end + 1 - rpad)
                 continue
             if cased is None:
                 cased = normalise(raw, lower=False)
             span = cased[end - length + 1 : end + 1]
             for tid, form in zip(tids, exact):
-                if (form is None or span == form) and (tid, field) not in hits:
+                if (form is None or span == form) and (tid, field) not in hits and field in field_ok[tid]:
                     hits[tid, field] = (end - length + 1 + lpad, end + 1 - rpad)
         return hits
 
@@ -225,10 +238,15 @@ class Classifier:
         kind_of, concept_of = self._kind_of, self._concept_of
         groups: set[int] = set()
         best: dict[tuple[int, int], tuple[tuple[int, int], int]] = {}
+        excluded = lifted = False
         for field, pos, tid in found:
             kind = kind_of[tid]
             if kind == KIND_NOT:
-                return None
+                excluded = True
+                continue
+            if kind == KIND_UNLESS:
+                lifted = True
+                continue
             if kind >= 0:
                 groups.add(kind)
             key = (concept_of[tid], field)
@@ -241,7 +259,7 @@ class Classifier:
                 if m:
                     best[(-1 - number, field)] = ((m.start(), m.end()), -1 - number)
                     regex_text[(number, field)] = m.group(0)
-        if len(groups) < rule.groups:
+        if (excluded and not lifted) or len(groups) < rule.groups:
             return None
         if not rule.has_positive:
             return _IN_SCOPE
@@ -282,6 +300,11 @@ def _rule_json(rule: Rule) -> dict[str, Any]:
         "regex": list(rule.regex),
         "weights": {k: rule.weights[k] for k in sorted(rule.weights)},
         "min_score": rule.min_score,
+        **({"title_any": [_term_json(t) for t in rule.title_any]} if rule.title_any else {}),
+        **({"title_all": [[_term_json(t) for t in g] for g in rule.title_all]} if rule.title_all else {}),
+        **({"title_not": [_term_json(t) for t in rule.title_not]} if rule.title_not else {}),
+        **({"unless": [_term_json(t) for t in rule.unless]} if rule.unless else {}),
+        **({"fallback": True} if rule.fallback else {}),
     }
 
 

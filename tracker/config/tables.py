@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, Callable, TypeVar
 
@@ -37,6 +38,18 @@ def _terms(t: Table, key: str, texts: Any, case_sensitive: tuple[str, ...]) -> t
         raise ConfigError(f"{t.file}: key '{t.key(key)}': {exc}") from None
 
 
+def _term_groups(t: Table, key: str, case_sensitive: tuple[str, ...]) -> tuple[tuple[Term, ...], ...]:
+    """`all`-style groups: a list of lists of terms (a bare string is a group of one)."""
+    out: list[tuple[Term, ...]] = []
+    for group in t.get(key, list, [], "a list of lists of strings"):
+        if isinstance(group, str):
+            group = [group]
+        if not isinstance(group, list) or not group or not all(isinstance(g, str) and g.strip() for g in group):
+            raise t.fail(key, "a list of non-empty lists of strings")
+        out.append(_terms(t, key, group, case_sensitive))
+    return tuple(out)
+
+
 def parse_rule(t: Table) -> Rule:
     """One rule table; its terms are parsed here, once, into `Term` values."""
     weights = dict(DEFAULT_WEIGHTS)
@@ -49,14 +62,6 @@ def parse_rule(t: Table) -> Rule:
             if weights[name] < 0:
                 raise wt.fail(name, "a number >= 0")
     case_sensitive = t.strings("case_sensitive")
-    groups = t.get("all", list, [], "a list of lists of strings")
-    all_: list[tuple[Term, ...]] = []
-    for group in groups:
-        if isinstance(group, str):
-            group = [group]
-        if not isinstance(group, list) or not group or not all(isinstance(g, str) and g.strip() for g in group):
-            raise t.fail("all", "a list of non-empty lists of strings")
-        all_.append(_terms(t, "all", group, case_sensitive))
     regex = t.strings("regex")
     for pattern in regex:
         try:
@@ -66,19 +71,26 @@ def parse_rule(t: Table) -> Rule:
     any_ = t.strings("any")
     if "any" in t.data and not any_:
         raise t.fail("any", "a non-empty list of strings")
+    title_any = t.strings("title_any")
+    if "title_any" in t.data and not title_any:
+        raise t.fail("title_any", "a non-empty list of strings")
     min_score = t.get("min_score", float, 1.0)
     if min_score < 0:
         raise t.fail("min_score", "a number >= 0")
     rule = Rule(
         any=_terms(t, "any", any_, case_sensitive),
-        all_=tuple(all_),
+        all_=_term_groups(t, "all", case_sensitive),
         not_=_terms(t, "not", t.strings("not"), case_sensitive),
         regex=regex,
         case_sensitive=case_sensitive,
         weights=weights,
         min_score=min_score,
+        title_any=_terms(t, "title_any", title_any, case_sensitive),
+        title_all=_term_groups(t, "title_all", case_sensitive),
+        title_not=_terms(t, "title_not", t.strings("title_not"), case_sensitive),
+        unless=_terms(t, "unless", t.strings("unless"), case_sensitive),
     )
-    unknown = unknown_case_sensitive((*rule.positive_terms, *rule.not_), case_sensitive)
+    unknown = unknown_case_sensitive((*rule.positive_terms, *rule.not_, *rule.title_not, *rule.unless), case_sensitive)
     if unknown:
         raise ConfigError(f"{t.file}: key '{t.key('case_sensitive')}': term {unknown[0]!r} is not one of the rule's any/all/not terms")
     return rule
@@ -99,8 +111,8 @@ def parse_sections(file: Path, raw: Any) -> tuple[SectionConfig, ...]:
         seen.add(sid)
         t.path = f"sections.{sid}"
         heading = t.get("heading", str, expected="the section's heading text in the survey")
-        rule = parse_rule(t)
-        if not (rule.any or rule.all_ or rule.regex):
+        rule = replace(parse_rule(t), fallback=t.get("fallback", bool, False))
+        if not (rule.positive_terms or rule.regex):
             raise ConfigError(f"{file}: section {sid!r}: key 'sections.{sid}.any' is required (a non-empty list of terms)")
         aliases: dict[str, tuple[str, ...]] = {}
         at = t.table("aliases")

@@ -44,6 +44,13 @@ class Rule:
     match. `case_sensitive` is the config's list as written (each named term
     already carries it); plain strings given for terms are parsed here, so code
     that builds a rule (init, tune, tests) reads terms exactly as the config does.
+    `title_any` / `title_all` / `title_not` are `any` / `all` / `not` terms that
+    count only when they occur in the title (the paper's subject, not a word its
+    abstract uses). `unless` terms, when in the title, lift the rule's
+    `not`/`title_not` exclusions (a vision word drops a paper unless its title
+    names a language model). A `fallback` section (sections only) comes after
+    every other section the paper matched, whatever the scores: the broad
+    catch-all never outranks a specific section.
     """
 
     any: tuple[Term, ...] = ()
@@ -53,6 +60,11 @@ class Rule:
     case_sensitive: tuple[str, ...] = ()
     weights: dict[str, float] = field(default_factory=lambda: dict(DEFAULT_WEIGHTS))
     min_score: float = 1.0
+    title_any: tuple[Term, ...] = ()
+    title_all: tuple[tuple[Term, ...], ...] = ()
+    title_not: tuple[Term, ...] = ()
+    unless: tuple[Term, ...] = ()
+    fallback: bool = False
 
     def __post_init__(self) -> None:
         def terms(values: tuple) -> tuple[Term, ...]:
@@ -61,11 +73,15 @@ class Rule:
         object.__setattr__(self, "any", terms(self.any))
         object.__setattr__(self, "all_", tuple(terms(g) for g in self.all_))
         object.__setattr__(self, "not_", terms(self.not_))
+        object.__setattr__(self, "title_any", terms(self.title_any))
+        object.__setattr__(self, "title_all", tuple(terms(g) for g in self.title_all))
+        object.__setattr__(self, "title_not", terms(self.title_not))
+        object.__setattr__(self, "unless", terms(self.unless))
 
     @property
     def positive_terms(self) -> tuple[Term, ...]:
-        """Terms that can put a paper in: `any` and every `all` group."""
-        return self.any + tuple(t for group in self.all_ for t in group)
+        """Terms that can put a paper in: `any`, `title_any` and every `all`/`title_all` group."""
+        return self.any + self.title_any + tuple(t for group in self.all_ + self.title_all for t in group)
 
 
 @dataclass(frozen=True)
