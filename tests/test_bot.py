@@ -15,6 +15,10 @@ from tracker.standins.telegram import TelegramStandin
 from tracker.store import open_store
 from tracker.store.decisions import latest_decisions
 
+
+async def no_wait(seconds: float) -> None:
+    """The retry policy's sleep, injected: the bot's tests never wait for real."""
+
 NOW = datetime(2025, 10, 31, 12, tzinfo=timezone.utc)
 SEEN = "2025-10-31T06:00:00+00:00"
 GROUP, MAINTAINER, STRANGER = -1001, 7, 666
@@ -148,7 +152,7 @@ def test_the_long_polling_loop_against_the_standin(world):
     tg.queue_update({k: v for k, v in press(tg, f"a|{pid}").items() if k != "update_id"})
     tg.queue_update({k: v for k, v in press(tg, f"r|{pid}", chat=STRANGER, user=STRANGER).items() if k != "update_id"})
     tg.queue_update({k: v for k, v in command("/status").items() if k != "update_id"})
-    handled = run_bot(config, db, max_updates=3, poll_timeout=1)
+    handled = run_bot(config, db, max_updates=3, poll_timeout=1, sleep=no_wait)
     assert handled == 3 and tg.pending_updates == 0
     assert latest_decisions(db)[pid].decision == "accept"
     assert "✅ <i>accepted</i>" in tg.sent(GROUP)[0]["text"]
@@ -170,7 +174,7 @@ def test_malformed_updates_are_skipped_and_confirmed_not_fatal(world):
     no_chat = {"message": {"message_id": 5, "date": 0, "text": "/status", "from": {"id": MAINTAINER}}}
     for update in (no_is_bot, no_chat, press(tg, f"r|{pid}")):
         tg.queue_update({k: v for k, v in update.items() if k != "update_id"})
-    handled = run_bot(config, db, max_updates=3, poll_timeout=1)
+    handled = run_bot(config, db, max_updates=3, poll_timeout=1, sleep=no_wait)
     assert handled == 3 and tg.pending_updates == 0
     assert latest_decisions(db)[pid].decision == "reject"
     assert int(tg.calls("getUpdates")[-1].params.get("offset") or 0) == 4

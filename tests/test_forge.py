@@ -207,9 +207,11 @@ def test_wrong_token_is_refused_by_standin():
 
 
 def test_unreachable_api_is_a_forge_error():
+    waits: list[float] = []
     with pytest.raises(ForgeError, match="github.api_url"):
-        with forge.GitHub("http://127.0.0.1:9", "owner/survey", TOKEN, timeout=2) as api:
+        with forge.GitHub("http://127.0.0.1:9", "owner/survey", TOKEN, timeout=2, sleep=waits.append) as api:
             api.get(1)
+    assert waits == [1.0, 2.0]  # the one retry policy, its sleep injected
 
 
 def test_init_bare_remote_for_the_demo(tmp_path):

@@ -35,6 +35,10 @@ class SourceError(TrackerError):
     """arXiv or a citation provider failed: HTTP error, error feed, bad body."""
 
 
+class NotTried(SourceError):
+    """A request skipped because its host already failed in this poll (fail fast)."""
+
+
 class StoreError(TrackerError):
     """The database is locked by another run, or a stored row is missing."""
 

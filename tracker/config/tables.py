@@ -134,6 +134,12 @@ def optional_table(root: Table, name: str, build: Callable[[Table], T]) -> T | N
     return value
 
 
+def positive(t: Table, cfg: object, *names: str) -> None:
+    for name in names:
+        if getattr(cfg, name) <= 0:
+            raise t.fail(name, "a number > 0")
+
+
 def parse_arxiv(t: Table) -> ArxivConfig:
     d = ArxivConfig()
     cfg = ArxivConfig(
@@ -143,6 +149,9 @@ def parse_arxiv(t: Table) -> ArxivConfig:
         delay_seconds=t.get("delay_seconds", float, d.delay_seconds),
         timeout_seconds=t.get("timeout_seconds", float, d.timeout_seconds),
         retries=t.get("retries", int, d.retries),
+        deadline_seconds=t.get("deadline_seconds", float, d.deadline_seconds),
+        max_response_mb=t.get("max_response_mb", float, d.max_response_mb),
+        max_retry_wait_seconds=t.get("max_retry_wait_seconds", float, d.max_retry_wait_seconds),
         page_size=t.get("page_size", int, d.page_size),
         overlap_days=t.get("overlap_days", int, d.overlap_days),
         first_poll_days=t.get("first_poll_days", int, d.first_poll_days),
@@ -155,8 +164,7 @@ def parse_arxiv(t: Table) -> ArxivConfig:
         raise t.fail("categories", f"arXiv category names such as \"cs.CL\" or \"hep-th\" ({bad!r} is not one)")
     if cfg.delay_seconds < 0:
         raise t.fail("delay_seconds", "a number >= 0")
-    if cfg.timeout_seconds <= 0:
-        raise t.fail("timeout_seconds", "a number > 0")
+    positive(t, cfg, "timeout_seconds", "deadline_seconds", "max_response_mb")
     for name in ("retries", "overlap_days", "first_poll_days"):
         if getattr(cfg, name) < 0:
             raise t.fail(name, "an integer >= 0")
@@ -176,7 +184,12 @@ def parse_citations(t: Table) -> CitationsConfig:
         api_key_env=t.get("api_key_env", str, d.api_key_env),
         page_size=t.get("page_size", int, d.page_size),
         delay_seconds=t.get("delay_seconds", float, d.delay_seconds),
+        timeout_seconds=t.get("timeout_seconds", float, d.timeout_seconds),
+        retries=t.get("retries", int, d.retries),
     )
+    positive(t, cfg, "timeout_seconds")
+    if cfg.retries < 0:
+        raise t.fail("retries", "an integer >= 0")
     if not 1 <= cfg.page_size <= 1000:
         raise t.fail("page_size", "an integer from 1 to 1000")
     if cfg.delay_seconds < 0:
@@ -202,9 +215,10 @@ def parse_telegram(t: Table) -> TelegramConfig:
         timeout_seconds=t.get("timeout_seconds", float, d.timeout_seconds),
         retries=t.get("retries", int, d.retries),
         run_bot=t.get("run_bot", bool, d.run_bot),
+        deadline_seconds=t.get("deadline_seconds", float, d.deadline_seconds),
+        max_retry_wait_seconds=t.get("max_retry_wait_seconds", float, d.max_retry_wait_seconds),
     )
-    if cfg.timeout_seconds <= 0:
-        raise t.fail("timeout_seconds", "a number > 0")
+    positive(t, cfg, "timeout_seconds", "deadline_seconds")
     if cfg.retries < 0:
         raise t.fail("retries", "an integer >= 0")
     return cfg

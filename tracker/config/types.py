@@ -28,8 +28,11 @@ class ArxivConfig:
     rss_url: str = "https://rss.arxiv.org/rss"
     categories: tuple[str, ...] = ("cs.CL", "cs.LG", "cs.AI")
     delay_seconds: float = 3.0
-    timeout_seconds: float = 30.0
+    timeout_seconds: float = 20.0
     retries: int = 3
+    deadline_seconds: float = 120.0
+    max_response_mb: float = 64.0
+    max_retry_wait_seconds: float = 600.0
     page_size: int = 2000
     overlap_days: int = 2
     first_poll_days: int = 7
@@ -99,6 +102,8 @@ class CitationsConfig:
     api_key_env: str = "S2_API_KEY"
     page_size: int = 100
     delay_seconds: float = 1.0
+    timeout_seconds: float = 20.0
+    retries: int = 3
 
 
 @dataclass(frozen=True)
@@ -111,6 +116,8 @@ class TelegramConfig:
     timeout_seconds: float = 30.0
     retries: int = 3
     run_bot: bool = False
+    deadline_seconds: float = 60.0
+    max_retry_wait_seconds: float = 600.0
 
 
 @dataclass(frozen=True)

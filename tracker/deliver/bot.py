@@ -17,10 +17,11 @@ import html
 import logging
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Any, Callable, Mapping
+from typing import Any, Awaitable, Callable, Mapping
 
 from tracker.config import Config, TelegramConfig
 from tracker.errors import DeliveryError, StoreError
+from tracker.net.retry import Interrupted
 from tracker.logs import log
 from tracker.deliver import triage
 from tracker.deliver.telegram import TelegramClient, TelegramRefused, bot_token
@@ -141,7 +142,7 @@ def _command(message: Mapping[str, Any], ctx: BotContext) -> list[Action]:
     name = word[1:].split("@")[0].lower()
     if not allowed(ctx.telegram, chat_id, user_id):
         log(logger, logging.WARNING, "bot.refused", chat=chat_id, user=user_id, command=name)
-        return [Action("sendMessage", {"chat_id": chat_id, "text": REFUSAL})]
+        return [Action("sendMessage", {"chat_id": chat_id, "text": REFUSAL})] if chat_id is not None else []
     reply = {
         "latest": lambda: _latest(ctx),
         "search": lambda: _search(ctx, rest),
@@ -229,10 +230,15 @@ async def poll_loop(
             failures = 0
         except TelegramRefused:
             raise
+        except Interrupted:
+            break
         except DeliveryError as exc:
             failures += 1
             log(logger, logging.WARNING, "bot.poll_failed", error=str(exc), attempt=failures)
-            await client.sleep(min(60.0, client.backoff * 2**failures))
+            try:
+                await client.sleep(client.policy.delay(failures))
+            except Interrupted:
+                break
             continue
         for update in updates:
             offset = int(update["update_id"]) + 1
@@ -249,7 +255,7 @@ async def poll_loop(
                     log(logger, logging.WARNING, "bot.action_failed", method=action.method, error=str(exc))
             handled += 1
     if offset is not None:
-        await client.get_updates(offset, 0)
+        await client.confirm(offset)
     return handled
 
 
@@ -259,13 +265,15 @@ def run_bot(
     stop: Callable[[], bool] = lambda: False,
     max_updates: int | None = None,
     poll_timeout: int = 25,
+    sleep: Callable[[float], Awaitable[None]] | None = None,
 ) -> int:
-    """Run the bot until stopped (Ctrl-C) or `max_updates` updates are handled."""
+    """Run the bot until stopped (Ctrl-C, SIGTERM) or `max_updates` updates are handled;
+    `sleep` replaces the retry waits in tests."""
     assert config.telegram is not None
     token = bot_token(config)
 
     async def main() -> int:
-        async with TelegramClient(config.telegram, token) as client:  # type: ignore[arg-type]
+        async with TelegramClient(config.telegram, token, sleep=sleep, stop=stop) as client:  # type: ignore[arg-type]
             await client.call("deleteWebhook", None, lambda: client.bot.delete_webhook(drop_pending_updates=False))
             log(logger, logging.INFO, "bot.started", chats=len(config.telegram.chat_ids))  # type: ignore[union-attr]
             return await poll_loop(BotContext(config, db), client, stop, max_updates, poll_timeout)

@@ -14,7 +14,6 @@ from __future__ import annotations
 import logging
 import smtplib
 import ssl
-import time
 from datetime import datetime
 from email.message import EmailMessage
 from email.policy import SMTP
@@ -25,6 +24,7 @@ from tracker.config import Config, EmailConfig
 from tracker.deliver.digest import RenderedEmail, one_line
 from tracker.errors import DeliveryError
 from tracker.logs import log, register_secret, scrub
+from tracker.net.retry import RetryPolicy, Transient
 
 logger = logging.getLogger("tracker.deliver.email")
 TRANSIENT = (smtplib.SMTPServerDisconnected, smtplib.SMTPConnectError, ConnectionError, TimeoutError, OSError)
@@ -74,7 +74,7 @@ class SmtpSession:
         username: str | None = None,
         password: str | None = None,
         retries: int = 2,
-        sleep: Callable[[float], None] = time.sleep,
+        sleep: Callable[[float], None] | None = None,
         backoff: float = 1.0,
     ) -> None:
         register_secret(password)
@@ -127,51 +127,56 @@ class SmtpSession:
         return conn
 
     def send(self, sender: str, recipient: str, data: bytes) -> None:
-        """Hand one message for one recipient to the server; returns once it accepted it."""
-        failures = 0
-        while True:
-            try:
-                if self.conn is None:
-                    self.conn = self._connect()
-                self.conn.sendmail(sender, [recipient], data)
-                return
-            except smtplib.SMTPRecipientsRefused as exc:
-                code, reason = exc.recipients.get(recipient, (0, b""))
-                raise RecipientRefused(f"SMTP server refused recipient {recipient}: {code} {_text(reason)}") from None
-            except (smtplib.SMTPSenderRefused, smtplib.SMTPDataError) as exc:
-                if 400 <= exc.smtp_code < 500:
-                    error = f"{exc.smtp_code} {_text(exc.smtp_error)}"
-                else:
-                    raise RecipientRefused(
-                        f"SMTP server refused the message to {recipient}: {exc.smtp_code} {_text(exc.smtp_error)}"
-                    ) from None
-            except smtplib.SMTPResponseException as exc:
-                error = f"{exc.smtp_code} {_text(exc.smtp_error)}"
-                if exc.smtp_code >= 500:
-                    raise RecipientRefused(f"SMTP server refused the message to {recipient}: {error}") from None
-            except ssl.SSLCertVerificationError as exc:
-                self._drop()
-                raise SmtpUnavailable(
-                    f"SMTP server {self.cfg.host}:{self.cfg.port}: TLS certificate not trusted: {_text(exc.verify_message or str(exc))}",
-                    "check email.host matches the server's certificate; for a private CA set SSL_CERT_FILE to its PEM bundle",
+        """Hand one message for one recipient to the server; returns once it accepted it.
+        Dropped connections and 4xx replies are retried under the one retry policy."""
+
+        def on_retry(exc: Transient, attempt: int, wait: float) -> None:
+            log(logger, logging.WARNING, "email.retry", recipient=recipient, attempt=attempt, error=exc.problem)
+
+        policy = RetryPolicy(retries=self.retries, backoff=self.backoff, sleep=self.sleep, on_retry=on_retry)
+        try:
+            policy.call(lambda: self._attempt(sender, recipient, data))
+        except Transient as exc:
+            raise SmtpUnavailable(
+                f"SMTP {self.cfg.host}:{self.cfg.port}: sending to {recipient} failed after {exc.attempts} attempts: {exc.problem}",
+                "check email.host, email.port and email.security",
+            ) from None
+
+    def _attempt(self, sender: str, recipient: str, data: bytes) -> None:
+        try:
+            if self.conn is None:
+                self.conn = self._connect()
+            self.conn.sendmail(sender, [recipient], data)
+            return
+        except smtplib.SMTPRecipientsRefused as exc:
+            code, reason = exc.recipients.get(recipient, (0, b""))
+            raise RecipientRefused(f"SMTP server refused recipient {recipient}: {code} {_text(reason)}") from None
+        except (smtplib.SMTPSenderRefused, smtplib.SMTPDataError) as exc:
+            if not 400 <= exc.smtp_code < 500:
+                raise RecipientRefused(
+                    f"SMTP server refused the message to {recipient}: {exc.smtp_code} {_text(exc.smtp_error)}"
                 ) from None
-            except ssl.SSLError as exc:
-                self._drop()
-                raise SmtpUnavailable(
-                    f"SMTP server {self.cfg.host}:{self.cfg.port}: TLS failed ({self.cfg.security}): {_text(exc.reason or str(exc))}",
-                    'check email.security ("ssl" for port 465, "starttls" for 587) and email.port',
-                ) from None
-            except TRANSIENT as exc:
-                error = scrub(f"{type(exc).__name__}: {exc}")
+            error = f"{exc.smtp_code} {_text(exc.smtp_error)}"
+        except smtplib.SMTPResponseException as exc:
+            error = f"{exc.smtp_code} {_text(exc.smtp_error)}"
+            if exc.smtp_code >= 500:
+                raise RecipientRefused(f"SMTP server refused the message to {recipient}: {error}") from None
+        except ssl.SSLCertVerificationError as exc:
             self._drop()
-            failures += 1
-            log(logger, logging.WARNING, "email.retry", recipient=recipient, attempt=failures, error=error)
-            if failures > self.retries:
-                raise SmtpUnavailable(
-                    f"SMTP {self.cfg.host}:{self.cfg.port}: sending to {recipient} failed after {failures} attempts: {error}",
-                    "check email.host, email.port and email.security",
-                )
-            self.sleep(self.backoff * 2 ** (failures - 1))
+            raise SmtpUnavailable(
+                f"SMTP server {self.cfg.host}:{self.cfg.port}: TLS certificate not trusted: {_text(exc.verify_message or str(exc))}",
+                "check email.host matches the server's certificate; for a private CA set SSL_CERT_FILE to its PEM bundle",
+            ) from None
+        except ssl.SSLError as exc:
+            self._drop()
+            raise SmtpUnavailable(
+                f"SMTP server {self.cfg.host}:{self.cfg.port}: TLS failed ({self.cfg.security}): {_text(exc.reason or str(exc))}",
+                'check email.security ("ssl" for port 465, "starttls" for 587) and email.port',
+            ) from None
+        except TRANSIENT as exc:
+            error = scrub(f"{type(exc).__name__}: {exc}")
+        self._drop()
+        raise Transient(error)
 
     def _drop(self) -> None:
         if self.conn is not None:

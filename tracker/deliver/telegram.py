@@ -2,9 +2,14 @@
 Application): every call goes through one retry policy, and no error or log line
 ever carries the token (PTB's URLs do, so we scrub).
 
-Policy: `RetryAfter` waits as long as Telegram asks; `BadRequest`, `Forbidden` and
-`InvalidToken` are final and name the chat; network errors and timeouts are retried
-`retries` times with exponential backoff.
+Policy (tracker.net.retry, shared with every client): `RetryAfter` waits as long as
+Telegram asks, up to `telegram.max_retry_wait_seconds` (above it the message stays
+pending for the next run); `BadRequest`, `Forbidden` and `InvalidToken` are final and
+name the chat; network errors and timeouts are retried `retries` times with
+exponential backoff. Every call has a total deadline (`telegram.deadline_seconds`)
+and ends within a tick of a stop request. An answer that is not what the Bot API
+promises (`{"ok": false}` with status 200, a `result` of the wrong type) is a
+handled failure naming what came back, not a traceback.
 """
 
 from __future__ import annotations
@@ -24,10 +29,11 @@ from telegram.request import HTTPXRequest
 from tracker.config import Config, TelegramConfig
 from tracker.errors import ConfigError, DeliveryError
 from tracker.logs import log, register_secret, scrub
+from tracker.net.retry import RetryPolicy, Transient, async_interruptible_sleep, over_cap_hint, until_stopped
 
 logger = logging.getLogger("tracker.deliver.telegram")
 Sleep = Callable[[float], Awaitable[None]]
-MAX_FLOOD_WAITS = 5
+UNEXPECTED = (KeyError, AttributeError, TypeError, ValueError, IndexError)
 NO_PREVIEW = LinkPreviewOptions(is_disabled=True)
 Keyboard = Sequence[Sequence[Sequence[str]]]
 
@@ -77,17 +83,35 @@ def _seconds(exc: RetryAfter) -> float:
     return value.total_seconds() if isinstance(value, timedelta) else float(value)
 
 
+class _Request(HTTPXRequest):
+    """PTB's request that remembers the start of the last answer, so an unexpected one can be named."""
+
+    last_payload: bytes = b""
+
+    async def do_request(self, *args: Any, **kwargs: Any) -> tuple[int, bytes]:
+        code, payload = await super().do_request(*args, **kwargs)
+        self.last_payload = payload[:200]
+        return code, payload
+
+
 class TelegramClient:
     """`async with TelegramClient(cfg, token) as tg: await tg.send_message(chat, html)`."""
 
-    def __init__(self, cfg: TelegramConfig, token: str, sleep: Sleep = asyncio.sleep, backoff: float = 1.0) -> None:
+    def __init__(self, cfg: TelegramConfig, token: str, sleep: Sleep | None = None, backoff: float = 1.0,
+                 stop: Callable[[], bool] | None = None) -> None:
         register_secret(token)
         guard_library_logs()
-        self.cfg, self.sleep, self.backoff = cfg, sleep, backoff
+        self.cfg, self.backoff, self.stop = cfg, backoff, stop
+        self.sleep: Sleep = async_interruptible_sleep if sleep is None else sleep
+        self.policy = RetryPolicy(retries=cfg.retries, backoff=backoff, max_wait=cfg.max_retry_wait_seconds,
+                                  async_sleep=self.sleep)
         timeout = cfg.timeout_seconds
+        self._requests: list[_Request] = []
 
         def request(read: float) -> HTTPXRequest:
-            return HTTPXRequest(connect_timeout=timeout, read_timeout=read, write_timeout=timeout, pool_timeout=timeout)
+            made = _Request(connect_timeout=timeout, read_timeout=read, write_timeout=timeout, pool_timeout=timeout)
+            self._requests.append(made)
+            return made
 
         self.bot = Bot(
             token,
@@ -108,34 +132,52 @@ class TelegramClient:
         except TelegramError:
             pass
 
-    async def call(self, method: str, chat_id: int | str | None, make: Callable[[], Awaitable[Any]]) -> Any:
+    def _answer(self) -> str:
+        raw = b" | ".join(r.last_payload for r in self._requests if r.last_payload)
+        return scrub(raw.decode("utf-8", "replace")) or "nothing"
+
+    async def call(self, method: str, chat_id: int | str | None, make: Callable[[], Awaitable[Any]],
+                   deadline: float | None = None) -> Any:
         """Run one API call under the retry policy; errors are DeliveryErrors naming the chat."""
         where = f" to chat {chat_id}" if chat_id is not None else ""
-        failures = flood = 0
-        while True:
+        limit = deadline or self.cfg.deadline_seconds
+
+        async def attempt() -> Any:
+            for r in self._requests:
+                r.last_payload = b""
             try:
-                return await make()
+                return await until_stopped(asyncio.wait_for(make(), limit), f"Telegram {method}", self.stop)
             except RetryAfter as exc:
-                flood += 1
-                wait = _seconds(exc)
-                log(logger, logging.WARNING, "telegram.flood_wait", method=method, chat=chat_id, seconds=wait)
-                if flood > MAX_FLOOD_WAITS:
-                    raise TelegramUnavailable(f"Telegram {method}{where}: still rate-limited after {flood} waits") from None
-                await self.sleep(wait)
+                raise Transient("rate-limited (429)", _seconds(exc)) from None
             except (BadRequest, Forbidden, InvalidToken) as exc:
                 kind = type(exc).__name__
                 hint = f"check the variable named by telegram.token_env ({self.cfg.token_env})" if kind == "InvalidToken" else None
                 raise TelegramRefused(f"Telegram refused {method}{where}: {kind}: {scrub(exc.message)}", hint) from None
+            except asyncio.TimeoutError:
+                raise Transient(f"no answer within the {limit:g}s deadline") from None
             except (NetworkError, TelegramError) as exc:
-                failures += 1
-                message = scrub(getattr(exc, "message", str(exc)))
-                log(logger, logging.WARNING, "telegram.retry", method=method, chat=chat_id, attempt=failures, error=message)
-                if failures > self.cfg.retries:
-                    raise TelegramUnavailable(
-                        f"Telegram {method}{where} failed after {failures} attempts: {type(exc).__name__}: {message}",
-                        f"check telegram.api_url ({self.cfg.api_url}) and the network",
-                    ) from None
-                await self.sleep(self.backoff * 2 ** (failures - 1))
+                raise Transient(f"{type(exc).__name__}: {scrub(getattr(exc, 'message', str(exc)))}") from None
+            except UNEXPECTED as exc:
+                raise TelegramUnavailable(
+                    f"Telegram {method}{where}: unexpected answer {self._answer()!r} ({type(exc).__name__}: {scrub(str(exc))[:80]})",
+                    f"check telegram.api_url ({self.cfg.api_url}) points at the Bot API; nothing is marked delivered",
+                ) from None
+
+        def on_retry(exc: Transient, attempt_number: int, wait: float) -> None:
+            event = "telegram.flood_wait" if exc.retry_after is not None else "telegram.retry"
+            log(logger, logging.WARNING, event, method=method, chat=chat_id, attempt=attempt_number, error=exc.problem,
+                seconds=round(wait, 2))
+
+        try:
+            return await RetryPolicy(**{**self.policy.__dict__, "on_retry": on_retry}).acall(attempt)
+        except Transient as exc:
+            if exc.over_cap:
+                raise TelegramUnavailable(f"Telegram {method}{where}: {exc.problem}, asked to wait {exc.retry_after:g}s",
+                                          over_cap_hint(exc, self.policy.max_wait)) from None
+            raise TelegramUnavailable(
+                f"Telegram {method}{where} failed after {exc.attempts} attempts: {exc.problem}",
+                f"check telegram.api_url ({self.cfg.api_url}) and the network",
+            ) from None
 
     async def send_message(self, chat_id: int | str, text: str, keyboard: Keyboard | None = None) -> int:
         message = await self.call(
@@ -167,6 +209,19 @@ class TelegramClient:
     async def answer_callback(self, callback_id: str, text: str, alert: bool = False) -> None:
         await self.call("answerCallbackQuery", None, lambda: self.bot.answer_callback_query(callback_id, text=text, show_alert=alert))
 
+    async def confirm(self, offset: int, seconds: float = 5.0) -> None:
+        """Confirm handled updates on the way out: one short try, outside the stop-aware
+        policy (a shutdown is exactly when it must still go out)."""
+        try:
+            with warnings.catch_warnings():
+                warnings.filterwarnings("ignore", message="Please use 'Bot.getUpdates'", category=PTBUserWarning)
+                await asyncio.wait_for(self.bot.do_api_request(
+                    "getUpdates", api_kwargs={"offset": offset, "timeout": 0, "allowed_updates": ["message", "callback_query"]},
+                ), seconds)
+        except (TelegramError, asyncio.TimeoutError, *UNEXPECTED) as exc:
+            log(logger, logging.WARNING, "telegram.confirm_failed", offset=offset, error=scrub(str(exc)),
+                hint="the last updates may be handled again after a restart")
+
     async def get_updates(self, offset: int | None, timeout: int) -> list[dict[str, Any]]:
         """Raw update dicts: PTB's own parsing would raise on one malformed update and, since
         its offset is then never confirmed, fail the same way after every restart."""
@@ -180,5 +235,8 @@ class TelegramClient:
                     read_timeout=timeout + 30,
                 )
 
-        updates = await self.call("getUpdates", None, raw)
+        updates = await self.call("getUpdates", None, raw, deadline=timeout + self.cfg.deadline_seconds)
+        if updates is not None and not isinstance(updates, list):
+            raise TelegramUnavailable(f"Telegram getUpdates: unexpected answer {self._answer()!r} (result is not a list)",
+                                      f"check telegram.api_url ({self.cfg.api_url}) points at the Bot API")
         return [u for u in updates or [] if isinstance(u, dict) and isinstance(u.get("update_id"), int)]

@@ -6,7 +6,9 @@ Anthology) is looked up once by its exact title in the arXiv API: exactly one
 hit whose title equals the listed title (ignoring case and punctuation) is
 stored as "arxiv-title-search"; anything else is stored as "unresolved", so a
 near miss is never taken for the paper, and neither is looked up again unless
-asked (`refresh`). A failed look-up (network) is not cached: the next run retries.
+asked (`refresh`). A failed look-up (network) is remembered with a back-off
+(tracker.store.lookups): it is tried again at a later poll, not at every poll, and a
+look-up skipped because arXiv already failed in this poll is simply left for later.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ import logging
 from datetime import datetime
 from typing import Any, Callable, Sequence
 
-from tracker.errors import SourceError
+from tracker.errors import NotTried, SourceError
 from tracker.links.match import Matcher, merge_works, known_works, norm_title, title_key, with_arxiv_id
 from tracker.logs import log
 from tracker.models import TITLE_SEARCH, Paper, Work
@@ -23,6 +25,7 @@ from tracker.sources import arxiv_api
 from tracker.store import Database
 from tracker.store import works as stored
 from tracker.store.links import save_links
+from tracker.store.lookups import clear_lookup_failure, lookups_waiting, record_lookup_failure
 from tracker.survey.parse import load_survey
 
 logger = logging.getLogger("tracker.links.works")
@@ -52,7 +55,9 @@ def resolve_works(
     """Give each work without an arXiv id its cached resolution, looking up (once) the
     ones never tried when `search` is given; stores every work and returns them."""
     cache = {} if refresh else _cached(db)
+    waiting = {} if refresh or search is None else lookups_waiting(db, [norm_title(w.title) for w in works if not w.arxiv_id], now)
     out: list[Work] = []
+    skipped = 0
     for w in works:
         if w.arxiv_id:
             out.append(w)
@@ -61,15 +66,21 @@ def resolve_works(
         if row is not None:
             out.append(with_arxiv_id(w, *row))
             continue
-        if search is None:
+        if search is None or norm_title(w.title) in waiting:
             out.append(w)
             continue
         try:
             candidates = list(search(w.title))
-        except SourceError as exc:
-            log(logger, logging.WARNING, "works.lookup_failed", title=w.title, error=str(exc))
+        except NotTried:
+            skipped += 1
             out.append(w)
             continue
+        except SourceError as exc:
+            retry = record_lookup_failure(db, norm_title(w.title), w.title, str(exc), now)
+            log(logger, logging.WARNING, "works.lookup_failed", title=w.title, error=str(exc), retry_after=retry.isoformat())
+            out.append(w)
+            continue
+        clear_lookup_failure(db, norm_title(w.title))
         arxiv_id = exact_match(w.title, candidates)
         if arxiv_id is None:
             log(logger, logging.INFO, "works.unresolved", title=w.title,
@@ -79,6 +90,8 @@ def resolve_works(
         resolved = with_arxiv_id(w, arxiv_id, TITLE_SEARCH)
         save_works(db, [resolved], now)
         out.append(resolved)
+    if skipped:
+        log(logger, logging.INFO, "works.lookups_skipped", count=skipped, reason="arXiv failed earlier in this poll")
     merged = merge_works(out)
     save_works(db, merged, now)
     return merged

@@ -16,12 +16,15 @@ import subprocess
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
 import httpx
 
 from tracker.errors import ConfigError, ForgeError
 from tracker.logs import log, register_secret, scrub
+from tracker.net.http import bounded_transport, deadline
+from tracker.net.retry import RetryPolicy, Transient, over_cap_hint
+from tracker.sources import retry_after_seconds
 
 logger = logging.getLogger("tracker.propose.forge")
 
@@ -232,14 +235,17 @@ class GitHub:
     """The four pull-request endpoints tracker uses; `api_url` points at GitHub, GHE or a stand-in."""
 
     def __init__(self, api_url: str, repo: str, token: str, timeout: float = 30.0,
-                 transport: httpx.BaseTransport | None = None) -> None:
+                 transport: httpx.BaseTransport | None = None, retries: int = 2, deadline_seconds: float = 60.0,
+                 sleep: Callable[[float], None] | None = None) -> None:
         register_secret(token)
-        self.repo = repo
+        self.repo, self.deadline_seconds = repo, deadline_seconds
+        self.policy = RetryPolicy(retries=retries, sleep=sleep, on_retry=lambda exc, n, wait: log(
+            logger, logging.WARNING, "forge.retry", problem=exc.problem, attempt=n, wait=round(wait, 2)))
         self.owner = repo.split("/", 1)[0]
         self._client = httpx.Client(
             base_url=api_url.rstrip("/"),
             timeout=timeout,
-            transport=transport,
+            transport=transport or bounded_transport(),
             headers={
                 "Accept": "application/vnd.github+json",
                 "Authorization": f"Bearer {token}",
@@ -258,11 +264,34 @@ class GitHub:
         self.close()
 
     def _call(self, method: str, path: str, **kwargs: Any) -> Any:
+        """One REST call under the retry policy: a 429 (honouring Retry-After up to the
+        cap) and a refused connection are retried; a GET also after a 502/503/504 or a
+        timeout (a POST might have gone through). Each try has a total deadline."""
         what = f"{method} {path}"
+
+        def attempt() -> httpx.Response:
+            try:
+                with deadline(self.deadline_seconds):
+                    resp = self._client.request(method, path, **kwargs)
+            except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
+                raise Transient(f"connection failed: {scrub(str(exc))}") from None
+            except httpx.TimeoutException as exc:
+                if method == "GET":
+                    raise Transient(f"timed out: {scrub(str(exc))}") from None
+                raise ForgeError(f"GitHub API {what} timed out: {scrub(str(exc))}",
+                                 "the request may have reached GitHub; check the pull request, then run propose again") from None
+            except httpx.HTTPError as exc:
+                raise ForgeError(f"GitHub API {what} failed: {type(exc).__name__}: {scrub(str(exc))}",
+                                 "check github.api_url and the network") from None
+            if resp.status_code == 429 or (method == "GET" and resp.status_code in (502, 503, 504)):
+                raise Transient(f"HTTP {resp.status_code}", retry_after_seconds(resp.headers.get("retry-after")))
+            return resp
+
         try:
-            resp = self._client.request(method, path, **kwargs)
-        except httpx.HTTPError as exc:
-            raise ForgeError(f"GitHub API {what} failed: {scrub(str(exc))}", "check github.api_url and the network") from None
+            resp = self.policy.call(attempt)
+        except Transient as exc:
+            hint = over_cap_hint(exc, self.policy.max_wait) if exc.over_cap else "check github.api_url and the network"
+            raise ForgeError(f"GitHub API {what} failed after {exc.attempts} tries: {exc.problem}", hint) from None
         if resp.status_code >= 400:
             raise ApiError(f"GitHub API {what} answered {resp.status_code}: {_api_message(resp)}", _hint(resp.status_code),
                            resp.status_code)

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
 from typing import Any, Callable, Iterable, Iterator, Protocol, Sequence
 
@@ -28,7 +28,8 @@ from tracker.locking import exclusive
 from tracker.links.works import mentions_hook
 from tracker.logs import log
 from tracker.models import Paper, SectionScore
-from tracker.sources import Http, arxiv_api, arxiv_rss
+from tracker.net.retry import Interrupted, interruptible_sleep
+from tracker.sources import HostGate, Http, arxiv_api, arxiv_rss
 from tracker.store import Database, runs
 from tracker.store.classifications import save_classifications
 from tracker.store.papers import upsert_papers
@@ -97,10 +98,15 @@ def _citations(config: Config, db: Database, http: Http, start: datetime, consum
                ctx: "PollContext") -> None:
     """Citing papers of every listed work: fetched through the arXiv API when not yet
     stored, stored like any page, then linked with kind "cites"."""
-    from tracker.sources.citations import poll_citations
+    from tracker.sources.citations import http_for, poll_citations
 
-    poll_citations(config, db, ctx.works, start.date(),
-                   fetch_papers=lambda ids: arxiv_api.fetch_ids(config.arxiv, ids, http=http), store_papers=consume)
+    s2 = http_for(config, **ctx.http_inject())
+    try:
+        poll_citations(config, db, ctx.works, start.date(), http=s2,
+                       fetch_papers=lambda ids: arxiv_api.fetch_ids(config.arxiv, ids, http=http), store_papers=consume)
+    finally:
+        http.requests += s2.requests
+        s2.close()
 
 
 @dataclass(frozen=True)
@@ -203,19 +209,23 @@ class PollContext:
     classifier: Classifier | None
     after_store: Sequence[AfterStore] = ()
     progress: Progress | None = None
-    sleep: Callable[[float], None] = time.sleep
+    sleep: Callable[[float], None] = interruptible_sleep
     clock: Callable[[], float] = time.monotonic
     transport: httpx.BaseTransport | None = None
     seen: str = ""
     works: Sequence[Any] = ()
+    gate: HostGate = field(default_factory=HostGate)
+    works_requests: int = 0
+
+    def http_inject(self) -> dict[str, Any]:
+        """What every Http of this poll shares: the injected sleep/clock/transport and the host gate."""
+        return {"sleep": self.sleep, "clock": self.clock, "transport": self.transport, "gate": self.gate}
 
 
 def poll_source(config: Config, db: Database, source: str, now: datetime, since: date | None, ctx: PollContext) -> SourceReport:
     start, end = window(db, source, config, now, since)
     run_id = runs.start_run(db, source, start, end, at=ctx.seen)
-    cfg = config.arxiv
-    http = Http(timeout=cfg.timeout_seconds, retries=cfg.retries, delay_seconds=cfg.delay_seconds,
-                sleep=ctx.sleep, clock=ctx.clock, transport=ctx.transport)
+    http = arxiv_api.http_for(config.arxiv, **ctx.http_inject())
     t = _Tally()
     began = time.perf_counter()
     outcome, error = runs.OK, None
@@ -254,21 +264,38 @@ def poll_source(config: Config, db: Database, source: str, now: datetime, since:
                         t.new, t.updated, http.requests, outcome, error, seconds)
 
 
-def _works(config: Config, db: Database, now: datetime, online: bool) -> Sequence[Any]:
+def _works(config: Config, db: Database, now: datetime, online: bool, ctx: PollContext) -> Sequence[Any]:
     """The survey's listed works. Linking is secondary to storing: an unreadable survey
     means no links this poll, and a failed arXiv title look-up only leaves those works
-    unresolved (looked up again next time); neither fails the poll."""
+    unresolved (looked up again at a later poll); nothing here fails the poll or keeps
+    its runs from being recorded. Look-ups share the poll's host gate, so a dead arXiv
+    costs one failed request here, not one per work."""
     from tracker.links.works import prepare_works
+
+    http = arxiv_api.http_for(config.arxiv, **ctx.http_inject())
+
+    def search(title: str) -> list[Paper]:
+        return arxiv_api.search_title(config.arxiv, title, http=http)
 
     try:
         try:
-            return prepare_works(config, db, now, online=online)
-        except SourceError as exc:
-            log(logger, logging.WARNING, "poll.works_unresolved", error=str(exc), hint="titles are looked up again next poll")
-            return prepare_works(config, db, now, online=False)
+            return prepare_works(config, db, now, online=online, search=search)
+        except Interrupted:
+            raise
+        except TrackerError as exc:
+            if isinstance(exc, SurveyError):
+                raise
+            log(logger, logging.WARNING, "poll.works_unresolved", error=str(exc), hint="titles are looked up again later")
+        except Exception as exc:  # a library surprise in a look-up must not cost the poll its runs
+            log(logger, logging.WARNING, "poll.works_unresolved", error=f"{type(exc).__name__}: {exc}",
+                hint="titles are looked up again later")
+        return prepare_works(config, db, now, online=False)
     except SurveyError as exc:
         log(logger, logging.WARNING, "poll.works_unavailable", error=str(exc), hint="fix survey.path to link papers to listed works")
         return ()
+    finally:
+        ctx.works_requests = http.requests
+        http.close()
 
 
 def parse_sources(text: str | Sequence[str]) -> list[str]:
@@ -305,7 +332,7 @@ def poll(
         if stale:
             log(logger, logging.WARNING, "poll.interrupted_runs", count=stale)
         if link_works:
-            ctx.works = _works(config, db, now, online=any(n != "rss" for n in names))
+            ctx.works = _works(config, db, now, online=any(n != "rss" for n in names), ctx=ctx)
             if ctx.works:
                 ctx.after_store = (*ctx.after_store, mentions_hook(ctx.works))
         reports = tuple(poll_source(config, db, name, now, since, ctx) for name in names)

@@ -5,10 +5,12 @@ the real modules, so a test injects fakes and a missing stage module does not
 break import. Every execution is recorded in job_runs before it starts and after
 it ends; a failing job is logged and recorded, and the next one still runs.
 
-Shutdown: SIGTERM/SIGINT set a stop flag. The job in progress finishes its
-current stage (its own transactions stay whole), nothing new starts, and the
-process exits 0. A second signal exits at once (the next start marks the job
-"interrupted"; the poll windows and outbox make a repeat safe).
+Shutdown: SIGTERM/SIGINT set a stop flag. Nothing new starts; the job in
+progress gets `STOP_GRACE_SECONDS` to finish its current stage, then the
+process-wide network stop (tracker.net.retry.STOP) is set, which ends every
+network wait and backoff within a tick (the stage records a failed, resumable
+run). The process exits 0. A second signal exits at once (the next start marks
+the job "interrupted"; the poll windows and outbox make a repeat safe).
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from tracker.run import schedule
 from tracker.config import Config
 from tracker.errors import TrackerError
 from tracker.logs import log
+from tracker.net import retry
 from tracker.store import Database, jobs
 
 logger = logging.getLogger("tracker.run")
@@ -35,7 +38,8 @@ Stage = Callable[[Config, Database, datetime], Any]
 Clock = Callable[[], datetime]
 ONCE_ORDER = ("poll", "digest", "email", "propose")
 EMAIL_MAX_GAP = timedelta(days=7)
-BOT_STOP_SECONDS = 40.0  # the bot's long-poll timeout (25 s) plus a margin
+BOT_STOP_SECONDS = 5.0  # the bot's long poll ends within a tick of retry.STOP
+STOP_GRACE_SECONDS = 5.0
 
 
 def utcnow() -> datetime:
@@ -244,13 +248,26 @@ def stop_on_signals(stop: threading.Event) -> Iterator[None]:
             os._exit(128 + signum)
         log(logger, logging.INFO, "run.stopping", signal=name, hint="finishing the current job; send again to exit at once")
         stop.set()
+        timers.append(interrupt_after(STOP_GRACE_SECONDS))
 
+    timers: list[threading.Timer] = []
     old = {s: signal.signal(s, handler) for s in (signal.SIGTERM, signal.SIGINT)}
     try:
         yield
     finally:
         for s, h in old.items():
             signal.signal(s, h)
+        for timer in timers:
+            timer.cancel()
+        retry.STOP.clear()
+
+
+def interrupt_after(seconds: float) -> threading.Timer:
+    """Set the network stop after `seconds`: the grace the running stage gets to finish."""
+    timer = threading.Timer(seconds, retry.STOP.set)
+    timer.daemon = True
+    timer.start()
+    return timer
 
 
 def start_bot(config: Config, stop: threading.Event) -> threading.Thread | None:
@@ -342,17 +359,24 @@ def serve(
     scheduler = schedule.build_scheduler(config, job, specs)
     scheduler.add_listener(_on_scheduler_event, EVENT_JOB_MISSED | EVENT_JOB_MAX_INSTANCES)
     scheduler.start()
-    for name in missed:
-        scheduler.add_job(job, args=(name, "catch-up"), id=f"{name}.catch-up", name=f"{name} (catch-up)")
+    def catch_up() -> None:
+        for name in missed:  # in order, one after another: the digest delivers what the poll fetched
+            job(name, "catch-up")
+
+    if missed:
+        scheduler.add_job(catch_up, id="catch-up", name=f"catch-up ({', '.join(missed)})")
     log(logger, logging.INFO, "run.started", jobs=",".join(s.name for s in specs if s.enabled),
         catch_up=",".join(missed) or "none", timezone=config.schedule.timezone)
     bot = start_bot(config, stop)
     try:
         stop.wait()
     finally:
+        grace = interrupt_after(STOP_GRACE_SECONDS)
         scheduler.shutdown(wait=True)
         if bot is not None:
             bot.join(BOT_STOP_SECONDS)
+        grace.cancel()
+        retry.STOP.clear()
         log(logger, logging.INFO, "run.stopped")
 
 

@@ -217,10 +217,11 @@ def build_scheduler(
     """A (not yet started) scheduler with one cron job per enabled spec, calling
     `job(name, "schedule")`.
 
-    One worker thread: jobs share the SQLite file and the data directory, so they
-    run one after another. coalesce=True and max_instances=1: a job that fell
-    behind (machine suspended, a long poll) runs once, not once per missed time,
-    and never overlaps itself. misfire_grace_time: a run later than this is
+    One worker thread per job: a job stuck on a slow server (until its deadline)
+    never delays another job's schedule; jobs share the SQLite file through short
+    WAL transactions and a busy timeout, and poll.lock keeps two polls apart.
+    coalesce=True and max_instances=1: a job that fell behind (machine suspended,
+    a long poll) runs once, not once per missed time, and never overlaps itself. misfire_grace_time: a run later than this is
     dropped (the next fire time, or the start-up catch-up, covers it); 0 = no limit.
     """
     specs = job_specs(config) if specs is None else specs
@@ -228,7 +229,7 @@ def build_scheduler(
     policy = {"coalesce": True, "max_instances": 1, "misfire_grace_time": grace if grace > 0 else None}
     scheduler = BackgroundScheduler(
         timezone=zone(config.schedule.timezone),
-        executors={"default": ThreadPoolExecutor(max_workers=1)},
+        executors={"default": ThreadPoolExecutor(max_workers=len(specs) + 1)},
         job_defaults=policy,
     )
     for spec in specs:

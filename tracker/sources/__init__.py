@@ -1,10 +1,16 @@
-"""Where papers come from (arXiv API, arXiv RSS), behind one polite HTTP helper.
+"""Where papers come from (arXiv API, arXiv RSS, citations), behind one polite HTTP helper.
 
 `Http` owns what every source needs and the `arxiv` package does not give us:
-a timeout on every request, a minimum gap between requests (arXiv's terms),
-retries with exponential backoff on 5xx/429/connection errors that honour
-`Retry-After`, and a request count for the run log. Clock and sleep are
-injected so the delay logic is tested without sleeping.
+- bounds: an idle timeout per wait, a total deadline per request (connect + every
+  read, so a trickling server cannot hang a poll), and a size cap on the body,
+  read as a stream (the error names the URL and the cap);
+- the one retry policy (tracker.net.retry) for 5xx/429/dropped connections,
+  honouring `Retry-After` up to a cap, sleeping on the stop event;
+- fail fast: a refused connection, a timeout or a host that kept failing marks the
+  host down in a `HostGate` shared by the whole poll, so later requests to it are
+  skipped at once (one warning line for the host, not one per request);
+- a minimum gap between requests (arXiv's terms) and a request count for the run log.
+Clock, sleep and transport are injected so tests never sleep.
 """
 
 from __future__ import annotations
@@ -18,14 +24,18 @@ from typing import Any, Callable, Mapping
 
 import httpx
 
-from tracker.errors import SourceError
+from tracker.errors import NotTried, SourceError
 from tracker.logs import log
+from tracker.net.http import bounded_transport, deadline
+from tracker.net.retry import DEFAULT_MAX_WAIT, RetryPolicy, Transient, interruptible_sleep, over_cap_hint
 
 logger = logging.getLogger("tracker.sources")
 
 USER_AGENT = "tracker/0.1 (literature tracker; +https://github.com)"
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
-MAX_RETRY_AFTER = 600.0
+MAX_REDIRECTS = 10
+ERROR_BODY = 4096
+DEFAULT_MAX_BYTES = 64 * 1024 * 1024
 
 
 def retry_after_seconds(value: str | None, now: float | None = None) -> float | None:
@@ -45,6 +55,39 @@ def retry_after_seconds(value: str | None, now: float | None = None) -> float | 
     return max(0.0, when.timestamp() - current)
 
 
+def host_of(url: str) -> str:
+    parsed = httpx.URL(url)
+    return f"{parsed.host}:{parsed.port or (443 if parsed.scheme == 'https' else 80)}"
+
+
+@dataclass
+class HostGate:
+    """Hosts found unreachable during one poll, with the reason; shared by its requests."""
+
+    down: dict[str, str] = field(default_factory=dict)
+
+    def check(self, url: str) -> None:
+        reason = self.down.get(host_of(url))
+        if reason is not None:
+            raise NotTried(f"GET {_shorten(url)}: not tried, {host_of(url)} failed earlier in this poll ({reason})",
+                           "the next poll tries again")
+
+    def trip(self, url: str, reason: str) -> None:
+        host = host_of(url)
+        if host not in self.down:
+            self.down[host] = reason
+            log(logger, logging.WARNING, "http.host_down", host=host, reason=reason,
+                hint="no more requests to this host in this poll")
+
+
+class _Final(Exception):
+    """An attempt that must not be retried; `host_down` when the host itself failed."""
+
+    def __init__(self, error: SourceError, down: str | None = None) -> None:
+        super().__init__(str(error))
+        self.error, self.down = error, down
+
+
 @dataclass
 class Http:
     """One source's HTTP session for one run; `requests` counts every attempt."""
@@ -53,9 +96,13 @@ class Http:
     retries: int = 3
     delay_seconds: float = 0.0
     backoff_seconds: float = 1.0
-    sleep: Callable[[float], None] = time.sleep
+    deadline_seconds: float = 120.0
+    max_bytes: int = DEFAULT_MAX_BYTES
+    max_wait: float = DEFAULT_MAX_WAIT
+    sleep: Callable[[float], None] = interruptible_sleep
     clock: Callable[[], float] = time.monotonic
     transport: httpx.BaseTransport | None = None
+    gate: HostGate = field(default_factory=HostGate)
     requests: int = 0
     _last: float | None = field(default=None, repr=False)
     _client: httpx.Client | None = field(default=None, repr=False)
@@ -66,7 +113,8 @@ class Http:
                 timeout=self.timeout,
                 headers={"user-agent": USER_AGENT},
                 follow_redirects=True,
-                transport=self.transport,
+                max_redirects=MAX_REDIRECTS,
+                transport=self.transport or bounded_transport(),
             )
         return self._client
 
@@ -75,6 +123,11 @@ class Http:
             self._client.close()
             self._client = None
 
+    def policy(self, shown: str = "") -> RetryPolicy:
+        return RetryPolicy(retries=self.retries, backoff=self.backoff_seconds, max_wait=self.max_wait, sleep=self.sleep,
+                           on_retry=lambda exc, n, wait: log(logger, logging.WARNING, "http.retry", url=shown,
+                                                             problem=exc.problem, wait=round(wait, 2)))
+
     def _wait_turn(self) -> None:
         if self._last is not None and self.delay_seconds > 0:
             gap = self.delay_seconds - (self.clock() - self._last)
@@ -82,40 +135,76 @@ class Http:
                 self.sleep(gap)
 
     def get(self, url: str, params: Mapping[str, Any] | None = None) -> httpx.Response:
-        """GET with retries; returns a 200 response or raises SourceError naming the URL."""
-        attempt = 0
-        while True:
-            self._wait_turn()
-            self.requests += 1
-            problem: str
-            retry_after: float | None = None
-            try:
-                response = self.client().get(url, params=params)
-            except httpx.TimeoutException:
-                problem = f"timed out after {self.timeout:g}s"
-            except httpx.TransportError as exc:
-                problem = f"connection failed ({type(exc).__name__}: {exc})"
-            else:
-                if response.status_code == 200:
-                    self._last = self.clock()
-                    return response
-                problem = f"HTTP {response.status_code}"
-                if response.status_code not in RETRY_STATUSES:
-                    self._last = self.clock()
-                    raise SourceError(f"GET {_shorten(str(response.request.url))}: {problem}", _hint(response.status_code))
-                retry_after = retry_after_seconds(response.headers.get("retry-after"))
+        """GET under the retry policy and the bounds; returns a 200 response whose body
+        was read in full, or raises SourceError naming the URL."""
+        shown = _show(url, params)
+        self.gate.check(url)
+        try:
+            return self.policy(shown).call(lambda: self._attempt(url, params, shown))
+        except _Final as exc:
+            if exc.down:
+                self.gate.trip(url, exc.down)
+            raise exc.error from None
+        except Transient as exc:
+            self.gate.trip(url, exc.problem)
+            if exc.over_cap:
+                raise SourceError(f"GET {shown}: {exc.problem}, asked to wait {exc.retry_after:g}s",
+                                  over_cap_hint(exc, self.max_wait)) from None
+            raise SourceError(
+                f"GET {shown}: {exc.problem} (gave up after {exc.attempts} tries)",
+                "the service may be down or rate-limiting; the next poll retries the same window",
+            ) from None
+
+    def _attempt(self, url: str, params: Mapping[str, Any] | None, shown: str) -> httpx.Response:
+        self._wait_turn()
+        self.requests += 1
+        try:
+            with deadline(self.deadline_seconds) as limit:
+                try:
+                    return self._fetch(url, params, shown)
+                except httpx.TimeoutException:
+                    problem = (f"no complete answer within the {self.deadline_seconds:g}s deadline" if limit.passed
+                               else f"timed out after {self.timeout:g}s")
+                    raise _Final(SourceError(f"GET {shown}: {problem}", "the next poll retries"), problem) from None
+        except httpx.ConnectError as exc:
+            problem = f"connection failed: {exc or type(exc).__name__}"
+            raise _Final(SourceError(f"GET {shown}: {problem}", "check the URL in the config and the network"),
+                         problem) from None
+        except httpx.TooManyRedirects:
+            raise _Final(SourceError(f"GET {shown}: redirect loop (more than {MAX_REDIRECTS} redirects)",
+                                     "check the URL in the config")) from None
+        except httpx.DecodingError as exc:
+            raise _Final(SourceError(f"GET {shown}: the body could not be decoded ({exc})",
+                                     "the server sent a corrupt (e.g. gzip) body; the next poll retries")) from None
+        except httpx.TransportError as exc:
+            raise Transient(f"connection failed ({type(exc).__name__}: {exc})") from None
+        finally:
             self._last = self.clock()
-            if attempt >= self.retries:
-                raise SourceError(
-                    f"GET {_show(url, params)}: {problem} (gave up after {attempt + 1} tries)",
-                    "the service may be down or rate-limiting; the next poll retries the same window",
-                )
-            wait = self.backoff_seconds * (2**attempt)
-            if retry_after is not None:
-                wait = max(wait, min(retry_after, MAX_RETRY_AFTER))
-            log(logger, logging.WARNING, "http.retry", url=_show(url, params), problem=problem, wait=round(wait, 2))
-            self.sleep(wait)
-            attempt += 1
+
+    def _fetch(self, url: str, params: Mapping[str, Any] | None, shown: str) -> httpx.Response:
+        with self.client().stream("GET", url, params=params) as response:
+            status = response.status_code
+            cap = self.max_bytes if status == 200 else ERROR_BODY
+            body = bytearray()
+            for chunk in response.iter_bytes():
+                body += chunk
+                if len(body) > cap:
+                    if status != 200:
+                        break
+                    raise _Final(SourceError(
+                        f"GET {shown}: response larger than the {_size(self.max_bytes)} cap",
+                        "raise arxiv.max_response_mb if this is a real answer; nothing of it was stored"))
+            done = httpx.Response(status, headers=response.headers, content=bytes(body), request=response.request)
+        if status == 200:
+            return done
+        problem = f"HTTP {status}"
+        if status in RETRY_STATUSES:
+            raise Transient(problem, retry_after_seconds(done.headers.get("retry-after")))
+        raise _Final(SourceError(f"GET {_shorten(str(done.request.url))}: {problem}", _hint(status)))
+
+
+def _size(n: int) -> str:
+    return f"{n / 1024 / 1024:g} MB" if n >= 1024 * 1024 else f"{n} bytes"
 
 
 def _show(url: str, params: Mapping[str, Any] | None) -> str:

@@ -51,7 +51,11 @@ def client_for(cfg: ArxivConfig) -> arxiv.Client:
 
 
 def http_for(cfg: ArxivConfig, **overrides) -> Http:
-    return Http(timeout=cfg.timeout_seconds, retries=cfg.retries, delay_seconds=cfg.delay_seconds, **overrides)
+    """The arXiv session with the configured bounds (timeouts, deadline, size and wait caps)."""
+    bounds = dict(timeout=cfg.timeout_seconds, retries=cfg.retries, delay_seconds=cfg.delay_seconds,
+                  deadline_seconds=cfg.deadline_seconds, max_bytes=int(cfg.max_response_mb * 1024 * 1024),
+                  max_wait=cfg.max_retry_wait_seconds)
+    return Http(**{**bounds, **{k: v for k, v in overrides.items() if v is not None}})
 
 
 def term_clauses(term: Term) -> list[str] | None:

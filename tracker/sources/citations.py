@@ -22,6 +22,7 @@ from tracker.errors import ConfigError, SourceError
 from tracker.logs import log, register_secret
 from tracker.models import Paper, Work, WorkLink, split_arxiv_id
 from tracker.sources import Http
+from tracker.sources.arxiv_api import http_for as arxiv_http
 from tracker.store import Database
 from tracker.store.links import save_links
 from tracker.store.papers import stored_ids
@@ -30,8 +31,6 @@ logger = logging.getLogger("tracker.citations")
 
 S2_FIELDS = "title,externalIds,publicationDate,authors"
 S2_MAX_OFFSET = 10_000
-TIMEOUT_SECONDS = 30.0
-RETRIES = 4
 
 
 @dataclass(frozen=True)
@@ -131,7 +130,10 @@ def provider_for(config: Config, http: Http) -> CitationProvider:
 
 
 def http_for(config: Config, **inject: Any) -> Http:
-    return Http(timeout=TIMEOUT_SECONDS, retries=RETRIES, delay_seconds=config.citations.delay_seconds, **inject)
+    """The provider's session: its own timeout, retries and delay; the arXiv deadline and caps."""
+    cfg = config.citations
+    return arxiv_http(config.arxiv, timeout=cfg.timeout_seconds, retries=cfg.retries, delay_seconds=cfg.delay_seconds,
+                      **inject)
 
 
 @dataclass

@@ -227,3 +227,11 @@ def m090_poll_fts_text_trigger(db: Database) -> None:
         '  INSERT INTO "papers_fts" (rowid, "title", "abstract") VALUES (new.rowid, new."title", new."abstract");\n'
         "END"
     )
+
+
+@migrations()
+def m100_lookup_failures(db: Database) -> None:
+    db["lookup_failures"].create(
+        {"key": str, "title": str, "failures": int, "last_error": str, "failed_at": str, "retry_after": str},
+        pk="key",
+    )
