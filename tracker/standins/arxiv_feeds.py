@@ -112,6 +112,8 @@ def _term(token: str) -> Predicate:
         lo, hi = m.group(1)[:12].ljust(12, "0"), m.group(2)[:12].ljust(12, "9")
         return lambda p: lo <= p.minute <= hi
     phrase = _words(value)
+    if value.endswith("*") and " " not in value.strip():
+        phrase = phrase.rstrip()  # arXiv's trailing wildcard: a word that starts so ("mamba*" hits Mamba2)
     if name == "au":
         return lambda p: any(phrase in _words(a) for a in p.authors)
     if name == "ti":
