@@ -124,3 +124,67 @@ def test_eval_warns_about_labels_no_section_has_and_refuses_empty_input(run_cli,
     empty.write_text("\n", encoding="utf-8")
     code, out, err = run_cli("--config", str(cfg), "eval", "--input", str(empty))
     assert code == 1 and out == "" and "no labeled papers" in err
+
+
+def test_negatives_count_in_relevance_and_section_precision():
+    items = [
+        (p(1), ["a"], pred("a")),   # relevant, kept, right
+        (p(2), [], pred("a")),      # negative given a section: a false positive
+        (p(3), [], []),             # negative left out: right
+        (p(4), ["b"], []),          # relevant, missed
+    ]
+    r = evaluate(items, ["a", "b"])
+    assert (r.positives, r.negatives) == (2, 2)
+    assert r.relevance.to_json()["kept"] == 2 and (r.relevance.support, r.relevance.true_positive) == (2, 1)
+    assert r.relevance.precision == 0.5 and r.relevance.recall == 0.5 and r.relevance.f1 == 0.5
+    assert r.accuracy == 0.5 and r.coverage == 0.5  # over the positives only
+    assert r.per_section["a"].precision == 0.5 and r.per_section["a"].f1 == pytest.approx(2 / 3)
+    assert r.confusion["none"] == {"a": 1, "b": 0, "none": 1}
+    assert [m["id"] for m in r.misses] == ["2501.00002", "2501.00004"]
+
+
+@pytest.mark.parametrize(
+    "extra, labels",
+    [({"sections": []}, ()), ({"sections": ["a"], "verdict": "no"}, ()), ({"sections": ["a"], "verdict": "yes"}, ("a",))],
+)
+def test_read_labeled_reads_negatives(extra, labels):
+    line = json.dumps({"id": "2501.00001", "title": "x", **extra}) + "\n"
+    assert [l.labels for l in read_labeled(io.StringIO(line), "dev")] == [labels]
+
+
+def test_read_labeled_rejects_a_bad_verdict():
+    line = json.dumps({"id": "2501.00001", "title": "x", "sections": [], "verdict": "maybe"}) + "\n"
+    with pytest.raises(InputError, match=r"dev:1: field 'verdict'"):
+        list(read_labeled(io.StringIO(line), "dev"))
+
+
+def test_eval_on_a_judged_day_reports_any_section_figures(run_cli):
+    day = FIXTURES / "labels" / "judged-2025-10-17.jsonl"
+    rows = [json.loads(line) for line in day.open(encoding="utf-8")]
+    code, out, err = run_cli("--config", str(DEFAULT_CONFIG), "eval", "--input", str(day), "--json")
+    assert code == 0, err
+    report = json.loads(out)
+    assert report["papers"] == len(rows)
+    assert report["negatives"] == sum(r["verdict"] == "no" for r in rows) > 0
+    rel = report["relevance"]
+    assert rel["relevant"] == report["positives"] and rel["kept"] >= rel["kept_relevant"]
+    assert 0 < rel["precision"] <= 1 and 0 < rel["recall"] <= 1
+    assert rel["f1"] == pytest.approx(2 * rel["precision"] * rel["recall"] / (rel["precision"] + rel["recall"]), abs=1e-3)
+
+
+def test_eval_table_keeps_every_section_name_with_many_sections(run_cli, tmp_path):
+    names = [f"section_with_a_rather_long_name_{i:02d}" for i in range(24)]
+    cfg = tmp_path / "t.toml"
+    cfg.write_text('[survey]\npath = "s.md"\n' + "".join(
+        f'[[sections]]\nid = "{n}"\nheading = "H{i}"\nany = ["topic{i}"]\n' for i, n in enumerate(names)), encoding="utf-8")
+    data = tmp_path / "l.jsonl"
+    data.write_text("".join(json.dumps({"id": f"2501.{i:05d}", "title": f"On topic{i}", "sections": [n]}) + "\n"
+                            for i, n in enumerate(names)) + json.dumps({"id": "2501.99999", "title": "x", "sections": []}) + "\n",
+                    encoding="utf-8")
+    code, out, err = run_cli("--config", str(cfg), "eval", "--input", str(data))
+    assert code == 0, err
+    table = out.split("confusion")[0]
+    for n in names:
+        assert f"\n{n} " in table
+    assert "any section: precision 1.000   recall 1.000   F1 1.000" in out
+    assert "25 labeled papers: 24 in a section, 1 negatives" in out

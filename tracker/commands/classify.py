@@ -121,15 +121,16 @@ def explain_cmd(app, arxiv_id: str, as_json: bool) -> None:
 @click.command("eval")
 @click.option(
     "--input", "stream", type=click.File("r", encoding="utf-8"), required=True,
-    help="Labeled PAPERS.jsonl: each line also has `sections`, the curators' section ids.",
+    help="Labeled PAPERS.jsonl: each line also has `sections`, the section ids ([] or `\"verdict\": \"no\"`: a negative).",
 )
 @click.option("--misses", is_flag=True, help="Also list the papers whose top section is wrong.")
 @json_option
 @pass_app
 def eval_cmd(app, stream: TextIO, misses: bool, as_json: bool) -> None:
-    """Measure the configured rules against labeled papers: accuracy, coverage, precision, recall, confusion."""
+    """Measure the rules against labeled papers: precision/recall/F1 of "any section" (negatives
+    included), top-section accuracy and coverage, per section and overall, and a confusion table."""
     from tracker.classify.matcher import Classifier
-    from tracker.classify.evaluate import evaluate, norm_label, read_labeled
+    from tracker.classify.evaluate import evaluate, norm_label, read_labeled, render_report
 
     classifier = Classifier.from_config(app.config)
     name = getattr(stream, "name", "input")
@@ -147,36 +148,7 @@ def eval_cmd(app, stream: TextIO, misses: bool, as_json: bool) -> None:
         data["fingerprint"] = classifier.fingerprint
         print_json(data)
         return
-    _print_report(report, misses)
-
-
-def _print_report(report: Any, misses: bool) -> None:
-    from rich.console import Console
-    from rich.table import Table
-
-    console = Console(width=max(Console().width, 130))
-    precision, recall = report.micro()
-    summary = Table(title=f"{report.total} labeled papers", show_header=True)
-    for col in ("section", "papers", "predicted", "top accuracy", "precision", "recall"):
-        summary.add_column(col, justify="left" if col == "section" else "right")
-    for s in report.per_section.values():
-        summary.add_row(s.section, str(s.support), str(s.predicted), f"{s.top_accuracy:.3f}", f"{s.precision:.3f}", f"{s.recall:.3f}")
-    summary.add_row("overall", str(report.total), str(report.covered), f"{report.accuracy:.3f}", f"{precision:.3f}", f"{recall:.3f}", style="bold")
-    console.print(summary)
-    console.print(f"top-section accuracy {report.accuracy:.3f}   coverage {report.coverage:.3f}   "
-                  f"micro precision {precision:.3f}   micro recall {recall:.3f}")
-    columns = list(report.sections) + ["none"]
-    confusion = Table(title="confusion: label (rows) -> top prediction (columns)")
-    confusion.add_column("label")
-    for c in columns:
-        confusion.add_column(c, justify="right")
-    for label, row in report.confusion.items():
-        confusion.add_row(label, *[str(row.get(c, 0) or ".") for c in columns])
-    console.print(confusion)
-    if misses:
-        for m in report.misses:
-            console.print(f"miss {m['id']}: labels {', '.join(m['labels'])}; predicted {', '.join(m['predicted']) or 'none'}: "
-                          f"{' '.join(m['title'].split())[:100]}", markup=False, highlight=False)
+    click.echo(render_report(report, misses))
 
 
 COMMANDS = [classify_cmd, explain_cmd, eval_cmd]
