@@ -19,10 +19,10 @@ LAZY_MARK = re.compile(r"start-?up", re.IGNORECASE)
 # Shrinking allow-lists: modules that still break a rule. Empty them; never add to them.
 SQL_OFFENDERS: set[str] = set()
 LAZY_OFFENDERS: set[str] = {
-    "tracker.cli", "tracker.commands.classify", "tracker.commands.demo", "tracker.commands.digest",
+    "tracker.commands.classify", "tracker.commands.demo", "tracker.commands.digest",
     "tracker.commands.propose", "tracker.commands.run", "tracker.commands.survey", "tracker.deliver.digest",
     "tracker.propose.proposals", "tracker.run.demo",
-    "tracker.run.pipeline", "tracker.run.runner", "tracker.store.jobs",
+    "tracker.run.pipeline", "tracker.run.runner",
 }
 
 
@@ -50,11 +50,18 @@ def sql_uses(path: Path) -> list[str]:
             found.append(f"line {node.lineno}: from {node.module} import")
         elif isinstance(node, ast.Constant) and isinstance(node.value, str) and SQL_TEXT.search(node.value):
             found.append(f"line {node.lineno}: SQL text {node.value[:40]!r}")
+        elif isinstance(node, ast.JoinedStr) and SQL_TEXT.search(_fstring_text(node)):
+            found.append(f"line {node.lineno}: SQL f-string {_fstring_text(node)[:40]!r}")
         elif isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr in SQL_CALLS:
             found.append(f"line {node.lineno}: .{node.func.attr}(...)")
         elif isinstance(node, ast.Subscript) and _db_name(node.value) and isinstance(node.slice, ast.Constant):
             found.append(f"line {node.lineno}: table access [{node.slice.value!r}]")
     return found
+
+
+def _fstring_text(node: ast.JoinedStr) -> str:
+    """An f-string's text with each {value} read as a word, so f"UPDATE {table} SET" shows."""
+    return "".join(v.value if isinstance(v, ast.Constant) else "x" for v in node.values)
 
 
 def _db_name(node: ast.AST) -> bool:
@@ -168,8 +175,9 @@ def test_only_the_store_talks_sql():
 
 def test_the_store_itself_is_seen_talking_sql():
     """The scanner finds what it looks for (else the test above could never fail)."""
-    uses = sql_uses(PACKAGE / "store" / "runs.py")
-    assert any("SQL text" in u for u in uses) and any("from sqlite_utils" in u for u in uses)
+    uses = sql_uses(PACKAGE / "store" / "ledger.py")
+    assert any("SQL f-string 'UPDATE x SET" in u for u in uses) and any("from sqlite_utils" in u for u in uses)
+    assert any("SQL text" in u for u in sql_uses(PACKAGE / "store" / "decisions.py"))
 
 
 def test_no_import_cycles():

@@ -51,7 +51,7 @@ def test_first_poll_stores_and_classifies_the_whole_window(setup):
     classified = db.execute("SELECT COUNT(DISTINCT paper_id) FROM classifications").fetchone()[0]
     assert classified == sum(1 for pid in expected_ids() if clf.classify(next(p for p in [_paper(db, pid)])))
     assert api.window_start == (NOW - timedelta(days=7)).isoformat()
-    assert runs.last_success(db, "api").fetched == api.fetched
+    assert runs.LEDGER.last_success(db, "api").fetched == api.fetched
 
 
 def _paper(db, pid):
@@ -86,7 +86,7 @@ def test_killed_run_left_running_is_not_a_success(setup):
     start, _ = window(db, "api", config, NOW)
     assert start == datetime(2025, 10, 18, tzinfo=timezone.utc)
     run(config, db)
-    assert [r.outcome for r in runs.runs_of(db, "api")] == ["ok", "interrupted", "ok"]
+    assert [r.outcome for r in runs.LEDGER.runs_of(db, "api")] == ["ok", "interrupted", "ok"]
 
 
 def test_since_overrides_the_window(setup):
@@ -126,7 +126,7 @@ def test_fault_fails_the_run_keeps_the_store_and_next_poll_recovers(tmp_path, se
     api = report.sources[0]
     assert api.outcome == "failed" and reason in api.error
     assert not report.ok
-    last = runs.last_runs(db)[0]
+    last = runs.LEDGER.latest(db)[0]
     assert last.outcome == "failed" and reason in last.error
     assert before <= stored(db)
     assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"

@@ -194,7 +194,7 @@ def test_job_status_shows_last_run_outcome_and_next_run(tmp_path):
     assert status["poll"]["next_run"] == "2024-01-11T01:30:00+00:00"  # Wed 20:30 New York
     assert status["email"]["next_run"] == "2024-01-15T13:00:00+00:00"  # next Monday 08:00
     scheduler = schedule.build_scheduler(config, lambda n, t: None)
-    assert [s["job"] for s in jobs.job_status(db, scheduler, WEDNESDAY)] == list(schedule.JOBS)
+    assert [s["job"] for s in runner.status_jobs(scheduler, db, WEDNESDAY)] == list(schedule.JOBS)
 
 
 def test_status_marks_unconfigured_jobs(tmp_path):

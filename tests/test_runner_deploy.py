@@ -72,7 +72,7 @@ def test_state_branch_round_trip(tmp_path):
     restored = run_step("Restore state", second, remote)
     assert restored.returncode == 0, restored.stderr
     db = open_store(second / "data" / "tracker.db")
-    assert jobs.last_success(db, "poll") == jobs.parse("2024-01-08T01:30:00+00:00")
+    assert jobs.LEDGER.last_success(db, "poll").started_at == jobs.parse("2024-01-08T01:30:00+00:00")
 
 
 def test_deploy_files_exist():

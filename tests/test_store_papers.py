@@ -87,11 +87,11 @@ def test_runs_record_outcomes_and_last_success(db):
     failed = runs.start_run(db, "api", t0, datetime(2025, 10, 9, tzinfo=timezone.utc))
     runs.finish_run(db, failed, runs.FAILED, 0, 0, 0, 4, error="HTTP 503")
     runs.start_run(db, "api", t0, datetime(2025, 10, 10, tzinfo=timezone.utc))
-    assert runs.last_success(db, "api").window_end == t1.isoformat()
-    assert runs.mark_interrupted(db) == 1
-    latest = runs.last_runs(db)[0]
+    assert runs.LEDGER.last_success(db, "api").window_end == t1.isoformat()
+    assert runs.LEDGER.mark_interrupted(db) == 1
+    latest = runs.LEDGER.latest(db)[0]
     assert latest.outcome == runs.INTERRUPTED and "stopped before finishing" in latest.error
-    assert runs.last_success(db, "rss") is None
+    assert runs.LEDGER.last_success(db, "rss") is None
 
 
 def test_fts_follows_a_new_version_but_not_a_mere_sighting(db):

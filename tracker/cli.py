@@ -1,52 +1,24 @@
 """The `tracker` command: a thin layer over the library.
 
-Each command lives in `tracker/commands/<stage>.py` and exports `COMMANDS`; this
-module only builds the group, holds the shared options and turns TrackerError
+Each command lives in `tracker/commands/<stage>.py` and exports `COMMANDS` (shared
+options in `tracker/commands/common.py`); this module only builds the group and turns TrackerError
 into a one-line message with exit 1 (click's own usage errors exit 2).
 """
 
 from __future__ import annotations
 
 import importlib
-import json
 import pkgutil
 import sys
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
 
 import click
 
-from tracker.config import Config, load_config, resolve_config_path
+import tracker.commands as pkg
+from tracker.commands.common import App
+from tracker.config import resolve_config_path
 from tracker.errors import TrackerError
 from tracker.logs import scrub, setup_logging
-
-
-@dataclass
-class App:
-    """What every command gets: the config path (loaded on first use) and output mode."""
-
-    config_path: Path
-    _config: Config | None = field(default=None, repr=False)
-
-    @property
-    def config(self) -> Config:
-        if self._config is None:
-            self._config = load_config(self.config_path)
-            setup_logging(self._config.log.level, self._config.log.format)
-        return self._config
-
-
-pass_app = click.make_pass_decorator(App)
-
-
-def json_option(func: Callable[..., Any]) -> Callable[..., Any]:
-    """The shared `--json` flag for commands that print data."""
-    return click.option("--json", "as_json", is_flag=True, help="Print JSON instead of human-readable text.")(func)
-
-
-def print_json(data: Any) -> None:
-    click.echo(json.dumps(data, ensure_ascii=False, indent=2))
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -66,8 +38,6 @@ def cli(ctx: click.Context, config_path: Path | None) -> None:
 
 
 def _register() -> None:
-    import tracker.commands as pkg
-
     for info in sorted(pkgutil.iter_modules(pkg.__path__), key=lambda m: m.name):
         module = importlib.import_module(f"tracker.commands.{info.name}")
         for command in getattr(module, "COMMANDS", ()):

@@ -19,5 +19,14 @@ def iso(dt: datetime) -> str:
     return utc(dt).isoformat(timespec="seconds")
 
 
+def parse_utc(text: str) -> datetime:
+    """ISO text (a trailing Z too) as a UTC datetime; raises ValueError."""
+    return utc(datetime.fromisoformat(text.replace("Z", "+00:00")))
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
 def now_iso() -> str:
-    return iso(datetime.now(timezone.utc))
+    return iso(utcnow())

@@ -7,7 +7,7 @@ from typing import Any, TextIO
 
 import click
 
-from tracker.cli import json_option, pass_app, print_json
+from tracker.commands.common import json_option, pass_app, print_json
 from tracker.errors import InputError, StoreError
 from tracker.models import read_papers, split_arxiv_id
 

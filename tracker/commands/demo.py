@@ -9,7 +9,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
-from tracker.cli import json_option, print_json
+from tracker.commands.common import json_option, print_json
 
 
 @click.command("demo")

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
-
 import click
 
-from tracker.cli import json_option, pass_app, print_json
+from tracker.timeutil import utcnow
+from tracker.commands.common import json_option, pass_app, print_json
 from tracker.errors import DeliveryError, InputError
 
 
@@ -39,7 +38,7 @@ def digest(app, channel: str | None, period: str | None, dry_run: bool, as_json:
     config = app.config
     channels = _channels(channel, config)
     db = open_store(config.store.path)
-    now = datetime.now(timezone.utc)
+    now = utcnow()
     try:
         reports = [run_digest(config, db, name, period, now, dry_run=dry_run) for name in channels]
     finally:

@@ -14,7 +14,7 @@ from typing import Any, Callable
 
 import click
 
-from tracker.cli import json_option, pass_app, print_json
+from tracker.commands.common import json_option, parse_now, pass_app, print_json
 from tracker.config import Config
 from tracker.errors import SourceError, TrackerError
 from tracker.fsutil import atomic_write
@@ -25,16 +25,7 @@ from tracker.store import Database, open_store, runs, status
 from tracker.store.classifications import sections_by_paper
 from tracker.store.links import links_for
 from tracker.store.papers import iter_papers
-
-
-def _parse_now(value: str | None) -> datetime:
-    if not value:
-        return datetime.now(timezone.utc)
-    try:
-        parsed = datetime.fromisoformat(value)
-    except ValueError:
-        raise click.BadParameter(f"expected an ISO date-time like 2025-11-01T00:00:00Z, got {value!r}", param_hint="'--now'") from None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
+from tracker.timeutil import utcnow
 
 
 def _progress_bar():
@@ -77,7 +68,7 @@ def render_report(report: PollReport) -> list[str]:
 @pass_app
 def poll_cmd(app, since: datetime | None, source_text: str | None, now_text: str | None, lock_wait: float, as_json: bool) -> None:
     """Fetch new papers since the last successful poll, store and classify them."""
-    now = _parse_now(now_text)
+    now = parse_now(now_text) if now_text else utcnow()
     since_day: date | None = since.date() if since else None
     if since_day is not None and since_day > now.astimezone(timezone.utc).date():
         raise click.BadParameter(f"{since_day} is after today ({now.astimezone(timezone.utc).date()} UTC); nothing could be fetched",
@@ -192,7 +183,7 @@ def status_cmd(app, as_json: bool) -> None:
     """Show the last run per source, paper counts per section, each job's last and next run, and the delivery backlog."""
     config = app.config
     exists = config.store.path.exists()
-    data = build_status(config, open_store(config.store.path if exists else ":memory:"), runner.utcnow())
+    data = build_status(config, open_store(config.store.path if exists else ":memory:"), utcnow())
     if not exists:
         click.echo(f"no database yet at {config.store.path} (the first `tracker poll` creates it)", err=True)
     if as_json:

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
-
 import click
 
-from tracker.cli import json_option, pass_app, print_json
+from tracker.timeutil import utcnow
+from tracker.commands.common import json_option, pass_app, print_json
 
 
 @click.command("propose")
@@ -22,7 +21,7 @@ def propose(app, open_pr: bool, as_json: bool) -> None:
     config = app.config
     db = open_store(config.store.path)
     try:
-        report = run_propose(config, db, datetime.now(timezone.utc), open_pr)
+        report = run_propose(config, db, utcnow(), open_pr)
     finally:
         db.conn.close()
     if as_json:

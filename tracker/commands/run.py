@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import sys
 import threading
-from datetime import datetime, timezone
+from datetime import datetime
 
 import click
 
 from tracker.run import runner
-from tracker.cli import json_option, pass_app, print_json
+from tracker.commands.common import json_option, parse_now, pass_app, print_json
 from tracker.locking import exclusive
+from tracker.timeutil import utcnow
 
 
 def pinned_clock(text: str) -> runner.Clock:
@@ -20,11 +21,7 @@ def pinned_clock(text: str) -> runner.Clock:
     import time
     from datetime import timedelta
 
-    try:
-        start = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        raise click.BadParameter(f"expected an ISO date-time like 2025-11-01T00:00:00Z, got {text!r}", param_hint="'--now'") from None
-    start = start if start.tzinfo else start.replace(tzinfo=timezone.utc)
+    start = parse_now(text)
     began = time.monotonic()
     last: list[datetime] = []
 
@@ -52,7 +49,7 @@ def run_cmd(app, once: bool, now_text: str | None, as_json: bool) -> None:
     the exit code is 1 if any stage failed (the later stages still run)."""
     if now_text and not once:
         raise click.UsageError("--now only works with --once")
-    clock = pinned_clock(now_text) if now_text else runner.utcnow
+    clock = pinned_clock(now_text) if now_text else utcnow
     config = app.config
     stop = threading.Event()
     with exclusive(config.data_dir / "run.lock", "tracker run"), runner.stop_on_signals(stop):

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import click
 
-from tracker.cli import App, json_option, pass_app, print_json
+from tracker.commands.common import App, json_option, pass_app, print_json
 from tracker.config import DEFAULT_CONFIG
 from tracker.errors import InputError, TrackerError
 from tracker.models import Paper, read_papers

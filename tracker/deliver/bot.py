@@ -16,7 +16,7 @@ import asyncio
 import html
 import logging
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import Any, Awaitable, Callable, Mapping
 
 from tracker.config import Config, TelegramConfig
@@ -30,6 +30,7 @@ from tracker.store import Database, browse, status
 from tracker.store import deliveries as outbox
 from tracker.store.decisions import latest_decisions, record_decision
 from tracker.store.papers import get_paper
+from tracker.timeutil import iso, utcnow
 
 logger = logging.getLogger("tracker.deliver.bot")
 REFUSAL = "Sorry, you are not allowed to triage for this list."
@@ -53,7 +54,7 @@ class Action:
 class BotContext:
     config: Config
     db: Database
-    now: Callable[[], datetime] = field(default=lambda: datetime.now(timezone.utc))
+    now: Callable[[], datetime] = field(default=utcnow)
 
     @property
     def telegram(self) -> TelegramConfig:
@@ -110,7 +111,7 @@ def _callback(query: Mapping[str, Any], ctx: BotContext) -> list[Action]:
     try:
         record_decision(
             ctx.db, press.paper_id, press.action, press.section if press.action == "move" else None,
-            decided_by=str(user_id), via="telegram", at=ctx.now().isoformat(timespec="seconds"),
+            decided_by=str(user_id), via="telegram", at=iso(ctx.now()),
         )
     except StoreError as exc:
         return [_answer(query, str(exc), alert=True)]

@@ -27,6 +27,7 @@ from tracker.store import works as stored
 from tracker.store.links import save_links
 from tracker.store.lookups import clear_lookup_failure, lookups_waiting, record_lookup_failure
 from tracker.survey.parse import load_survey
+from tracker.timeutil import iso
 
 logger = logging.getLogger("tracker.links.works")
 
@@ -36,7 +37,7 @@ SearchTitle = Callable[[str], Sequence[Paper]]
 def save_works(db: Database, works: Sequence[Work], now: datetime) -> None:
     """Store works; a work now known by its arXiv id replaces its stored title-keyed row."""
     stale = {w.id: title_key(w.title) for w in works if w.arxiv_id}
-    stored.save_works(db, works, now.isoformat(timespec="seconds"), stale)
+    stored.save_works(db, works, iso(now), stale)
 
 
 def _cached(db: Database) -> dict[str, tuple[str | None, str]]:

@@ -156,7 +156,7 @@ def window(db: Database, source: str, config: Config, now: datetime, since: date
     end = utc(now)
     if since is not None:
         return datetime(since.year, since.month, since.day, tzinfo=timezone.utc), end
-    last = runs.last_success(db, source)
+    last = runs.LEDGER.last_success(db, source)
     if last is not None:
         start = utc(datetime.fromisoformat(last.window_end)) - timedelta(days=config.arxiv.overlap_days)
     else:
@@ -328,7 +328,7 @@ def poll(
     ctx = PollContext(classifier=classifier, after_store=after_store, progress=progress,
                       seen=iso(now), **inject)
     with exclusive(config.data_dir / "poll.lock", "poll", lock_wait):
-        stale = runs.mark_interrupted(db, at=ctx.seen)
+        stale = runs.LEDGER.mark_interrupted(db, now)
         if stale:
             log(logger, logging.WARNING, "poll.interrupted_runs", count=stale)
         if link_works:

@@ -22,7 +22,7 @@ import threading
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from typing import Any, Callable, Iterator, Mapping
 
 from tracker.run import schedule
@@ -30,6 +30,7 @@ from tracker.config import Config
 from tracker.errors import TrackerError
 from tracker.logs import log
 from tracker.net import retry
+from tracker.timeutil import iso, utcnow
 from tracker.store import Database, jobs
 
 logger = logging.getLogger("tracker.run")
@@ -40,10 +41,6 @@ ONCE_ORDER = ("poll", "digest", "email", "propose")
 EMAIL_MAX_GAP = timedelta(days=7)
 BOT_STOP_SECONDS = 5.0  # the bot's long poll ends within a tick of retry.STOP
 STOP_GRACE_SECONDS = 5.0
-
-
-def utcnow() -> datetime:
-    return datetime.now(timezone.utc)
 
 
 def poll_sources(config: Config) -> list[str]:
@@ -185,11 +182,11 @@ def email_due(config: Config, db: Database, now: datetime) -> bool:
     spec = next(s for s in schedule.job_specs(config) if s.name == "email")
     if spec.trigger is None:
         return False
-    last = jobs.last_success(db, "email")
-    if last is None or now - last >= EMAIL_MAX_GAP:
+    success = jobs.LEDGER.last_success(db, "email")
+    if success is None or now - success.started_at >= EMAIL_MAX_GAP:
         return True
     fired = schedule.last_fire(spec.trigger, now)
-    return fired is not None and fired > last
+    return fired is not None and fired > success.started_at
 
 
 def _once_skip(config: Config, db: Database, job: str, now: datetime) -> str | None:
@@ -213,7 +210,7 @@ def run_once(
     """poll, digest, email (when due), propose, in that order; each recorded.
     A failed stage does not stop the next; a stop request ends after the current one."""
     stages = stages or default_stages()
-    stale = jobs.mark_interrupted(db, clock())
+    stale = jobs.LEDGER.mark_interrupted(db, clock())
     if stale:
         log(logger, logging.WARNING, "job.interrupted_runs", count=stale)
     results = []
@@ -307,10 +304,15 @@ def _on_scheduler_event(event: Any) -> None:
     log(logger, logging.WARNING, kind, job=event.job_id, scheduled=getattr(event, "scheduled_run_time", None))
 
 
+def _success_time(db: Database, job: str) -> datetime | None:
+    success = jobs.LEDGER.last_success(db, job)
+    return success.started_at if success else None
+
+
 def startup(config: Config, db: Database, specs: list[schedule.JobSpec], now: datetime) -> list[str]:
     """Housekeeping before the scheduler starts: mark runs of a dead process
     interrupted, log the skipped jobs, return the jobs to catch up once."""
-    stale = jobs.mark_interrupted(db, now)
+    stale = jobs.LEDGER.mark_interrupted(db, now)
     if stale:
         log(logger, logging.WARNING, "job.interrupted_runs", count=stale)
     for spec in specs:
@@ -320,7 +322,7 @@ def startup(config: Config, db: Database, specs: list[schedule.JobSpec], now: da
             log(logger, logging.INFO, "job.note", job=spec.name, note=spec.note)
     names = [s.name for s in specs]
     return schedule.missed_jobs(
-        specs, {n: jobs.last_success(db, n) for n in names}, {n: jobs.ever_ran(db, n) for n in names}, now
+        specs, {n: _success_time(db, n) for n in names}, {n: jobs.ever_ran(db, n) for n in names}, now
     )
 
 
@@ -380,6 +382,38 @@ def serve(
         log(logger, logging.INFO, "run.stopped")
 
 
-def status_jobs(config: Config, db: Database, now: datetime) -> list[dict[str, Any]]:
-    """For `tracker status`: each job's schedule, last run, outcome and next run."""
-    return jobs.job_status(db, config, now)
+def status_jobs(scheduler_or_config: Any, db: Database, now: datetime) -> list[dict[str, Any]]:
+    """For `tracker status`: each job's schedule, enabled or why not, last run, outcome,
+    last success and next run. Pass the running scheduler (its own next run times) or
+    the Config (next run times computed from the crontab lines at `now`)."""
+    config = getattr(scheduler_or_config, "tracker_config", scheduler_or_config)
+    live = {}
+    if hasattr(scheduler_or_config, "get_jobs"):
+        live = {j.id: getattr(j, "next_run_time", None) for j in scheduler_or_config.get_jobs()}
+    last = jobs.last_job_runs(db)
+    out = []
+    for spec in schedule.job_specs(config):
+        run = last.get(spec.name)
+        if spec.trigger is None:
+            next_run = None
+        elif live.get(spec.name) is not None:
+            next_run = live[spec.name]
+        else:
+            next_run = schedule.next_fire(spec.trigger, now)
+        success = jobs.LEDGER.last_success(db, spec.name)
+        out.append(
+            {
+                "job": spec.name,
+                "schedule": spec.expr,
+                "enabled": spec.enabled,
+                "skip_reason": spec.skip_reason,
+                "note": spec.note,
+                "last_started": run.started if run else None,
+                "last_finished": run.finished if run else None,
+                "last_outcome": run.outcome if run else None,
+                "last_error": run.error if run else None,
+                "last_success": success.started if success else None,
+                "next_run": iso(next_run) if next_run else None,
+            }
+        )
+    return out

@@ -11,21 +11,16 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import Any, Mapping
 
 from sqlite_utils import Database
 
-RUNNING, OK, FAILED, INTERRUPTED, SKIPPED = "running", "ok", "failed", "interrupted", "skipped"
+from tracker.store.ledger import FAILED, INTERRUPTED, OK, RUNNING, SKIPPED, Ledger
+from tracker.timeutil import iso
 
-
-def iso(when: datetime | None) -> str | None:
-    """UTC ISO text, so rows sort and compare as strings."""
-    if when is None:
-        return None
-    if when.tzinfo is None:
-        raise ValueError("job times must be timezone-aware")
-    return when.astimezone(timezone.utc).isoformat(timespec="seconds")
+__all__ = ["FAILED", "INTERRUPTED", "OK", "RUNNING", "SKIPPED", "LEDGER", "JobRun", "parse",
+           "record_job_start", "record_job_finish", "record_skipped", "last_job_runs", "ever_ran"]
 
 
 def parse(text: str | None) -> datetime | None:
@@ -43,6 +38,10 @@ class JobRun:
     error: str | None
     summary: dict[str, Any]
     next_run: str | None
+
+    @property
+    def started_at(self) -> datetime:
+        return datetime.fromisoformat(self.started)
 
     def to_json(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -77,7 +76,7 @@ def record_job_finish(
             "outcome": outcome,
             "error": error,
             "summary": json.dumps(dict(summary or {}), ensure_ascii=False, default=str),
-            "next_run": iso(next_run),
+            "next_run": iso(next_run) if next_run else None,
         },
     )
 
@@ -88,74 +87,15 @@ def record_skipped(db: Database, job: str, at: datetime, reason: str, trigger: s
     return run_id
 
 
-def mark_interrupted(db: Database, at: datetime) -> int:
-    """Rows still "running" belong to a dead process (the caller holds run.lock)."""
-    cursor = db.execute(
-        "UPDATE job_runs SET outcome = ?, finished = ?, error = ? WHERE outcome = ?",
-        [INTERRUPTED, iso(at), "the process stopped before the job finished (killed or crashed)", RUNNING],
-    )
-    return cursor.rowcount
+LEDGER: Ledger[JobRun] = Ledger(
+    "job_runs", "job", "started DESC, id DESC", _row, "the process stopped before the job finished (killed or crashed)"
+)
 
 
 def last_job_runs(db: Database) -> dict[str, JobRun]:
     """The most recent run of each job (skips excluded: they say nothing about the job)."""
-    rows = db.query(
-        "SELECT * FROM job_runs WHERE id IN (SELECT MAX(id) FROM job_runs WHERE outcome != ? GROUP BY job)", [SKIPPED]
-    )
-    return {r["job"]: _row(r) for r in rows}
-
-
-def last_success(db: Database, job: str) -> datetime | None:
-    """When the latest successful run of `job` started."""
-    rows = list(db.query("SELECT MAX(started) AS s FROM job_runs WHERE job = ? AND outcome = ?", [job, OK]))
-    return parse(rows[0]["s"]) if rows else None
+    return {r.job: r for r in LEDGER.latest(db, skip=(SKIPPED,))}
 
 
 def ever_ran(db: Database, job: str) -> bool:
-    rows = list(db.query("SELECT 1 FROM job_runs WHERE job = ? AND outcome != ? LIMIT 1", [job, SKIPPED]))
-    return bool(rows)
-
-
-def runs_of(db: Database, job: str | None = None, limit: int = 20) -> list[JobRun]:
-    where, params = ("WHERE job = ?", [job]) if job else ("", [])
-    return [_row(r) for r in db.query(f"SELECT * FROM job_runs {where} ORDER BY id DESC LIMIT {int(limit)}", params)]
-
-
-def job_status(db: Database, scheduler_or_config: Any, now: datetime) -> list[dict[str, Any]]:
-    """Each job's schedule, last run, outcome and next run, for `tracker status`.
-
-    Pass the running scheduler (its own next run times) or the Config (next run
-    times computed from the crontab lines at `now`)."""
-    from tracker.run import schedule
-
-    config = getattr(scheduler_or_config, "tracker_config", scheduler_or_config)
-    live = {}
-    if hasattr(scheduler_or_config, "get_jobs"):
-        live = {j.id: getattr(j, "next_run_time", None) for j in scheduler_or_config.get_jobs()}
-    last = last_job_runs(db)
-    out = []
-    for spec in schedule.job_specs(config):
-        run = last.get(spec.name)
-        if spec.trigger is None:
-            next_run = None
-        elif live.get(spec.name) is not None:
-            next_run = live[spec.name]
-        else:
-            next_run = schedule.next_fire(spec.trigger, now)
-        success = last_success(db, spec.name)
-        out.append(
-            {
-                "job": spec.name,
-                "schedule": spec.expr,
-                "enabled": spec.enabled,
-                "skip_reason": spec.skip_reason,
-                "note": spec.note,
-                "last_started": run.started if run else None,
-                "last_finished": run.finished if run else None,
-                "last_outcome": run.outcome if run else None,
-                "last_error": run.error if run else None,
-                "last_success": iso(success),
-                "next_run": iso(next_run),
-            }
-        )
-    return out
+    return LEDGER.ever_ran(db, job, skip=(SKIPPED,))

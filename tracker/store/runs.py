@@ -13,9 +13,10 @@ from typing import Any
 
 from sqlite_utils import Database
 
-from tracker.timeutil import now_iso
+from tracker.store.ledger import FAILED, INTERRUPTED, OK, RUNNING, Ledger
+from tracker.timeutil import iso, now_iso
 
-RUNNING, OK, FAILED, INTERRUPTED = "running", "ok", "failed", "interrupted"
+__all__ = ["FAILED", "INTERRUPTED", "OK", "RUNNING", "LEDGER", "Run", "start_run", "update_counts", "finish_run"]
 
 
 @dataclass(frozen=True)
@@ -46,8 +47,8 @@ def start_run(db: Database, source: str, window_start: datetime, window_end: dat
     table.insert(
         {
             "source": source,
-            "window_start": window_start.isoformat(timespec="seconds"),
-            "window_end": window_end.isoformat(timespec="seconds"),
+            "window_start": iso(window_start),
+            "window_end": iso(window_end),
             "started": at or now_iso(),
             "outcome": RUNNING,
             "fetched": 0,
@@ -81,33 +82,7 @@ def finish_run(
     )
 
 
-def mark_interrupted(db: Database, at: str | None = None) -> int:
-    """Runs still "running" belong to a dead process (the caller holds the poll lock)."""
-    cursor = db.execute(
-        "UPDATE poll_runs SET outcome = ?, finished = ?, error = ? WHERE outcome = ?",
-        [INTERRUPTED, at or now_iso(), "the poll process stopped before finishing (killed or crashed)", RUNNING],
-    )
-    return cursor.rowcount
-
-
-def last_success(db: Database, source: str) -> Run | None:
-    rows = list(
-        db.query(
-            "SELECT * FROM poll_runs WHERE source = ? AND outcome = ? ORDER BY window_end DESC, id DESC LIMIT 1",
-            [source, OK],
-        )
-    )
-    return _run(rows[0]) if rows else None
-
-
-def last_runs(db: Database) -> list[Run]:
-    """The most recent run of each source, by source name."""
-    rows = db.query(
-        "SELECT * FROM poll_runs WHERE id IN (SELECT MAX(id) FROM poll_runs GROUP BY source) ORDER BY source"
-    )
-    return [_run(r) for r in rows]
-
-
-def runs_of(db: Database, source: str | None = None, limit: int = 20) -> list[Run]:
-    where, params = ("WHERE source = ?", [source]) if source else ("", [])
-    return [_run(r) for r in db.query(f"SELECT * FROM poll_runs {where} ORDER BY id DESC LIMIT {int(limit)}", params)]
+LEDGER: Ledger[Run] = Ledger(
+    "poll_runs", "source", "window_end DESC, id DESC", _run,
+    "the poll process stopped before finishing (killed or crashed)",
+)

@@ -49,7 +49,7 @@ def status(db: Database) -> dict[str, Any]:
     """The store's part of `tracker status`: last run per source, papers per section
     (every section a paper matches), totals and the delivery backlog per channel."""
     return {
-        "last_runs": [r.to_json() for r in runs.last_runs(db)],
+        "last_runs": [r.to_json() for r in runs.LEDGER.latest(db)],
         "sections": section_counts(db, primary=False),
         "totals": totals(db),
         "delivery_backlog": backlog(db),

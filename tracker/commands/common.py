@@ -1,0 +1,51 @@
+"""What every command shares: the App (config loaded on first use), `--json`, JSON
+printing and the `--now` value. Commands import this, never tracker.cli (which imports them)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Callable
+
+import click
+
+from tracker.config import Config, load_config
+from tracker.logs import setup_logging
+from tracker.timeutil import parse_utc
+
+
+@dataclass
+class App:
+    """What every command gets: the config path (loaded on first use) and output mode."""
+
+    config_path: Path
+    _config: Config | None = field(default=None, repr=False)
+
+    @property
+    def config(self) -> Config:
+        if self._config is None:
+            self._config = load_config(self.config_path)
+            setup_logging(self._config.log.level, self._config.log.format)
+        return self._config
+
+
+pass_app = click.make_pass_decorator(App)
+
+
+def json_option(func: Callable[..., Any]) -> Callable[..., Any]:
+    """The shared `--json` flag for commands that print data."""
+    return click.option("--json", "as_json", is_flag=True, help="Print JSON instead of human-readable text.")(func)
+
+
+def print_json(data: Any) -> None:
+    click.echo(json.dumps(data, ensure_ascii=False, indent=2))
+
+
+def parse_now(text: str) -> datetime:
+    """The `--now` option's value: an ISO date-time, UTC when it names no zone."""
+    try:
+        return parse_utc(text)
+    except ValueError:
+        raise click.BadParameter(f"expected an ISO date-time like 2025-11-01T00:00:00Z, got {text!r}", param_hint="'--now'") from None
