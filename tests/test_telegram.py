@@ -157,3 +157,34 @@ def test_token_absent_from_cli_error(setup, tg, run_cli, monkeypatch):
     code, out, err = run_cli("--config", str(config.file), "digest", "--channel", "telegram")
     assert code == 1 and "error:" in err and "Forbidden" in err, (out, err)
     assert TOKEN not in out + err and TOKEN.split(":")[1] not in out + err
+
+
+def test_a_day_long_retry_after_is_not_slept_and_the_message_stays_pending(setup, tg):
+    """Hostile 429 with retry_after = 86400: over the 600 s cap, so nothing sleeps; the
+    run fails naming the cap and the messages stay pending for the next run."""
+    config, db, ids = setup()
+    tg.fail("sendMessage", 429, times=100, retry_after=86400)
+    sleeps = Sleeps()
+    report = run_digest(config, db, "telegram", "day", NOW, sleep=sleeps)
+    assert sleeps == [] and not report.ok and report.sent == 0
+    assert "86400" in report.failures[0] and "600s cap" in report.failures[0]
+    assert len(tg.calls("sendMessage")) == 1
+    assert len(outbox.pending(db, "telegram")) == report.queued and outbox.delivered_ids(db, "telegram") == set()
+
+
+@pytest.mark.parametrize("raw, shown", [({"ok": False}, '{"ok": false}'), ({"ok": True, "result": "surprise"}, "surprise")])
+def test_an_unexpected_answer_is_a_handled_failure_naming_it(setup, tg, raw, shown, run_cli):
+    """200 {"ok": false} and a `result` that is a string: one failure naming Telegram and
+    what came back, nothing marked delivered, no retry storm, no traceback."""
+    config, db, ids = setup()
+    tg.fail("sendMessage", 200, times=100, raw=raw)
+    sleeps = Sleeps()
+    report = run_digest(config, db, "telegram", "day", NOW, sleep=sleeps)
+    assert not report.ok and report.sent == 0 and sleeps == []
+    assert "Telegram sendMessage" in report.failures[0] and "unexpected answer" in report.failures[0]
+    assert shown in report.failures[0]
+    assert outbox.delivered_ids(db, "telegram") == set()
+    code, out, err = run_cli("--config", str(config.file), "digest", "--channel", "telegram")
+    assert code == 1 and "Traceback" not in err
+    errors = [line for line in err.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1 and "Telegram" in errors[0], err

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import json
 import re
 from dataclasses import asdict, dataclass, field
@@ -299,3 +301,33 @@ class Work:
     def to_json(self) -> dict[str, Any]:
         return {"id": self.id, "title": self.title, "arxiv_id": self.arxiv_id, "year": self.year,
                 "section": self.section, "aliases": list(self.aliases), "resolved_by": self.resolved_by}
+
+
+FIELD_LIMITS = {"title": 1_000, "abstract": 20_000, "comment": 2_000, "journal_ref": 1_000, "doi": 200}
+AUTHOR_LIMIT, AUTHORS_LIMIT = 300, 5_000
+
+
+def cut(text: str, limit: int) -> str:
+    """`text` cut to `limit` characters, with a mark that says it was cut and from what."""
+    if len(text) <= limit:
+        return text
+    mark = f" … [cut: {len(text):,} characters]"
+    return text[: max(0, limit - len(mark))] + mark
+
+
+def capped(paper: Paper) -> Paper:
+    """The paper with every stored text field within FIELD_LIMITS (and the author list
+    within AUTHORS_LIMIT names of AUTHOR_LIMIT characters): a feed with a megabyte
+    abstract must not become a megabyte row, nor a megabyte classifier input."""
+    changes: dict[str, Any] = {}
+    for name, limit in FIELD_LIMITS.items():
+        value = getattr(paper, name)
+        if isinstance(value, str) and len(value) > limit:
+            changes[name] = cut(value, limit)
+    if len(paper.authors) > AUTHORS_LIMIT or any(len(a) > AUTHOR_LIMIT for a in paper.authors):
+        authors = [cut(a, AUTHOR_LIMIT) for a in paper.authors[:AUTHORS_LIMIT]]
+        if len(paper.authors) > AUTHORS_LIMIT:
+            authors.append(f"[cut: {len(paper.authors):,} authors]")
+        changes["authors"] = tuple(authors)
+    return dataclasses.replace(paper, **changes) if changes else paper
+

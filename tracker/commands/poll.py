@@ -50,7 +50,8 @@ def render_report(report: PollReport) -> list[str]:
     lines = []
     for s in report.sources:
         head = f"{s.source}: {s.outcome}, window {s.window_start} .. {s.window_end}"
-        counts = f"fetched {s.fetched}, new {s.new}, updated {s.updated}, {s.requests} requests, {s.seconds:.1f}s"
+        skipped = f", skipped {s.skipped}" if s.skipped else ""
+        counts = f"fetched {s.fetched}, new {s.new}, updated {s.updated}{skipped}, {s.requests} requests, {s.seconds:.1f}s"
         lines.append(f"{head}; {counts}" + (f"\n  error: {s.error}" if s.error else ""))
     return lines
 

@@ -59,6 +59,7 @@ def resolve_works(
     waiting = {} if refresh or search is None else lookups_waiting(db, [norm_title(w.title) for w in works if not w.arxiv_id], now)
     out: list[Work] = []
     skipped = 0
+    failed: list[tuple[str, str]] = []
     for w in works:
         if w.arxiv_id:
             out.append(w)
@@ -78,7 +79,8 @@ def resolve_works(
             continue
         except SourceError as exc:
             retry = record_lookup_failure(db, norm_title(w.title), w.title, str(exc), now)
-            log(logger, logging.WARNING, "works.lookup_failed", title=w.title, error=str(exc), retry_after=retry.isoformat())
+            log(logger, logging.DEBUG, "works.lookup_failed", title=w.title, error=str(exc), retry_after=retry.isoformat())
+            failed.append((str(exc), retry.isoformat(timespec="seconds")))
             out.append(w)
             continue
         clear_lookup_failure(db, norm_title(w.title))
@@ -91,8 +93,10 @@ def resolve_works(
         resolved = with_arxiv_id(w, arxiv_id, TITLE_SEARCH)
         save_works(db, [resolved], now)
         out.append(resolved)
-    if skipped:
-        log(logger, logging.INFO, "works.lookups_skipped", count=skipped, reason="arXiv failed earlier in this poll")
+    if failed or skipped:  # one line for the poll, not one per work
+        log(logger, logging.WARNING, "works.lookups_failed", failed=len(failed), not_tried=skipped,
+            error=failed[0][0] if failed else "arXiv failed earlier in this poll",
+            retry_after=failed[0][1] if failed else "next poll")
     merged = merge_works(out)
     save_works(db, merged, now)
     return merged

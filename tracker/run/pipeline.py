@@ -27,7 +27,7 @@ from tracker.errors import ConfigError, InputError, SourceError, SurveyError, Tr
 from tracker.locking import exclusive
 from tracker.links.works import mentions_hook
 from tracker.logs import log
-from tracker.models import Paper, SectionScore
+from tracker.models import Paper, SectionScore, capped
 from tracker.net.retry import Interrupted, interruptible_sleep
 from tracker.sources import HostGate, Http, arxiv_api, arxiv_rss
 from tracker.store import Database, runs
@@ -121,6 +121,7 @@ class SourceReport:
     outcome: str
     error: str | None = None
     seconds: float = 0.0
+    skipped: int = 0
 
     def to_json(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -176,8 +177,9 @@ def _newest(papers: Iterable[Paper]) -> list[Paper]:
 def store_batch(
     db: Database, papers: list[Paper], source: str, seen: str, classifier: Classifier | None, after_store: Sequence[AfterStore]
 ) -> tuple[int, int]:
-    """Store, classify and link one batch atomically; returns (new, updated)."""
-    papers = _newest(papers)
+    """Store, classify and link one batch atomically; returns (new, updated). Text
+    fields are capped first (models.capped)."""
+    papers = [capped(p) for p in _newest(papers)]
     with db.atomic():
         counts = upsert_papers(db, papers, source, seen)
         changed_ids = set(counts.changed_ids)
@@ -190,6 +192,37 @@ def store_batch(
     return counts.new, counts.updated
 
 
+def store_each(
+    db: Database, papers: list[Paper], source: str, seen: str, classifier: Classifier | None,
+    after_store: Sequence[AfterStore], skip: Callable[[str], None],
+) -> tuple[int, int]:
+    """`store_batch`, and when the batch cannot be stored, paper by paper: a paper that
+    still fails is skipped and reported; if every one fails the fault is not the
+    papers' (a full disk, a locked file) and the first error is raised."""
+    try:
+        return store_batch(db, papers, source, seen, classifier, after_store)
+    except Interrupted:
+        raise
+    except Exception as first:
+        if len(papers) < 2:
+            if papers:
+                skip(f"{papers[0].id}: cannot be stored ({type(first).__name__}: {str(first)[:100]})")
+                return 0, 0
+            raise
+        new = updated = failed = 0
+        for paper in papers:
+            try:
+                n, u = store_batch(db, [paper], source, seen, classifier, after_store)
+            except Exception as exc:
+                failed += 1
+                skip(f"{paper.id}: cannot be stored ({type(exc).__name__}: {str(exc)[:100]})")
+                continue
+            new, updated = new + n, updated + u
+        if failed == len(papers):
+            raise first
+        return new, updated
+
+
 def _chunks(papers: list[Paper], size: int) -> Iterator[list[Paper]]:
     for i in range(0, len(papers), size):
         yield papers[i : i + size]
@@ -200,6 +233,7 @@ class _Tally:
     fetched: int = 0
     new: int = 0
     updated: int = 0
+    skipped: int = 0
 
 
 @dataclass
@@ -229,11 +263,19 @@ def poll_source(config: Config, db: Database, source: str, now: datetime, since:
     t = _Tally()
     began = time.perf_counter()
     outcome, error = runs.OK, None
-    log(logger, logging.INFO, "poll.source.start", source=source, window_start=start.isoformat(), window_end=end.isoformat())
+    log(logger, logging.DEBUG, "poll.source.start", source=source, window_start=start.isoformat(), window_end=end.isoformat())
+    hint = None
+
+    def skip(reason: str) -> None:
+        t.skipped += 1
+        log(logger, logging.WARNING, "poll.record_skipped", source=source, record=reason)
+
     def consume(page: list[Paper]) -> None:
+        for reason in getattr(page, "skipped", ()):
+            skip(reason)
         t.fetched += len(page)
         for chunk in _chunks(page, STORE_BATCH):
-            new, updated = store_batch(db, chunk, source, ctx.seen, ctx.classifier, ctx.after_store)
+            new, updated = store_each(db, chunk, source, ctx.seen, ctx.classifier, ctx.after_store, skip)
             t.new, t.updated = t.new + new, t.updated + updated
         runs.update_counts(db, run_id, t.fetched, t.new, t.updated, http.requests)
         if ctx.progress:
@@ -246,8 +288,7 @@ def poll_source(config: Config, db: Database, source: str, now: datetime, since:
             for page in SOURCES[source](config, http, start, end):
                 consume(page)
     except TrackerError as exc:
-        outcome, error = runs.FAILED, str(exc)
-        log(logger, logging.ERROR, "poll.source.failed", source=source, error=str(exc), hint=exc.hint or HINTS[source])
+        outcome, error, hint = runs.FAILED, str(exc), exc.hint or HINTS[source]
     except Exception as exc:  # a bug or an unexpected library error: record it, keep the other sources going
         outcome, error = runs.FAILED, f"{type(exc).__name__}: {exc}"
         logger.exception("poll.source.crashed", extra={"fields": {"source": source}})
@@ -258,10 +299,12 @@ def poll_source(config: Config, db: Database, source: str, now: datetime, since:
         http.close()
     runs.finish_run(db, run_id, outcome, t.fetched, t.new, t.updated, http.requests, error)
     seconds = time.perf_counter() - began
-    log(logger, logging.INFO, "poll.source.done", source=source, outcome=outcome, fetched=t.fetched, new=t.new,
-        updated=t.updated, requests=http.requests, seconds=round(seconds, 2))
+    failed = {"error": error.removesuffix(f" ({hint})") if hint else error, "hint": hint} if error else {}
+    log(logger, logging.ERROR if error else logging.INFO, "poll.source.failed" if error else "poll.source.done",
+        source=source, outcome=outcome, fetched=t.fetched, new=t.new, updated=t.updated, skipped=t.skipped,
+        requests=http.requests, seconds=round(seconds, 2), **failed)
     return SourceReport(source, iso(start), iso(end), t.fetched,
-                        t.new, t.updated, http.requests, outcome, error, seconds)
+                        t.new, t.updated, http.requests, outcome, error, seconds, t.skipped)
 
 
 def _works(config: Config, db: Database, now: datetime, online: bool, ctx: PollContext) -> Sequence[Any]:

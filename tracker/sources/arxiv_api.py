@@ -24,6 +24,7 @@ from tracker.config import ArxivConfig
 from tracker.errors import SourceError
 from tracker.models import Paper, split_arxiv_id
 from tracker.sources import Http
+from tracker.sources.records import Batch, cut_unreadable
 from tracker.timeutil import utc
 
 ATOM = "{http://www.w3.org/2005/Atom}"
@@ -41,6 +42,7 @@ class Page:
     total: int
     start: int
     papers: list[Paper]
+    skipped: tuple[str, ...] = ()
 
 
 def client_for(cfg: ArxivConfig) -> arxiv.Client:
@@ -151,7 +153,9 @@ def to_paper(result: arxiv.Result, source: str = "api") -> Paper | None:
 
 
 def parse_page(body: bytes, url: str) -> Page:
-    """Check the body really is an arXiv result page, then read it; SourceError otherwise."""
+    """Check the body really is an arXiv result page, then read it; SourceError otherwise.
+    An entry that cannot be read is skipped and named in `Page.skipped`."""
+    body, skipped = cut_unreadable(body, "entry")
     try:
         root = etree.fromstring(body, parser=_PARSER)
     except etree.XMLSyntaxError as exc:
@@ -176,12 +180,18 @@ def parse_page(body: bytes, url: str) -> Page:
     start_text = (root.findtext(f"{OPENSEARCH}startIndex") or "0").strip()
     papers = []
     for entry in entries:
-        result = _feed._build_result(entry)
-        paper = to_paper(result) if result is not None else None
+        try:
+            result = _feed._build_result(entry)
+            paper = to_paper(result) if result is not None else None
+        except (ValueError, TypeError, AttributeError, IndexError) as exc:
+            skipped.append(f"{entry.findtext(f'{ATOM}id')}: {type(exc).__name__}: {str(exc)[:100]}")
+            continue
         if paper is None:
-            raise SourceError(f"{url}: entry {entry.findtext(f'{ATOM}id')!r} is missing its id, dates or version")
+            skipped.append(f"{entry.findtext(f'{ATOM}id')}: missing its id, dates or version")
+            continue
         papers.append(paper)
-    return Page(total=int(total_text), start=int(start_text) if start_text.isdigit() else 0, papers=papers)
+    return Page(total=int(total_text), start=int(start_text) if start_text.isdigit() else 0, papers=papers,
+                skipped=tuple(skipped))
 
 
 def _html_title(body: bytes) -> str:
@@ -194,25 +204,45 @@ def get_page(cfg: ArxivConfig, http: Http, search: arxiv.Search, start: int, siz
     return parse_page(http.get(url).content, url)
 
 
-def _pages(cfg: ArxivConfig, http: Http, search: arxiv.Search, first: Page) -> Iterator[list[Paper]]:
-    """Page through one query from a fetched first page; an empty page before the end
-    is retried, then fails the run (it would silently drop the rest)."""
-    yield first.papers
-    offset = len(first.papers)
+def _pages(cfg: ArxivConfig, http: Http, search: arxiv.Search, first: Page) -> Iterator[Batch]:
+    """Page through one query from a fetched first page. An empty page before the end
+    is retried, then fails the run (it would silently drop the rest); so does a page
+    that repeats ids this query already gave, or whose totals do not add up (a server
+    paging in circles would otherwise be read as "fetched 1500, new 10" and the window
+    moved on): "inconsistent paging"."""
+    yield Batch(first.papers, first.skipped)
+    seen = {p.id for p in first.papers}
+    offset = len(first.papers) + len(first.skipped)
     total = min(first.total, RESULTS_CAP)
     while offset < total:
         size = min(cfg.page_size, total - offset)
         for attempt in range(EMPTY_PAGE_RETRIES + 1):
             page = get_page(cfg, http, search, offset, size)
-            if page.papers:
+            if page.papers or page.skipped:
                 break
         else:
             raise SourceError(
                 f"arXiv returned an empty page at start={offset} of {first.total} results",
                 "arXiv's API is flaky under load; the next poll retries the same window",
             )
-        yield page.papers
-        offset += len(page.papers)
+        _check_paging(page, offset, size, seen, first.total)
+        yield Batch(page.papers, page.skipped)
+        offset += len(page.papers) + len(page.skipped)
+
+
+def _check_paging(page: Page, offset: int, size: int, seen: set[str], total: int) -> None:
+    repeated = [p.id for p in page.papers if p.id in seen]
+    problem = None
+    if repeated:
+        problem = f"the page at start={offset} repeats {len(repeated)} ids already read in this poll (e.g. {repeated[0]})"
+    elif page.start not in (0, offset) or len(page.papers) > size:
+        problem = f"asked for {size} results from start={offset}, got {len(page.papers)} from start={page.start}"
+    elif page.total < offset:
+        problem = f"the total fell from {total} to {page.total}, below the {offset} results already read"
+    if problem:
+        raise SourceError(f"arXiv API: inconsistent paging: {problem}",
+                          "nothing past this page was read; the next poll retries the same window")
+    seen.update(p.id for p in page.papers)
 
 
 def fetch_window(

@@ -20,6 +20,7 @@ from tracker.config import ArxivConfig
 from tracker.errors import SourceError
 from tracker.models import Paper, split_arxiv_id
 from tracker.sources import Http
+from tracker.sources.records import Batch, cut_unreadable
 
 ANNOUNCE_TYPES = ("new", "cross", "replace", "replace-cross")
 _PREFIX = re.compile(r"^\s*arXiv:\S+\s+Announce Type:\s*\S+\s*(?:Abstract:\s*)?", re.S)
@@ -74,8 +75,10 @@ def item_to_paper(item: Any, channel_date: str = "") -> Paper | None:
     )
 
 
-def parse_feed(body: bytes, url: str) -> list[Paper]:
-    """Read a feed body; SourceError when it is not a usable RSS channel."""
+def parse_feed(body: bytes, url: str) -> Batch:
+    """Read a feed body; SourceError when it is not a usable RSS channel. An item that
+    cannot be read is skipped and named in `Batch.skipped`."""
+    body, skipped = cut_unreadable(body, "item")
     parsed = feedparser.parse(body)
     exc = parsed.get("bozo_exception")
     if not parsed.get("version") or not parsed.feed.get("title"):
@@ -91,13 +94,17 @@ def parse_feed(body: bytes, url: str) -> list[Paper]:
     channel_date = _date(parsed.feed.get("published"))
     papers = []
     for item in parsed.entries:
-        paper = item_to_paper(item, channel_date)
+        try:
+            paper = item_to_paper(item, channel_date)
+        except (ValueError, TypeError, AttributeError, KeyError) as exc:
+            skipped.append(f"{item.get('id') or item.get('link')}: {type(exc).__name__}: {str(exc)[:100]}")
+            continue
         if paper is not None:
             papers.append(paper)
-    return papers
+    return Batch(papers, skipped)
 
 
-def fetch(cfg: ArxivConfig, http: Http) -> list[Paper]:
+def fetch(cfg: ArxivConfig, http: Http) -> Batch:
     url = feed_url(cfg)
     return parse_feed(http.get(url).content, url)
 

@@ -43,6 +43,7 @@ class Fault:
     hang_seconds: float = 0.0
     chat_id: int | None = None
     after: int = 0
+    raw: Any = None
 
 
 @dataclass
@@ -70,13 +71,14 @@ class TelegramStandin(LoopbackServer):
 
     def fail(
         self, method: str | None, status: int, times: int = 1, retry_after: int = 0,
-        hang_seconds: float = 0.0, chat_id: int | None = None, after: int = 0,
+        hang_seconds: float = 0.0, chat_id: int | None = None, after: int = 0, raw: Any = None,
     ) -> None:
         """Make `times` calls of `method` (None = any; only to `chat_id` if given), after
         letting `after` of them through, fail with `status` (429 takes retry_after; status 0
-        with hang_seconds = no reply for that long, then a 500; `hanging` is set meanwhile)."""
+        with hang_seconds = no reply for that long, then a 500; `hanging` is set meanwhile;
+        `raw` = answer with exactly that JSON body and `status`, e.g. 200 {"ok": false})."""
         with self._lock:
-            self.faults.append(Fault(method, status, times, retry_after, hang_seconds, chat_id, after))
+            self.faults.append(Fault(method, status, times, retry_after, hang_seconds, chat_id, after, raw))
 
     def queue_update(self, update: dict[str, Any]) -> int:
         """Queue an update (without update_id) for getUpdates; returns its update_id."""
@@ -116,6 +118,8 @@ class TelegramStandin(LoopbackServer):
             if fault.hang_seconds:
                 self.hanging.set()
                 self._stopping.wait(fault.hang_seconds)
+            if fault.raw is not None:
+                return self._reply(h, fault.status or 200, fault.raw)
             if not fault.status:
                 return self._reply(h, 500, {"ok": False, "error_code": 500, "description": "Internal Server Error"})
             body: dict[str, Any] = {"ok": False, "error_code": fault.status}
