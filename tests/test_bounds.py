@@ -173,7 +173,7 @@ def test_bad_records_are_skipped_and_reported_not_fatal(tmp_path):
     src = report.sources[0]
     assert report.ok and src.new == 2 and src.skipped == 2
     assert {r[0] for r in db.execute("SELECT id FROM papers")} == {"2510.00002", "2510.00003"}
-    assert runs.last_success(db, "api") is not None
+    assert runs.LEDGER.last_success(db, "api") is not None
 
 
 def test_repeated_pages_fail_the_run_as_inconsistent_paging(tmp_path):
@@ -184,7 +184,7 @@ def test_repeated_pages_fail_the_run_as_inconsistent_paging(tmp_path):
         report = poll(config, db, ["api"], NOW, link_works=False, sleep=Sleeps())
     src = report.sources[0]
     assert not report.ok and "inconsistent paging" in src.error and src.fetched == 10
-    assert server.requests == 2 and runs.last_success(db, "api") is None  # the window does not move
+    assert server.requests == 2 and runs.LEDGER.last_success(db, "api") is None  # the window does not move
 
 
 def test_poll_records_its_runs_when_the_works_look_up_gets_garbage(tmp_path):
