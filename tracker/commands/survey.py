@@ -122,27 +122,58 @@ def patch_cmd(app: App, survey_path: Path, input_path: str) -> None:
 @click.option("--out", "out", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Write the config to this file (default: print it).")
 @click.option("--force", is_flag=True, help="Overwrite --out if it already exists.")
-def init_cmd(survey_path: Path, out: Path | None, force: bool) -> None:
-    """Write a starter config for SURVEY.md: its sections with keyword rules guessed from it."""
-    from tracker.survey.init import starter_config
+@click.option("--background", "background_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Listings file (PAPERS.jsonl or .jsonl.gz) the entries are contrasted with (default: the bundled sample).")
+@click.option("--abstracts", is_flag=True,
+              help="Fetch the entries' abstracts from the arXiv API by id (cached in the new config's store) and learn from them too.")
+@click.option("--api-url", default=None, help="arXiv API endpoint for --abstracts (default: export.arxiv.org).")
+def init_cmd(survey_path: Path, out: Path | None, force: bool, background_path: Path | None, abstracts: bool,
+             api_url: str | None) -> None:
+    """Write a starter config for SURVEY.md: its sections with keyword rules learned from its entries."""
+    from tracker.classify.background import bundled_background, read_papers_file  # start-up: heavy only for init
     from tracker.fsutil import atomic_write
+    from tracker.survey.init import learn_starter  # start-up: pulls in the classifier
 
     survey = load_survey(survey_path)
     if not any(True for _ in survey.entries()):
         raise TrackerError(f"{survey_path}: no entries found, so there are no sections to configure")
-    text = starter_config(survey, survey_path, out)
-    if out is None:
-        click.echo(text, nl=False)
-        return
-    if out.exists() and not force:
+    if out is not None and out.exists() and not force:
         raise TrackerError(f"{out}: already exists", "pass --force to overwrite it")
-    if out.is_dir():
+    if out is not None and out.is_dir():
         raise TrackerError(f"{out}: is a directory")
+    background = read_papers_file(background_path) if background_path else bundled_background()
+    fetched = _entry_abstracts(survey, out, api_url) if abstracts else None
+    starter = learn_starter(survey, survey_path, background, out, fetched)
+    if out is None:
+        click.echo(starter.text, nl=False)
+    else:
+        try:
+            atomic_write(out, starter.text)
+        except OSError as exc:
+            raise TrackerError(f"{out}: cannot write the config ({exc.strerror or exc}: {exc.filename or out})") from None
+    for warning in starter.warnings:
+        click.echo(f"warning: {warning}", err=True)
+    if out is not None:
+        click.echo(f"wrote {out} ({starter.text.count(chr(10) + '[[sections]]')} sections)", err=True)
+
+
+def _entry_abstracts(survey: Survey, out: Path | None, api_url: str | None) -> dict[str, str]:
+    """Abstracts by arXiv id, cached in the store the written config will use (so `suggest` finds them)."""
+    from dataclasses import replace  # start-up: only for --abstracts
+
+    from tracker.config import ArxivConfig  # start-up: only for --abstracts
+    from tracker.run.learn import entry_abstracts  # start-up: pulls in the store and the API client
+    from tracker.store import open_store  # start-up: only for --abstracts
+
+    cfg = ArxivConfig() if api_url is None else replace(ArxivConfig(), api_url=api_url)
+    db = open_store(out.parent / "data" / "tracker.db" if out is not None else ":memory:")
     try:
-        atomic_write(out, text)
-    except OSError as exc:
-        raise TrackerError(f"{out}: cannot write the config ({exc.strerror or exc}: {exc.filename or out})") from None
-    click.echo(f"wrote {out} ({text.count('[[sections]]')} sections)", err=True)
+        found, requests = entry_abstracts(db, cfg, [e.arxiv_id for _, e in survey.entries() if e.arxiv_id])
+    finally:
+        db.conn.close()
+    click.echo(f"abstracts: {sum(1 for a in found.values() if a)} of {len(found)} entries with an arXiv id"
+               f" ({requests} requests)", err=True)
+    return found
 
 
 COMMANDS = [survey_cmd, patch_cmd, init_cmd]

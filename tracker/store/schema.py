@@ -235,3 +235,15 @@ def m100_lookup_failures(db: Database) -> None:
         {"key": str, "title": str, "failures": int, "last_error": str, "failed_at": str, "retry_after": str},
         pk="key",
     )
+
+
+@migrations()
+def m120_learning(db: Database) -> None:
+    """Abstracts of the survey's own entries (fetched once by arXiv id, for learning rules; not
+    papers of the stream) and the tunes a maintainer applied (so the next one reads newer decisions)."""
+    db["entry_abstracts"].create(
+        {"arxiv_id": str, "title": str, "abstract": str, "found": int, "fetched_at": str}, pk="arxiv_id"
+    )
+    db["tunes"].create(
+        {"id": int, "applied_at": str, "last_decision_id": int, "config_path": str, "changes": str}, pk="id"
+    )

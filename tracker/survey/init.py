@@ -1,111 +1,76 @@
-"""Write a starter config for any survey: its sections, with keyword rules guessed from it.
+"""Write a starter config for any survey: its sections, with keyword rules learned from its entries.
 
-The guesses are a starting point for a maintainer to edit: a heading's Latin
-words and the distinctive names in its entries' titles (BERT, RoBERTa, T5,
-GPT-3, Mamba, ...). Only sections that already list entries get a rule, since
-an empty section gives nothing to learn from.
+Each section's terms are the words and short phrases that set its entries apart
+from a background of ordinary arXiv papers and from the other sections
+(`tracker.classify.suggest`), never its heading words as such: "Test", "Time",
+"Specific" in a heading say nothing about which new papers belong there. A
+section with too few entries to learn from gets a commented placeholder and a
+warning. The delivery and schedule tables are written commented, so the file
+shows every step to a working bot.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import re
-from collections import Counter
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Mapping, Sequence
 
+from tracker.classify.background import bundled_background
+from tracker.classify.suggest import MAX_BACKGROUND_SHARE, Candidate, as_term, suggest
+from tracker.classify.terms import normalise
 from tracker.config import ArxivConfig
-from tracker.models import Section
+from tracker.models import Paper, Section
 from tracker.survey.parse import Survey
 
-MAX_TERMS = 12
-STOP = set(
-    """a an the and or of for in on to with without by via from at as is are be into over under about its their our your
-    we you it this that these those what which how why when where who than then not no vs versus
-    need needs good better best make makes made can do does all some many much every each
-    awesome list lists paper papers reading collection resources resource related other others misc miscellaneous
-    survey surveys review reviews introduction overview tutorial tutorials guide guides practical blog blogs video videos
-    book books code codes repo repos contributions citation acknowledgement acknowledgements news latest star history
-    catalog contents table must read readme""".split()
-)
-GENERIC = set(
-    """model models modeling modelling language languages large neural network networks learning deep machine ai
-    llm llms lm lms plm plms nlp transformer transformers based approach approaches method methods system systems
-    task tasks data dataset datasets training pre pretraining pre-training pre-trained pretrained towards toward
-    using use new novel efficient effective via report technical study analysis understanding generation text
-    introducing improving learn learning learners only one two all more very""".split()
-)
-SCOPE_FALLBACK = ["language model", "large language model", "neural network"]
-WORD = re.compile(r"[A-Za-z][A-Za-z0-9]*(?:[-.][A-Za-z0-9]+)*|[0-9]+[A-Za-z][A-Za-z0-9]*(?:-[A-Za-z0-9]+)*")
+MIN_ENTRIES = 3      # fewer entries than this: a placeholder, not rules learned from one or two titles
+MAX_TERMS = 10
+MAX_SCOPE_TERMS = 20
+MAX_SCOPE_SHARE = 0.1  # the gate may be broader than a section: a paper also needs a section's term
+SCOPE = "(scope)"
+
+DELIVERY_TABLES = """\
+# ---- Delivery and schedule: uncomment and fill in to get a working bot (`tracker check` verifies them). ----
+# Secrets never go in this file: the *_env keys name environment variables.
+
+# [telegram]
+# token_env = "TELEGRAM_BOT_TOKEN"          # the bot's token from @BotFather
+# chat_ids = [123456789]                    # where the digest goes (`tracker bot` then /whoami tells you the id)
+# allowed_user_ids = []                     # who may press the triage buttons; empty = members of those chats
+
+# [email]
+# host = "smtp.example.org"
+# port = 587
+# security = "starttls"                     # "ssl", "starttls" or "none"
+# username_env = "SMTP_USER"
+# password_env = "SMTP_PASSWORD"
+# from = "tracker@example.org"
+# to = ["maintainer@example.org"]
+
+# [github]
+# remote_url = "git@github.com:owner/survey.git"   # any git URL, a local path too
+# repo = "owner/survey"
+# base = "main"
+# survey_path = "README.md"                 # the survey inside that repository
+# token_env = "GITHUB_TOKEN"
+
+# [schedule]
+# timezone = "America/New_York"
+# poll = "30 20 * * sun-thu"                # after arXiv's announcement
+# digest = "0 8 * * *"
+# email = "0 8 * * mon"
+# propose = "0 9 * * mon"
+"""
 
 
-def _is_name(word: str) -> bool:
-    """CamelCase, ALLCAPS or digit-bearing: RoBERTa, BERT, T5, GPT-3, mT5, S4 (not Zero-Shot)."""
-    if len(word) < 2 or not re.search(r"[A-Za-z]", word):
-        return False
-    if any(c.isdigit() for c in word):
-        return not re.fullmatch(r"v?\d+(\.\d+)*|\d+(\.\d+)?[KMBGT]B?(-\w+)?", word, re.I)
-    for part in re.split(r"[-.]", word):
-        if sum(c.isupper() for c in part) >= 2 or re.search(r"[a-z][A-Z]", part):
-            return True
-    return False
+@dataclass
+class Starter:
+    """The config text, and what the maintainer should know about it."""
 
-
-def _usable(term: str) -> bool:
-    low = term.lower()
-    return low not in STOP and low not in GENERIC and len(term) >= 2 and not low.isdigit()
-
-
-def heading_terms(heading: str) -> list[str]:
-    """Latin words of a heading, minus stop and generic words: `基于 Encoder-only 架构` -> [Encoder-only]."""
-    return [w for w in WORD.findall(heading) if _usable(w) and (len(w) >= 3 or _is_name(w))]
-
-
-def title_names(title: str) -> list[str]:
-    """Distinctive names in one title: the short part before ':' and CamelCase/ALLCAPS/digit words."""
-    names: list[str] = []
-    head, sep, _ = title.partition(":")
-    if sep and len(head) <= 30 and 1 <= len(head.split()) <= 3 and "," not in head:
-        names.append(head.strip())
-    letters = re.sub(r"[^A-Za-z]", "", title)
-    shouting = letters and sum(c.isupper() for c in letters) > 0.6 * len(letters)
-    if not shouting:
-        names += [w for w in WORD.findall(title) if _is_name(w)]
-    return list(dict.fromkeys(n for n in names if _usable(n) and any(_usable(w) for w in WORD.findall(n))))
-
-
-def section_terms(section: Section) -> list[str]:
-    counts: Counter[str] = Counter()
-    first_seen: dict[str, int] = {}
-    spelled: dict[str, str] = {}
-    for i, term in enumerate(heading_terms(section.heading)):
-        counts[term.lower()] += 100
-        first_seen.setdefault(term.lower(), i)
-        spelled.setdefault(term.lower(), term)
-    order = len(first_seen)
-    for entry in section.entries:
-        for name in dict.fromkeys(title_names(entry.title)):
-            key = name.lower()
-            counts[key] += 1
-            spelled.setdefault(key, name)
-            first_seen.setdefault(key, order)
-            order += 1
-    ranked = sorted(counts, key=lambda k: (-counts[k], first_seen[k]))
-    terms = [spelled[k] for k in ranked[:MAX_TERMS]]
-    if not terms:
-        words: Counter[str] = Counter(w.lower() for e in section.entries for w in WORD.findall(e.title) if _usable(w) and len(w) > 3)
-        terms = [w for w, _ in words.most_common(5)] or [section.heading.strip() or section.id]
-    return terms
-
-
-def scope_terms(survey: Survey, per_section: dict[str, list[str]]) -> list[str]:
-    """The title's own words first, then each section's top terms; a generic default if none."""
-    title = next((s.heading for s in survey.sections if s.level == 1), "")
-    terms = heading_terms(title)
-    for found in per_section.values():
-        terms += found[:3]
-    unique = list(dict.fromkeys(t for t in terms if t and t.isascii()))
-    return unique[:30] or list(SCOPE_FALLBACK)
+    text: str
+    warnings: list[str] = field(default_factory=list)
+    learned: dict[str, list[Candidate]] = field(default_factory=dict)
 
 
 def toml_string(value: str) -> str:
@@ -113,7 +78,7 @@ def toml_string(value: str) -> str:
     return json.dumps(value, ensure_ascii=False).replace("\x7f", "\\u007f")
 
 
-def toml_list(values: list[str] | tuple[str, ...]) -> str:
+def toml_list(values: Sequence[str]) -> str:
     return "[" + ", ".join(toml_string(v) for v in values) + "]"
 
 
@@ -129,14 +94,48 @@ def survey_path_for(survey_path: Path, out: Path | None) -> str:
         return target.as_posix()
 
 
-def starter_config(survey: Survey, survey_path: Path, out: Path | None = None) -> str:
-    """The TOML text of a starter config for `survey` (which `tracker.config.load_config` accepts)."""
+def entry_papers(section: Section, abstracts: Mapping[str, str] | None = None) -> list[Paper]:
+    """A section's entries as papers: the title, and the abstract when one was fetched."""
+    abstracts = abstracts or {}
+    return [
+        Paper(id=e.arxiv_id or f"{section.id}#{e.line}", title=e.title, abstract=abstracts.get(e.arxiv_id or "", ""))
+        for e in section.entries
+    ]
+
+
+def rule_lines(terms: Sequence[Candidate]) -> list[str]:
+    """`any` (and `case_sensitive` for mixed-case names), with the evidence as a comment."""
+    evidence = ", ".join(f"{c.term} {c.hits}/{c.background_hits}" for c in terms)
+    typed = [as_term(c.term, c.case_sensitive) for c in terms]
+    lines = [f"# term: entries hit / background papers hit: {evidence}", f"any = {toml_list([t.render() for t in typed])}"]
+    exact = [x for t in typed for x in t.case_sensitive]
+    if exact:
+        lines.append(f"case_sensitive = {toml_list(exact)}")
+    return lines
+
+
+def learn_starter(
+    survey: Survey,
+    survey_path: Path,
+    background: Sequence[Paper],
+    out: Path | None = None,
+    abstracts: Mapping[str, str] | None = None,
+    max_share: float = MAX_BACKGROUND_SHARE,
+) -> Starter:
+    """The starter config for `survey`, its rules learned against `background`."""
     sections = [s for s in survey.sections if s.entries and s.level > 0] or [s for s in survey.sections if s.entries]
-    per_section = {s.id: section_terms(s) for s in sections}
+    papers = {s.id: entry_papers(s, abstracts) for s in sections}
+    learnable = {sid: ps for sid, ps in papers.items() if len(ps) >= MIN_ENTRIES}
+    found = suggest(learnable, background, max_terms=MAX_TERMS, max_share=max_share, siblings=True) if learnable else {}
+    everything = [p for ps in papers.values() for p in ps]
+    scope = suggest({SCOPE: everything}, background, max_terms=MAX_SCOPE_TERMS, max_share=MAX_SCOPE_SHARE, cover=True)[SCOPE].chosen
+    starter = Starter("", learned={sid: s.chosen for sid, s in found.items() if s.chosen})
     arxiv = ArxivConfig()
     lines = [
         f"# Starter config for {survey_path.name}, written by `tracker init`.",
-        "# The keyword rules below are guesses from the headings and the listed titles: edit them.",
+        f"# Rules were learned from the entries' titles{' and abstracts' if abstracts else ''} against {len(background)}",
+        "# background papers (see docs/classification.md, \"Learning rules\"); read and edit them.",
+        "# `tracker suggest` proposes more terms, `tracker tune` learns from your Accept/Reject decisions.",
         "# Relative paths resolve against this file's folder. Secrets come from environment variables.",
         "",
         "[survey]",
@@ -154,16 +153,52 @@ def starter_config(survey: Survey, survey_path: Path, out: Path | None = None) -
         f"categories = {toml_list(arxiv.categories)}",
         f"delay_seconds = {arxiv.delay_seconds}",
         "",
-        "[scope]",
-        f"any = {toml_list(scope_terms(survey, per_section))}",
+        "# The relevance gate: what the whole list is about, learned from all its entries. A paper needs one of",
+        "# these and one of a section's terms.",
     ]
+    if scope:
+        lines += ["[scope]", *rule_lines(scope)]
+    else:
+        starter.warnings.append("no term sets the list's entries apart from the background: no [scope] gate written")
+        lines += ["# [scope]", '# any = ["..."]']
+    fallback = not starter.learned
+    if fallback:
+        starter.warnings.append("no section could be learned: each section lists its entries' own titles as terms "
+                                "(they match only new versions of those papers); replace them with real terms")
     for section in sections:
-        lines += [
-            "",
-            f"# {len(section.entries)} entries, line {section.line}",
-            "[[sections]]",
-            f"id = {toml_string(section.id.replace('.', '-'))}",
-            f"heading = {toml_string(section.heading)}",
-            f"any = {toml_list(per_section[section.id])}",
-        ]
-    return "\n".join(lines) + "\n"
+        chosen = starter.learned.get(section.id, [])
+        if fallback:
+            titles = list(dict.fromkeys(e.title.strip() for e in section.entries if normalise(e.title).strip()))[:MAX_TERMS]
+            if titles:
+                lines += ["", *head_lines(section), "# the entries' own titles, a placeholder until you write terms",
+                          *section_lines(section), f"any = {toml_list(titles)}"]
+                continue
+        head, body = head_lines(section), section_lines(section)
+        if chosen:
+            lines += ["", *head, *body, *rule_lines(chosen)]
+            continue
+        why = (f"only {len(section.entries)} entries, too few to learn from" if section.id not in learnable
+               else "no word or phrase of its entries stands out from the background and the other sections")
+        starter.warnings.append(f"section {section.heading!r} (line {section.line}): {why}; left as a commented placeholder")
+        lines += ["", *head, f"# {why}: add terms by hand, then uncomment.", *(f"# {b}" for b in body), '# any = ["..."]']
+    lines += ["", DELIVERY_TABLES.rstrip("\n")]
+    starter.text = "\n".join(lines) + "\n"
+    return starter
+
+
+def head_lines(section: Section) -> list[str]:
+    return [f"# {len(section.entries)} entries, line {section.line}"]
+
+
+def section_lines(section: Section) -> list[str]:
+    return ["[[sections]]", f"id = {toml_string(section.id.replace('.', '-'))}", f"heading = {toml_string(section.heading)}"]
+
+
+def starter_config(
+    survey: Survey, survey_path: Path, out: Path | None = None, background: Sequence[Paper] | None = None,
+    abstracts: Mapping[str, str] | None = None,
+) -> str:
+    """The TOML text of a starter config (learned against the bundled sample when no background is given)."""
+    if background is None:
+        background = bundled_background()
+    return learn_starter(survey, survey_path, background, out, abstracts).text

@@ -1,0 +1,173 @@
+"""`tracker suggest` and `tracker tune`: rule terms learned from known papers and from decisions.
+
+Both print proposals and change nothing unless `--write` is given; then the
+config is edited in place (comments and order kept), atomically, and only if
+it did not change since it was read.
+"""
+
+from __future__ import annotations
+
+import difflib
+from pathlib import Path
+
+import click
+
+from tracker.classify.suggest import Suggestion, suggest
+from tracker.classify.tune import RuleChange, tune
+from tracker.cli import App, json_option, pass_app, print_json
+from tracker.config.edit import edited_text, read_config_for_edit, write_if_unchanged
+from tracker.errors import InputError, TrackerError
+from tracker.run.learn import (
+    Known, add_decisions, add_entries, add_labeled, background_papers, decided_papers, entry_abstracts,
+)
+from tracker.store import open_store
+from tracker.store.learning import cached_abstracts, last_tune, record_tune
+from tracker.survey.init import toml_list
+from tracker.survey.parse import load_survey
+
+BACKGROUND = click.option("--background", "background_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
+                          help="Listings file (PAPERS.jsonl or .jsonl.gz) to contrast with (default: the stored papers).")
+
+
+def _cut(text: str, width: int) -> str:
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def format_suggestion(s: Suggestion, sources: dict[str, int]) -> list[str]:
+    where = ", ".join(f"{n} {k}" for k, n in sources.items()) or "none"
+    lines = [f"section {s.section}: {s.papers} known papers ({where})"]
+    if not s.candidates:
+        return lines + ["  no term found in at least two of them"]
+    lines.append(f"  {'term':<28} {'hits':>7} {'background':>11} {'precision':>9}  examples")
+    for c in s.candidates:
+        mark = "*" if c in s.chosen else " "
+        lines.append(f"{mark} {_cut(c.term, 28):<28} {f'{c.hits}/{c.papers}':>7} {f'{c.background_hits}/{c.background}':>11} "
+                     f"{c.precision:>9.2f}  {' | '.join(_cut(t, 50) for t in c.examples)}")
+    return lines
+
+
+def snippet(section: str, current: list[str], chosen: list, exact: list[str]) -> list[str]:
+    new = [c.term for c in chosen]
+    lines = [f"# [[sections]] id = \"{section}\"", f"any = {toml_list(current + [t for t in new if t not in current])}"]
+    cs = exact + [c.term for c in chosen if c.case_sensitive and c.term not in exact]
+    if cs:
+        lines.append(f"case_sensitive = {toml_list(cs)}")
+    return lines
+
+
+@click.command("suggest")
+@click.option("--section", "section_key", default=None, help="Only this section (id or exact heading).")
+@click.option("--input", "input_path", type=click.Path(dir_okay=False, path_type=Path), default=None, metavar="LABELED.jsonl",
+              help="Labeled papers (`section`/`sections`, or judged `verdict` yes/no) to learn from as well.")
+@BACKGROUND
+@click.option("--no-fetch", is_flag=True, help="Do not fetch the entries' abstracts from the arXiv API (titles and cached abstracts only).")
+@click.option("--write", is_flag=True, help="Add the starred terms to the config in place.")
+@json_option
+@pass_app
+def suggest_cmd(app: App, section_key: str | None, input_path: Path | None, background_path: Path | None,
+                no_fetch: bool, write: bool, as_json: bool) -> None:
+    """Propose rule terms per section from known papers: the list's entries, labeled files, decisions."""
+    config = app.config
+    only = None
+    if section_key:
+        found = config.section(section_key)
+        if found is None:
+            raise InputError(f"unknown section {section_key!r} (sections in {config.file}: {', '.join(s.id for s in config.sections)})")
+        only = found.id
+    known = Known()
+    db = open_store(config.store.path)
+    try:
+        if config.survey.path.exists():
+            survey = load_survey(config.survey.path)
+            ids = [e.arxiv_id for _, e in survey.entries() if e.arxiv_id]
+            abstracts, requests = (entry_abstracts(db, config.arxiv, ids) if not no_fetch else (cached_abstracts(db, ids), 0))
+            if requests:
+                click.echo(f"fetched abstracts of the list's entries ({requests} requests); cached in the store", err=True)
+            add_entries(known, config, survey, abstracts)
+        if input_path is not None:
+            add_labeled(known, config, input_path)
+        add_decisions(known, db)
+        background, origin = background_papers(db, background_path)
+    finally:
+        db.conn.close()
+    positives = {sid: ps for sid, ps in known.positives.items() if only in (None, sid)}
+    if not positives:
+        raise TrackerError("no known papers to learn from", "list entries under the configured headings, pass --input, or decide papers")
+    existing = {s.id: [str(t) for t in s.rule.any] for s in config.sections}
+    results = suggest(positives, background + known.negatives, existing, siblings=True)
+    if as_json:
+        print_json({"background": origin, "sections": [r.to_json() for r in results.values()]})
+    else:
+        click.echo(f"background: {origin}" + (f" plus {len(known.negatives)} negatives" if known.negatives else ""))
+        click.echo("(* = usable: in >= 2 known papers, rare in the background; the snippet adds these)")
+        for sid, r in results.items():
+            click.echo("")
+            click.echo("\n".join(format_suggestion(r, known.sources.get(sid, {}))))
+        click.echo("\n# paste into the config (or run with --write):")
+        for sid, r in results.items():
+            if r.chosen:
+                rule = config.section(sid).rule  # type: ignore[union-attr]
+                click.echo("\n".join(snippet(sid, existing[sid], r.chosen, list(rule.case_sensitive))))
+    if write:
+        changes = [RuleChange(sid, "any", "add", tuple(c.term for c in r.chosen),
+                              tuple(c.term for c in r.chosen if c.case_sensitive)) for sid, r in results.items() if r.chosen]
+        edit = read_config_for_edit(config.file)
+        before = edit.text
+        text = edited_text(edit, changes)
+        if text == before:
+            click.echo("nothing to write", err=True)
+            return
+        write_if_unchanged(edit, text)
+        click.echo(f"wrote {sum(len(c.terms) for c in changes)} terms to {config.file}", err=True)
+
+
+def _pr(score) -> str:
+    return f"P {score.precision:.2f} R {score.recall:.2f}"
+
+
+@click.command("tune")
+@BACKGROUND
+@click.option("--write", is_flag=True, help="Apply the proposed changes to the config in place and remember this tune.")
+@json_option
+@pass_app
+def tune_cmd(app: App, background_path: Path | None, write: bool, as_json: bool) -> None:
+    """Propose rule changes from the decisions since the last tune, with before/after precision and recall."""
+    config = app.config
+    db = open_store(config.store.path)
+    try:
+        last = last_tune(db)
+        after_id = last["last_decision_id"] if last else 0
+        decided, last_id = decided_papers(db, after_id)
+        background, origin = background_papers(db, background_path)
+        if not decided:
+            click.echo("no decisions since the last tune" if last else "no decisions yet: accept, reject or move papers first")
+            return
+        report = tune(config, decided, background)
+        edit = read_config_for_edit(config.file)
+        before = edit.text
+        text = edited_text(edit, report.changes)
+        if as_json:
+            print_json({"decided": report.decided, "positives": report.positives, "negatives": report.negatives,
+                        "before": report.before.to_json(), "after": report.after.to_json(),
+                        "changes": [c.to_json() for c in report.changes]})
+        else:
+            click.echo(f"{report.decided} decided papers since the last tune ({report.positives} accepted or moved, "
+                       f"{report.negatives} rejected); background: {origin}")
+            click.echo(f"on the decided papers: before {_pr(report.before)}, after {_pr(report.after)}")
+            for c in report.changes:
+                click.echo(f"  {c.describe()}  ({c.reason}): {_pr(c.before)} -> {_pr(c.after)}")
+            if not report.changes:
+                click.echo("no change improves the rules on these decisions")
+            diff = "".join(difflib.unified_diff(before.splitlines(True), text.splitlines(True), str(config.file), str(config.file)))
+            if diff:
+                click.echo(diff, nl=False)
+        if write:
+            if text != before:
+                write_if_unchanged(edit, text)
+            record_tune(db, last_id, str(config.file), [c.to_json() for c in report.changes])
+            click.echo(f"applied {len(report.changes)} changes to {config.file}; the next tune reads newer decisions", err=True)
+    finally:
+        db.conn.close()
+
+
+COMMANDS = [suggest_cmd, tune_cmd]

@@ -1,0 +1,151 @@
+"""Wiring for learning rules: the known papers (list entries with their abstracts, labeled
+files, decisions) and the background, gathered from the store, the survey and the API."""
+
+from __future__ import annotations
+
+import io
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Sequence
+
+from tracker.classify.background import bundled_background, read_papers_file
+from tracker.classify.evaluate import norm_label
+from tracker.classify.tune import Decided
+from tracker.config import ArxivConfig, Config
+from tracker.errors import InputError
+from tracker.models import Paper, numbered_lines
+from tracker.sources import Http
+from tracker.sources.arxiv_api import fetch_ids, http_for
+from tracker.store.learning import NumberedDecision, cached_abstracts, decisions_after, save_abstracts, top_sections
+from tracker.store.papers import get_paper, iter_papers
+from tracker.survey.init import entry_papers
+from tracker.survey.parse import Survey
+
+Database = Any  # a store handle from tracker.store.open_store
+MIN_STORED_BACKGROUND = 200  # fewer stored papers than this: the bundled sample joins them
+
+
+@dataclass
+class Known:
+    """Papers known to belong to each section, where they came from, and known negatives."""
+
+    positives: dict[str, list[Paper]] = field(default_factory=dict)
+    sources: dict[str, dict[str, int]] = field(default_factory=dict)
+    negatives: list[Paper] = field(default_factory=list)
+
+    def add(self, section: str, paper: Paper, source: str) -> None:
+        papers = self.positives.setdefault(section, [])
+        if all(p.id != paper.id for p in papers):
+            papers.append(paper)
+            counts = self.sources.setdefault(section, {})
+            counts[source] = counts.get(source, 0) + 1
+
+
+def entry_abstracts(db: Database, cfg: ArxivConfig, ids: Sequence[str], http: Http | None = None) -> tuple[dict[str, str], int]:
+    """Abstracts of the list's entries by arXiv id: from the store, else fetched in batches of
+    100 ids (with the configured delay between requests) and stored, so each id is asked once.
+    Returns the abstracts and the number of requests made."""
+    wanted = list(dict.fromkeys(i for i in ids if i))
+    known = cached_abstracts(db, wanted)
+    todo = [i for i in wanted if i not in known]
+    if not todo:
+        return known, 0
+    own = http is None
+    http = http or http_for(cfg)
+    try:
+        papers = fetch_ids(cfg, todo, http)
+        requests = http.requests
+    finally:
+        if own:
+            http.close()
+    found = {p.id: (p.title, p.abstract) for p in papers if p.id in set(todo)}
+    save_abstracts(db, found, todo)
+    known.update({i: found[i][1] if i in found else "" for i in todo})
+    return known, requests
+
+
+def survey_sections(config: Config, survey: Survey) -> dict[str, str]:
+    """Config section id -> survey section id, matched by heading."""
+    by_heading = {s.heading: s.id for s in survey.sections}
+    return {s.id: by_heading[s.heading] for s in config.sections if s.heading in by_heading}
+
+
+def add_entries(known: Known, config: Config, survey: Survey, abstracts: dict[str, str]) -> None:
+    mapping = survey_sections(config, survey)
+    by_id = {s.id: s for s in survey.sections}
+    for sid, survey_id in mapping.items():
+        for paper in entry_papers(by_id[survey_id], abstracts):
+            known.add(sid, paper, "list")
+
+
+def add_labeled(known: Known, config: Config, path: Path) -> None:
+    """PAPERS.jsonl lines with `section` or `sections` (curated), or judged lines (`verdict`
+    yes/no); a `no` verdict or an empty label list makes a negative."""
+    ids = {norm_label(s.id): s.id for s in config.sections}
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read ({exc.strerror or exc})") from None
+    for number, line in numbered_lines(io.StringIO(text), str(path)):
+        if not line.strip():
+            continue
+        where = f"{path}:{number}"
+        try:
+            obj = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise InputError(f"{where}: not valid JSON ({exc.msg})") from None
+        paper = Paper.from_json(obj, where)
+        labels = obj.get("sections", [obj["section"]] if isinstance(obj.get("section"), str) else [])
+        if isinstance(labels, str):
+            labels = [labels]
+        if not isinstance(labels, list):
+            raise InputError(f"{where}: field 'sections' must be a list of section ids")
+        if obj.get("verdict") == "no" or not labels:
+            known.negatives.append(paper)
+            continue
+        for label in labels:
+            if isinstance(label, str) and norm_label(label) in ids:
+                known.add(ids[norm_label(label)], paper, "labeled")
+
+
+def decided_papers(db: Database, after_id: int = 0) -> tuple[list[Decided], int]:
+    """Decisions recorded after row `after_id` as positives/negatives, and the last row id read.
+    An `accept` without a section counts for the section the paper was shown under."""
+    numbered: list[NumberedDecision] = decisions_after(db, after_id)
+    shown = top_sections(db, [n.decision.paper_id for n in numbered])
+    out = []
+    for n in numbered:
+        d = n.decision
+        paper = get_paper(db, d.paper_id)
+        if paper is None:
+            continue
+        where = shown.get(d.paper_id)
+        if d.decision == "reject":
+            out.append(Decided(paper, None, where))
+        elif d.section or where:
+            out.append(Decided(paper, d.section if d.decision == "move" else (d.section or where), where))
+    return out, max((n.row_id for n in numbered), default=after_id)
+
+
+def add_decisions(known: Known, db: Database) -> None:
+    decided, _ = decided_papers(db)
+    for d in decided:
+        if d.section:
+            known.add(d.section, d.paper, "decided")
+        else:
+            known.negatives.append(d.paper)
+
+
+def background_papers(db: Database | None, path: Path | None = None) -> tuple[list[Paper], str]:
+    """The background and a word on where it came from: a listings file when given, else
+    the stored papers, topped up with the bundled sample while there are few."""
+    if path is not None:
+        return read_papers_file(path), str(path)
+    stored = list(iter_papers(db)) if db is not None else []
+    if len(stored) >= MIN_STORED_BACKGROUND:
+        return stored, f"{len(stored)} stored papers"
+    bundled = bundled_background()
+    ids = {p.id for p in stored}
+    return stored + [p for p in bundled if p.id not in ids], (
+        f"the bundled sample ({len(bundled)} papers)" + (f" and {len(stored)} stored papers" if stored else ""))
