@@ -14,7 +14,7 @@ import click
 
 from tracker.classify.suggest import Suggestion, suggest
 from tracker.classify.tune import RuleChange, tune
-from tracker.cli import App, json_option, pass_app, print_json
+from tracker.commands.common import App, json_option, pass_app, print_json
 from tracker.config.edit import edited_text, read_config_for_edit, write_if_unchanged
 from tracker.errors import InputError, TrackerError
 from tracker.run.learn import (

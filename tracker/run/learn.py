@@ -4,17 +4,16 @@ files, decisions) and the background, gathered from the store, the survey and th
 from __future__ import annotations
 
 import io
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
 
 from tracker.classify.background import bundled_background, read_papers_file
-from tracker.classify.evaluate import norm_label
+from tracker.classify.evaluate import norm_label, read_labeled
 from tracker.classify.tune import Decided
 from tracker.config import ArxivConfig, Config
 from tracker.errors import InputError
-from tracker.models import Paper, numbered_lines
+from tracker.models import Paper
 from tracker.sources import Http
 from tracker.sources.arxiv_api import fetch_ids, http_for
 from tracker.store.learning import NumberedDecision, cached_abstracts, decisions_after, save_abstracts, top_sections
@@ -80,33 +79,19 @@ def add_entries(known: Known, config: Config, survey: Survey, abstracts: dict[st
 
 
 def add_labeled(known: Known, config: Config, path: Path) -> None:
-    """PAPERS.jsonl lines with `section` or `sections` (curated), or judged lines (`verdict`
-    yes/no); a `no` verdict or an empty label list makes a negative."""
+    """Labeled papers (`tracker eval`'s format): curated `sections`, or judged lines whose
+    `verdict` no (or an empty label list) makes a negative."""
     ids = {norm_label(s.id): s.id for s in config.sections}
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise InputError(f"{path}: cannot read ({exc.strerror or exc})") from None
-    for number, line in numbered_lines(io.StringIO(text), str(path)):
-        if not line.strip():
-            continue
-        where = f"{path}:{number}"
-        try:
-            obj = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise InputError(f"{where}: not valid JSON ({exc.msg})") from None
-        paper = Paper.from_json(obj, where)
-        labels = obj.get("sections", [obj["section"]] if isinstance(obj.get("section"), str) else [])
-        if isinstance(labels, str):
-            labels = [labels]
-        if not isinstance(labels, list):
-            raise InputError(f"{where}: field 'sections' must be a list of section ids")
-        if obj.get("verdict") == "no" or not labels:
-            known.negatives.append(paper)
-            continue
-        for label in labels:
-            if isinstance(label, str) and norm_label(label) in ids:
-                known.add(ids[norm_label(label)], paper, "labeled")
+    for item in read_labeled(io.StringIO(text), str(path)):
+        if not item.labels:
+            known.negatives.append(item.paper)
+        for label in item.labels:
+            if label in ids:
+                known.add(ids[label], item.paper, "labeled")
 
 
 def decided_papers(db: Database, after_id: int = 0) -> tuple[list[Decided], int]:
