@@ -191,7 +191,7 @@ def test_decide_cli(tmp_path, run_cli):
     decided = latest_decisions(db)
     assert (decided[ids[1]].decision, decided[ids[1]].section, decided[ids[1]].via) == ("move", "decoder_only", "cli")
     code, out, err = run_cli("--config", str(config.file), "decide", ids[2], "move", "nowhere")
-    assert code == 1 and "unknown section 'nowhere'" in err and "decoder_only" in err
+    assert code == 2 and "unknown section 'nowhere'" in err and "decoder_only" in err
     code, out, err = run_cli("--config", str(config.file), "decide", ids[2], "move")
     assert code == 2
     code, out, err = run_cli("--config", str(config.file), "decide", "9999.99999", "reject")

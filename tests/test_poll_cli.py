@@ -58,7 +58,7 @@ def test_poll_json_and_bad_arguments(env, run_cli):
     code, out, _ = run_cli("--config", str(config), "poll", "--now", NOW, "--source", "rss", "--json")
     assert code == 0 and json.loads(out)["sources"][0]["source"] == "rss"
     code, _, err = run_cli("--config", str(config), "poll", "--source", "ftp")
-    assert code == 1 and "unknown source 'ftp'" in err
+    assert code == 2 and "unknown source 'ftp'" in err  # a usage error
     code, _, err = run_cli("--config", str(config), "poll", "--since", "yesterday")
     assert code == 2 and "--since" in err and "yesterday" in err
 

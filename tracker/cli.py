@@ -11,6 +11,7 @@ import importlib
 import pkgutil
 import sys
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -21,7 +22,24 @@ from tracker.errors import TrackerError
 from tracker.logs import scrub, setup_logging
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class Interrupted(TrackerError):
+    """Ctrl-C (SIGINT) stopped a command; what it had committed stays, the rest is redone by the next run."""
+
+
+class TrackerGroup(click.Group):
+    """The command group; Ctrl-C inside a command becomes one `error:` line, not click's "Aborted."."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except KeyboardInterrupt:
+            name = ctx.invoked_subcommand or "tracker"
+            raise Interrupted(
+                f"{name} interrupted (Ctrl-C)", "work already saved is kept; run the command again to finish"
+            ) from None
+
+
+@click.group(cls=TrackerGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option(
     "--config",
     "config_path",
@@ -52,7 +70,7 @@ def main(argv: list[str] | None = None) -> None:
     try:
         cli.main(args=argv, prog_name="tracker", standalone_mode=False)
     except click.exceptions.Abort:
-        click.echo("Aborted.", err=True)
+        click.echo("error: interrupted", err=True)
         sys.exit(1)
     except click.ClickException as exc:
         exc.show()

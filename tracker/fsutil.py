@@ -8,6 +8,15 @@ import stat
 from pathlib import Path
 
 
+def read_failure(path: Path | str, kind: str, exc: OSError) -> str:
+    """The one-line reason a `kind` file could not be opened for reading."""
+    if isinstance(exc, FileNotFoundError):
+        return f"{path}: {kind} file not found"
+    if isinstance(exc, IsADirectoryError):
+        return f"{path}: is a directory, expected a {kind} file"
+    return f"{path}: cannot read {kind} file ({exc.strerror or exc})"
+
+
 def _temp_beside(path: Path) -> tuple[int, Path]:
     """A new temp file next to `path`, created 0o666 so the kernel applies the user's
     umask (mkstemp would force 0o600 on files users expect to share)."""

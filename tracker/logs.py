@@ -51,13 +51,25 @@ class JsonFormatter(KeyValueFormatter):
         return scrub(json.dumps(self.fields(record), ensure_ascii=False, default=str))
 
 
+LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+
+
+def effective_level(configured: str = "INFO") -> str:
+    """TRACKER_LOG_LEVEL (any case, surrounding spaces ignored) overrides the configured level;
+    a value that is not a level is ignored rather than crashing every command."""
+    wanted = os.environ.get("TRACKER_LOG_LEVEL", "").strip().upper()
+    return wanted if wanted in LEVELS else configured.upper()
+
+
 def setup_logging(level: str = "INFO", fmt: str = "keyvalue") -> None:
-    """Log to stderr; TRACKER_LOG_LEVEL overrides the configured level."""
+    """Log to stderr; TRACKER_LOG_LEVEL overrides the configured level. At DEBUG the
+    libraries' own INFO lines (httpx's one line per request) are shown too."""
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(JsonFormatter() if fmt == "json" else KeyValueFormatter())
     root = logging.getLogger("tracker")
     root.handlers[:] = [handler]
-    root.setLevel(os.environ.get("TRACKER_LOG_LEVEL", level).upper())
+    level = effective_level(level)
+    root.setLevel(level)
     root.propagate = False
     # Libraries' warnings (APScheduler's "job raised an exception", a missed run) go
     # through the same one-line, scrubbed handler, not Python's last-resort stderr.
@@ -65,7 +77,7 @@ def setup_logging(level: str = "INFO", fmt: str = "keyvalue") -> None:
         lib = logging.getLogger(noisy)
         lib.handlers[:] = [handler]
         lib.propagate = False
-        lib.setLevel(logging.WARNING)
+        lib.setLevel(logging.INFO if level == "DEBUG" else logging.WARNING)
 
 
 def log(logger: logging.Logger, level: int, event: str, **fields: Any) -> None:

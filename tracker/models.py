@@ -3,16 +3,31 @@
 from __future__ import annotations
 
 import dataclasses
-
+import gzip
+import io
 import json
 import re
+import sys
+import zlib
 from dataclasses import asdict, dataclass, field
 from typing import Any, Iterable, Iterator, TextIO
 
 from tracker.errors import InputError
+from tracker.fsutil import read_failure
 
 ARXIV_NEW_ID = re.compile(r"^(\d{4}\.\d{4,5})(?:v(\d+))?$")
 ARXIV_OLD_ID = re.compile(r"^([a-z][a-z\-]*(?:\.[A-Z]{2})?/\d{7})(?:v(\d+))?$")
+# Bidirectional embeddings, overrides, isolates and marks, and zero-width characters:
+# invisible, yet they can reverse or hide text in a chat, an email, a survey or a commit.
+HIDDEN_CHARACTERS = dict.fromkeys(
+    [0x061C, 0x180E, 0x200B, 0x200C, 0x200D, 0x200E, 0x200F, *range(0x202A, 0x202F), *range(0x2060, 0x2065),
+     *range(0x2066, 0x206A), 0xFEFF]
+)
+
+
+def display_safe(text: str) -> str:
+    """`text` without bidi controls and zero-width characters (see HIDDEN_CHARACTERS)."""
+    return text.translate(HIDDEN_CHARACTERS)
 
 
 def split_arxiv_id(raw: str) -> tuple[str, int | None] | None:
@@ -104,6 +119,12 @@ class Paper:
     source: str | None = None
     extra: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
 
+    def __post_init__(self) -> None:
+        """Every paper enters through here (sources, store, PAPERS.jsonl), so titles and
+        authors are display-safe wherever they are written later."""
+        object.__setattr__(self, "title", display_safe(self.title))
+        object.__setattr__(self, "authors", tuple(display_safe(a) for a in self.authors))
+
     @property
     def abs_url(self) -> str:
         return f"https://arxiv.org/abs/{self.id}"
@@ -181,6 +202,18 @@ class Paper:
         )
 
 
+def _lines(raw: Any, name: str) -> Iterator[bytes]:
+    """Binary lines; a corrupt or truncated gzip stream is an InputError naming the file."""
+    while True:
+        try:
+            data = raw.readline()
+        except (OSError, EOFError, zlib.error) as exc:
+            raise InputError(f"{name}: cannot read the compressed input ({exc or type(exc).__name__})") from None
+        if not data:
+            return
+        yield data
+
+
 _CR_ONLY = re.compile(r"(?<=\r)(?!\n)(?=.)", re.S)
 
 
@@ -194,7 +227,7 @@ def numbered_lines(stream: TextIO, name: str) -> Iterator[tuple[int, str]]:
             yield number, line.lstrip("\ufeff") if number == 1 else line
         return
     number = 0
-    for data in iter(raw.readline, b""):
+    for data in _lines(raw, name):
         try:
             line = data.decode("utf-8")
         except UnicodeDecodeError as exc:
@@ -202,6 +235,24 @@ def numbered_lines(stream: TextIO, name: str) -> Iterator[tuple[int, str]]:
         for part in _CR_ONLY.split(line):  # old-Mac line ends, as text mode's universal newlines read them
             number += 1
             yield number, part.lstrip("\ufeff") if number == 1 else part
+
+
+def open_input(path: str, kind: str = "input") -> TextIO:
+    """A PAPERS.jsonl file (or `-` for stdin) as a text stream, gunzipped on the fly when
+    it starts with gzip's magic bytes, whatever its name. Streaming: memory stays flat."""
+    if path == "-":
+        raw = getattr(sys.stdin, "buffer", None)
+        if raw is None or not hasattr(raw, "peek") or raw.peek(2)[:2] != b"\x1f\x8b":
+            return sys.stdin  # never wrapped: closing a wrapper would close the process's stdin
+        return io.TextIOWrapper(gzip.GzipFile(fileobj=raw, mode="rb"), encoding="utf-8")
+    try:
+        raw = open(path, "rb")  # noqa: SIM115 (the stream is returned)
+    except OSError as exc:
+        raise InputError(read_failure(path, kind, exc)) from None
+    if raw.peek(2)[:2] == b"\x1f\x8b":
+        raw.close()
+        return io.TextIOWrapper(gzip.open(path, "rb"), encoding="utf-8")
+    return io.TextIOWrapper(raw, encoding="utf-8")
 
 
 def read_papers(stream: TextIO, name: str) -> Iterator[Paper]:

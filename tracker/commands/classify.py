@@ -7,15 +7,15 @@ from typing import Any, TextIO
 
 import click
 
-from tracker.commands.common import json_option, pass_app, print_json
+from tracker.commands.common import PapersInput, json_option, pass_app, print_json
 from tracker.errors import InputError, StoreError
 from tracker.models import read_papers, split_arxiv_id
 
 
 @click.command("classify")
 @click.option(
-    "--input", "stream", type=click.File("r", encoding="utf-8"), required=True,
-    help="PAPERS.jsonl to classify, or - for stdin.",
+    "--input", "stream", type=PapersInput(), required=True,
+    help="PAPERS.jsonl (or .jsonl.gz) to classify, or - for stdin.",
 )
 @pass_app
 def classify_cmd(app, stream: TextIO) -> None:
@@ -120,8 +120,8 @@ def explain_cmd(app, arxiv_id: str, as_json: bool) -> None:
 
 @click.command("eval")
 @click.option(
-    "--input", "stream", type=click.File("r", encoding="utf-8"), required=True,
-    help="Labeled PAPERS.jsonl: each line also has `sections`, the section ids ([] or `\"verdict\": \"no\"`: a negative).",
+    "--input", "stream", type=PapersInput(), required=True,
+    help="Labeled PAPERS.jsonl (or .jsonl.gz): each line also has `sections`, the section ids ([] or `\"verdict\": \"no\"`: a negative).",
 )
 @click.option("--misses", is_flag=True, help="Also list the papers whose top section is wrong.")
 @json_option

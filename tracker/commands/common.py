@@ -4,6 +4,8 @@ printing and the `--now` value. Commands import this, never tracker.cli (which i
 from __future__ import annotations
 
 import json
+import logging
+import sys
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -12,7 +14,9 @@ from typing import Any, Callable
 import click
 
 from tracker.config import Config, load_config
-from tracker.logs import setup_logging
+from tracker.errors import TrackerError
+from tracker.logs import log, setup_logging
+from tracker.models import open_input
 from tracker.timeutil import parse_utc
 
 
@@ -28,10 +32,29 @@ class App:
         if self._config is None:
             self._config = load_config(self.config_path)
             setup_logging(self._config.log.level, self._config.log.format)
+            log(logging.getLogger("tracker.cli"), logging.DEBUG, "config.loaded", file=str(self.config_path),
+                sections=len(self._config.sections), store=str(self._config.store.path))
         return self._config
 
 
 pass_app = click.make_pass_decorator(App)
+
+
+class PapersInput(click.ParamType):
+    """A PAPERS.jsonl path or `-`, plain or gzipped (see tracker.models.open_input)."""
+
+    name = "PAPERS.jsonl"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        if not isinstance(value, str):
+            return value
+        try:
+            stream = open_input(value)
+        except TrackerError as exc:
+            self.fail(str(exc), param, ctx)
+        if ctx is not None and stream is not sys.stdin:
+            ctx.call_on_close(stream.close)
+        return stream
 
 
 def json_option(func: Callable[..., Any]) -> Callable[..., Any]:

@@ -6,17 +6,20 @@ import click
 
 from tracker.timeutil import utcnow
 from tracker.commands.common import json_option, pass_app, print_json
-from tracker.errors import DeliveryError, InputError
+from tracker.errors import DeliveryError
 
 
 def _channels(value: str | None, config) -> list[str]:  # type: ignore[no-untyped-def]
-    from tracker.deliver.outbox import configured_channels, require_channel
+    from tracker.deliver.outbox import CHANNELS, configured_channels, require_channel
 
     if not value:
         return configured_channels(config) or ["stdout"]
     names = [c.strip() for c in value.split(",") if c.strip()]
     if not names:
         raise click.BadParameter(f"no channel in {value!r} (use stdout, telegram, email)", param_hint="'--channel'")
+    unknown = [n for n in names if n not in CHANNELS]
+    if unknown:
+        raise click.BadParameter(f"unknown channel {unknown[0]!r} (use {', '.join(CHANNELS)})", param_hint="'--channel'")
     for name in names:
         require_channel(config, name)
     return list(dict.fromkeys(names))
@@ -85,7 +88,7 @@ def decide(app, arxiv_id: str, decision: str, section: str | None, as_json: bool
         raise click.UsageError("`reject` takes no SECTION")
     if section and config.section(section) is None:
         valid = ", ".join(s.id for s in config.sections)
-        raise InputError(f"unknown section {section!r} (sections in {config.file}: {valid})")
+        raise click.BadParameter(f"unknown section {section!r} (sections in {config.file}: {valid})", param_hint="SECTION")
     split = split_arxiv_id(arxiv_id.removeprefix("arXiv:"))
     paper_id = split[0] if split else arxiv_id.strip()
     section_id = config.section(section).id if section else None  # type: ignore[union-attr]

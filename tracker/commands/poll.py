@@ -16,7 +16,7 @@ import click
 
 from tracker.commands.common import json_option, parse_now, pass_app, print_json
 from tracker.config import Config
-from tracker.errors import SourceError, TrackerError
+from tracker.errors import InputError, SourceError, TrackerError
 from tracker.fsutil import atomic_write
 from tracker.run import runner
 from tracker.commands.run import render_backlog, render_jobs
@@ -75,7 +75,11 @@ def poll_cmd(app, since: datetime | None, source_text: str | None, now_text: str
         raise click.BadParameter(f"{since_day} is after today ({now.astimezone(timezone.utc).date()} UTC); nothing could be fetched",
                                  param_hint="'--since'")
     config = app.config
-    names = parse_sources(source_text) if source_text is not None else runner.poll_sources(config)
+    try:
+        names = parse_sources(source_text) if source_text is not None else None
+    except InputError as exc:
+        raise click.BadParameter(str(exc), param_hint="'--source'") from None
+    names = names if names is not None else runner.poll_sources(config)
     db = open_store(config.store.path)
     bar, update = _progress_bar() if not as_json else (None, None)
     if bar is not None:

@@ -7,7 +7,6 @@ leaves no partial output.
 
 from __future__ import annotations
 
-import io
 import os
 import sys
 import unicodedata
@@ -17,9 +16,9 @@ import click
 
 from tracker.commands.common import App, json_option, pass_app, print_json
 from tracker.config import DEFAULT_CONFIG
-from tracker.errors import InputError, TrackerError
-from tracker.models import Paper, read_papers
-from tracker.survey.parse import Survey, load_survey, read_utf8
+from tracker.errors import TrackerError
+from tracker.models import Paper, open_input, read_papers
+from tracker.survey.parse import Survey, load_survey
 
 SURVEY_ARG = click.argument("survey_path", metavar="SURVEY.md", type=click.Path(path_type=Path))
 
@@ -71,14 +70,13 @@ def survey_cmd(survey_path: Path, as_json: bool) -> None:
 
 
 def _read_input(source: str) -> list[Paper]:
-    if source == "-":
-        data = sys.stdin.buffer.read() if hasattr(sys.stdin, "buffer") else sys.stdin.read().encode("utf-8")
-        try:
-            text = data.decode("utf-8")
-        except UnicodeDecodeError as exc:
-            raise InputError(f"<stdin>: not valid UTF-8 (byte offset {exc.start})") from None
-        return list(read_papers(io.StringIO(text), "<stdin>"))
-    return list(read_papers(io.StringIO(read_utf8(source, InputError, "input")), source))
+    stream = open_input(source)
+    try:
+        name = "<stdin>" if source == "-" else source
+        return list(read_papers(stream, name))
+    finally:
+        if stream is not sys.stdin:
+            stream.close()
 
 
 def _section_headings(app: App) -> dict[str, str]:

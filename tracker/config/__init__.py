@@ -8,11 +8,10 @@ variables, resolved only when a service is actually used (`Config.secret`).
 from __future__ import annotations
 
 import os
-import tomllib
 from pathlib import Path
 from typing import Any
 
-from tracker.config.reader import Table
+from tracker.config.reader import Table, parse_toml
 from tracker.config.tables import (
     optional_table,
     parse_arxiv,
@@ -63,15 +62,13 @@ def load_config(path: str | Path | None = None) -> Config:
     """Read and validate the config; relative paths resolve against the config's folder."""
     file = resolve_config_path(path)
     try:
-        raw = tomllib.loads(file.read_text(encoding="utf-8"))
+        raw = parse_toml(file.read_text(encoding="utf-8"), file)
     except FileNotFoundError:
         raise ConfigError(f"{file}: config file not found", "create one with `tracker init SURVEY.md --out FILE`") from None
     except IsADirectoryError:
         raise ConfigError(f"{file}: is a directory, expected a TOML file") from None
     except UnicodeDecodeError as exc:
         raise ConfigError(f"{file}: not valid UTF-8 (byte {exc.start})") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{file}: not valid TOML: {exc}") from None
     return parse_config(raw, file)
 
 

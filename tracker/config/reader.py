@@ -5,10 +5,21 @@ from __future__ import annotations
 
 import math
 import re
+import tomllib
 from pathlib import Path
 from typing import Any
 
 from tracker.errors import ConfigError
+
+
+def parse_toml(text: str, file: Path) -> dict[str, Any]:
+    """TOML text -> data; bad TOML, and nesting too deep for the parser, are ConfigErrors."""
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{file}: not valid TOML: {exc}") from None
+    except RecursionError:
+        raise ConfigError(f"{file}: not a usable config: arrays or tables nested too deeply") from None
 
 
 class Table:

@@ -23,6 +23,7 @@ from tracker.config import Config, TelegramConfig
 from tracker.errors import DeliveryError, StoreError
 from tracker.net.retry import Interrupted
 from tracker.logs import log
+from tracker.models import display_safe
 from tracker.deliver import triage
 from tracker.deliver.telegram import TelegramClient, TelegramRefused, bot_token
 from tracker.deliver.telegram_html import LIMIT, compose, truncate_html
@@ -163,7 +164,7 @@ def _lines(ctx: BotContext, rows: list[dict[str, Any]], title: str) -> str:
         d = decided.get(r["id"])
         section = f" · {html.escape(r['section'])}" if r.get("section") else ""
         out.append(
-            f'• <a href="https://arxiv.org/abs/{html.escape(r["id"])}">{html.escape(" ".join(r["title"].split()))}</a>'
+            f'• <a href="https://arxiv.org/abs/{html.escape(r["id"])}">{html.escape(" ".join(display_safe(r["title"]).split()))}</a>'
             f"{section}{marks.get(d.decision, '') if d else ''}"
         )
     return "\n".join(out)

@@ -17,7 +17,7 @@ from jinja2 import ChoiceLoader, Environment, FileSystemLoader, PackageLoader, S
 
 from tracker.config import SectionConfig
 from tracker.errors import ConfigError, TrackerError
-from tracker.models import WorkLink
+from tracker.models import WorkLink, display_safe
 from tracker.deliver.rank import priority
 from tracker.store.deliveries import Candidate
 from tracker.timeutil import utc
@@ -207,7 +207,7 @@ def weekly_summary(
     headings = {s.id: s.heading for s in sections}
     rows = tuple(SectionCount(i, headings.get(i, i), counts.get(i, 0), previous.get(i, 0)) for i in ids)
     decided = [
-        DecidedPaper(d["paper_id"], " ".join(str(d["title"]).split()), d["decision"], d.get("section"), str(d.get("decided_by") or ""))
+        DecidedPaper(d["paper_id"], " ".join(display_safe(str(d["title"])).split()), d["decision"], d.get("section"), str(d.get("decided_by") or ""))
         for d in decisions
     ]
     return WeeklySummary(

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from tracker.errors import SurveyError, TrackerError
+from tracker.fsutil import read_failure
 from tracker.models import Entry, Section, Skipped
 from tracker.survey.fields import Item, read_item
 
@@ -273,12 +274,8 @@ def read_utf8(path: str | Path, error: type[TrackerError], kind: str) -> str:
     p = Path(path)
     try:
         return p.read_bytes().decode("utf-8")
-    except FileNotFoundError:
-        raise error(f"{p}: {kind} file not found") from None
-    except IsADirectoryError:
-        raise error(f"{p}: is a directory, expected a {kind} file") from None
     except OSError as exc:
-        raise error(f"{p}: cannot read {kind} file ({exc.strerror or exc})") from None
+        raise error(read_failure(p, kind, exc)) from None
     except UnicodeDecodeError as exc:
         raise error(f"{p}: not valid UTF-8 (byte offset {exc.start})") from None
 
