@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
 
+from rich.cells import cell_len
 from jinja2 import ChoiceLoader, Environment, FileSystemLoader, PackageLoader, StrictUndefined, select_autoescape
 
 from tracker.config import SectionConfig
@@ -78,13 +79,21 @@ class Digest:
 
 @dataclass(frozen=True)
 class SectionCount:
+    """A section's papers this period; `previous` is None when there is no earlier period to compare with."""
+
     id: str
     heading: str
     count: int
-    previous: int
+    previous: int | None
 
     @property
-    def change(self) -> str:
+    def label(self) -> str:
+        return f"{self.heading} ({self.id})"
+
+    @property
+    def change(self) -> str | None:
+        if self.previous is None:
+            return None
         delta = self.count - self.previous
         return f"+{delta}" if delta > 0 else ("±0" if delta == 0 else str(delta))
 
@@ -109,8 +118,21 @@ class WeeklySummary:
         return sum(c.count for c in self.counts)
 
     @property
-    def previous_total(self) -> int:
-        return sum(c.previous for c in self.counts)
+    def compared(self) -> bool:
+        return all(c.previous is not None for c in self.counts)
+
+    @property
+    def previous_total(self) -> int | None:
+        return sum(c.previous or 0 for c in self.counts) if self.compared else None
+
+    @property
+    def label_width(self) -> int:
+        """Terminal cells of the widest row label (CJK headings take two per character)."""
+        return max([cell_len("Total"), *(cell_len(c.label) for c in self.counts)])
+
+    @property
+    def count_width(self) -> int:
+        return max(4, len(str(self.total)))
 
 
 @dataclass(frozen=True)
@@ -199,13 +221,16 @@ def build_digest(
 def weekly_summary(
     sections: Sequence[SectionConfig],
     counts: Mapping[str, int],
-    previous: Mapping[str, int],
+    previous: Mapping[str, int] | None,
     decisions: Iterable[Mapping[str, Any]],
 ) -> WeeklySummary:
-    """Per-section counts against the previous week, and the week's decisions."""
-    ids = [s.id for s in sections] + sorted((set(counts) | set(previous)) - {s.id for s in sections})
+    """Per-section counts against the previous week (None: no previous week to compare), and the week's decisions."""
+    before = previous or {}
+    ids = [s.id for s in sections] + sorted((set(counts) | set(before)) - {s.id for s in sections})
     headings = {s.id: s.heading for s in sections}
-    rows = tuple(SectionCount(i, headings.get(i, i), counts.get(i, 0), previous.get(i, 0)) for i in ids)
+    rows = tuple(
+        SectionCount(i, headings.get(i, i), counts.get(i, 0), None if previous is None else before.get(i, 0)) for i in ids
+    )
     decided = [
         DecidedPaper(d["paper_id"], " ".join(display_safe(str(d["title"])).split()), d["decision"], d.get("section"), str(d.get("decided_by") or ""))
         for d in decisions
@@ -225,7 +250,7 @@ def environment(templates_dir: Path | None = None) -> Environment:
             raise ConfigError(f"templates.path: {templates_dir} is not a folder")
         loaders.append(FileSystemLoader(str(templates_dir)))
     loaders.append(PackageLoader("tracker", "templates"))
-    return Environment(
+    env = Environment(
         loader=ChoiceLoader(loaders),
         autoescape=select_autoescape(enabled_extensions=("html.j2",), default_for_string=False, default=False),
         trim_blocks=True,
@@ -233,6 +258,13 @@ def environment(templates_dir: Path | None = None) -> Environment:
         keep_trailing_newline=False,
         undefined=StrictUndefined,
     )
+    env.filters["pad"] = pad
+    return env
+
+
+def pad(text: str, width: int) -> str:
+    """`text` left-aligned in `width` terminal cells, so columns after it line up in plain text."""
+    return text + " " * max(0, width - cell_len(text))
 
 
 def one_line(text: str, limit: int = 200) -> str:

@@ -14,7 +14,7 @@ import logging
 import os
 import signal
 from dataclasses import asdict, dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, Callable
 
@@ -31,7 +31,7 @@ from tracker.deliver.telegram_html import STATUS_RESERVE, compose, pack, render_
 from tracker.store import Database
 from tracker.store import deliveries as outbox
 from tracker.store.status import section_counts
-from tracker.timeutil import iso
+from tracker.timeutil import iso, utc
 
 logger = logging.getLogger("tracker.deliver.outbox")
 CHANNELS = ("stdout", "telegram", "email")
@@ -115,8 +115,15 @@ def run_digest(
     now: datetime,
     dry_run: bool = False,
     sleep: Sleep | None = None,
+    scheduled: tuple[datetime, datetime] | None = None,
 ) -> DigestReport:
-    """Render and deliver one channel's digest; see the module docstring for the order."""
+    """Render and deliver one channel's digest; see the module docstring for the order.
+
+    `scheduled` is the period the schedule assigns to this run (the previous and the
+    latest fire time of schedule.email): the weekly email's per-section counts cover it,
+    not the 7 days before `now`, so a late or caught-up run counts the same week and two
+    emails never count a paper twice. The papers listed are still every one not yet
+    delivered up to `now`: none waits for a later email."""
     require_channel(config, channel)
     period = period or DEFAULT_PERIOD[channel]
     if period not in PERIODS:
@@ -132,7 +139,7 @@ def run_digest(
             messages = [] if empty else _telegram_messages(config, digest)
             rendered, html = tuple(dict.fromkeys(m.body for m in messages)), None
         else:
-            messages, rendered, html = ([], (), None) if empty else _email_messages(config, db, digest, now)
+            messages, rendered, html = ([], (), None) if empty else _email_messages(config, db, digest, now, scheduled)
         base = dict(channel=channel, period=period, window_start=iso(start), window_end=iso(end), papers=digest.count)
         if dry_run:
             return DigestReport(**base, messages=rendered, email_html=html, dry_run=True, skipped_empty=empty)
@@ -183,16 +190,20 @@ def _telegram_messages(config: Config, digest: Digest) -> list[outbox.OutboxMess
 
 
 def _email_messages(
-    config: Config, db: Database, digest: Digest, now: datetime
+    config: Config, db: Database, digest: Digest, now: datetime, scheduled: tuple[datetime, datetime] | None
 ) -> tuple[list[outbox.OutboxMessage], tuple[str, ...], str]:
+    """The week's counts (this period, to the second that ends it) against the previous
+    period of the same length; with no paper stored before this period there is nothing
+    to compare with, so the email shows no change rather than "+34"."""
     assert config.email is not None
-    span = PERIODS[digest.period]
-    this_start, prev_start = now - span, now - 2 * span
+    this_start, end = (utc(scheduled[0]), utc(scheduled[1])) if scheduled else (now - PERIODS[digest.period], now)
+    prev_start, until = this_start - (end - this_start), iso(end + timedelta(seconds=1))
+    previous = section_counts(db, iso(prev_start), iso(this_start)) if outbox.seen_before(db, iso(this_start)) else None
     summary = weekly_summary(
         config.sections,
-        section_counts(db, iso(this_start), iso(now)),
-        section_counts(db, iso(prev_start), iso(this_start)),
-        outbox.decisions_between(db, iso(this_start), iso(now)),
+        section_counts(db, iso(this_start), until),
+        previous,
+        outbox.decisions_between(db, iso(this_start), until),
     )
     rendered = render_email(digest, summary, environment(config.templates_dir))
     messages = []

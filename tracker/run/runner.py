@@ -63,9 +63,13 @@ def digest_stage(config: Config, db: Database, now: datetime) -> Any:
 
 
 def email_stage(config: Config, db: Database, now: datetime) -> Any:
+    """The weekly email reports on the period between the last two fire times of
+    schedule.email, so a run at 08:03 or a catch-up on Tuesday covers the same week."""
     from tracker.deliver.outbox import run_digest
 
-    return run_digest(config, db, "email", "week", now)
+    spec = next(s for s in schedule.job_specs(config) if s.name == "email")
+    period = schedule.scheduled_period(spec.trigger, now) if spec.trigger is not None else None
+    return run_digest(config, db, "email", "week", now, scheduled=period)
 
 
 def propose_stage(config: Config, db: Database, now: datetime) -> Any:

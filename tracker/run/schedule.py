@@ -178,6 +178,16 @@ def last_fire(trigger: CronTrigger, now: datetime, max_age: timedelta = MAX_CATC
     return found
 
 
+def scheduled_period(trigger: CronTrigger, now: datetime, max_age: timedelta = timedelta(days=40)) -> tuple[datetime, datetime] | None:
+    """[previous fire, latest fire] at `now`: the period a run of this job reports on,
+    whenever it actually runs (late, caught up, or re-run by hand). None before any fire."""
+    end = last_fire(trigger, now, max_age)
+    if end is None:
+        return None
+    start = last_fire(trigger, end - timedelta(seconds=1), max_age)
+    return (start if start is not None else end - timedelta(days=7)), end
+
+
 def missed_jobs(
     specs: Sequence[JobSpec],
     last_success: Mapping[str, datetime | None],

@@ -66,15 +66,23 @@ def last_window_end(db: Database, channel: str) -> str | None:
 
 
 def undelivered(db: Database, channel: str, start: str, end: str) -> list[Candidate]:
-    """Classified papers first seen in [start, end) that `channel` never queued."""
+    """Classified papers first seen from `start` to `end`, both included, that `channel`
+    never queued. Times are stored to the second, so a paper stored in the very second a
+    digest starts is in it; windows that touch may overlap, and the deliveries table
+    (not the window) keeps a paper from being picked twice."""
     sql = (
-        "SELECT p.* FROM papers p WHERE p.first_seen >= ? AND p.first_seen < ? "
+        "SELECT p.* FROM papers p WHERE p.first_seen >= ? AND p.first_seen <= ? "
         "AND EXISTS (SELECT 1 FROM classifications c WHERE c.paper_id = p.id) "
         "AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.paper_id = p.id AND d.channel = ?) "
         "ORDER BY p.first_seen, p.id"
     )
     rows = [dict(r) for r in db.query(sql, [start, end, channel])]
     return _candidates(db, rows)
+
+
+def seen_before(db: Database, at: str) -> bool:
+    """Whether any stored paper was first seen before `at` (the store was already collecting)."""
+    return db.execute("SELECT 1 FROM papers WHERE first_seen < ? LIMIT 1", [at]).fetchone() is not None
 
 
 def _candidates(db: Database, rows: list[dict[str, Any]]) -> list[Candidate]:
