@@ -1,6 +1,10 @@
 """How many papers per announcement day the rules would put in a digest.
 
-Usage: python bench/volume.py [LISTINGS.jsonl.gz] [--config FILE] [--json]
+Usage: python bench/volume.py [LISTINGS.jsonl.gz] [--config FILE] [--max-papers N] [--json]
+
+"kept" is the papers per announcement day the rules put in a section; "digest"
+is what a daily digest shows after `[digest] max_papers` (the config's, or
+--max-papers), and "overflow" what it leaves to the weekly email.
 The default listing is the bundled three-day sample; the full 160-day file is
 /work/shared/fixtures/listings/arxiv-listings-2025.jsonl.gz.
 """
@@ -40,15 +44,23 @@ def daily_volume(path: Path, classifier: Classifier) -> dict[str, Counter]:
     return days
 
 
-def summary(days: dict[str, Counter], sections: tuple[str, ...]) -> dict:
+def summary(days: dict[str, Counter], sections: tuple[str, ...], max_papers: int = 0) -> dict:
+    for c in days.values():
+        c["digest"] = min(c["kept"], max_papers) if max_papers > 0 else c["kept"]
+        c["overflow"] = c["kept"] - c["digest"]
+
     def stat(key: str) -> dict:
         values = [c[key] for c in days.values()]
         return {"median": statistics.median(values), "max": max(values), "mean": round(statistics.fmean(values), 1)}
 
     return {
         "days": len(days),
+        "max_papers": max_papers,
         "listed": stat("listed"),
         "kept": stat("kept"),
+        "digest": stat("digest"),
+        "overflow": stat("overflow"),
+        "capped_days": sum(1 for c in days.values() if c["overflow"]),
         "by_primary_section": {s: stat(s) for s in sections},
     }
 
@@ -59,17 +71,21 @@ def main() -> None:
     parser.add_argument("--config", type=Path, default=ROOT / "config" / "tracker.toml", help="config with the rules")
     parser.add_argument("--json", action="store_true", help="print JSON")
     parser.add_argument("--days", action="store_true", help="also print every day's counts")
+    parser.add_argument("--max-papers", type=int, default=None, help="daily cap (default: the config's digest.max_papers)")
     args = parser.parse_args()
-    classifier = Classifier.from_config(load_config(args.config))
+    config = load_config(args.config)
+    classifier = Classifier.from_config(config)
     days = daily_volume(args.path, classifier)
-    report = summary(days, classifier.section_ids)
+    cap = config.digest.max_papers if args.max_papers is None else args.max_papers
+    report = summary(days, classifier.section_ids, cap)
     if args.json:
         print(json.dumps(report, indent=2))
         return
     print(f"{args.path}: {report['days']} announcement days")
-    for key in ("listed", "kept"):
+    for key in ("listed", "kept", "digest", "overflow"):
         s = report[key]
         print(f"  {key:<16} median {s['median']:>6}  max {s['max']:>5}  mean {s['mean']:>6}")
+    print(f"  daily cap        {cap or 'none'} (digest.max_papers): {report['capped_days']} of {report['days']} days over it")
     for sid, s in report["by_primary_section"].items():
         print(f"  top={sid:<12} median {s['median']:>6}  max {s['max']:>5}  mean {s['mean']:>6}")
     if args.days:

@@ -93,7 +93,8 @@ def render_backlog(data: dict) -> list[str]:
     if not data:
         return ["nothing queued or delivered yet"]
     return [f"{ch}: {v['pending_messages']} messages pending, {v['queued_papers']} papers queued, "
-            f"{v['delivered_papers']} delivered" for ch, v in sorted(data.items())]
+            f"{v['delivered_papers']} delivered" + (f", {v['overflow_papers']} over the daily cap" if v.get("overflow_papers") else "")
+            for ch, v in sorted(data.items())]
 
 
 COMMANDS = [run_cmd]

@@ -16,6 +16,7 @@ from tracker.config.tables import (
     optional_table,
     parse_arxiv,
     parse_citations,
+    parse_digest,
     parse_email,
     parse_github,
     parse_log,
@@ -29,6 +30,7 @@ from tracker.config.types import (
     ArxivConfig,
     CitationsConfig,
     Config,
+    DigestConfig,
     EmailConfig,
     GithubConfig,
     LogConfig,
@@ -45,7 +47,7 @@ from tracker.errors import ConfigError
 DEFAULT_CONFIG = Path("config/tracker.toml")
 
 __all__ = [
-    "DEFAULT_CONFIG", "DEFAULT_WEIGHTS", "ArxivConfig", "CitationsConfig", "Config", "EmailConfig", "GithubConfig",
+    "DEFAULT_CONFIG", "DEFAULT_WEIGHTS", "ArxivConfig", "CitationsConfig", "Config", "DigestConfig", "EmailConfig", "GithubConfig",
     "LogConfig", "ProposeConfig", "Rule", "ScheduleConfig", "SectionConfig", "StoreConfig", "SurveyConfig",
     "TelegramConfig", "load_config", "parse_config", "resolve_config_path",
 ]
@@ -119,6 +121,7 @@ def parse_config(raw: dict[str, Any], file: Path) -> Config:
         schedule=optional_table(root, "schedule", parse_schedule) or ScheduleConfig(),
         log=optional_table(root, "log", parse_log) or LogConfig(),
         templates_dir=templates_dir,
+        digest=optional_table(root, "digest", parse_digest) or DigestConfig(),
     )
     root.done()
     return config

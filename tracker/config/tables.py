@@ -14,6 +14,7 @@ from tracker.config.types import (
     DEFAULT_WEIGHTS,
     ArxivConfig,
     CitationsConfig,
+    DigestConfig,
     EmailConfig,
     GithubConfig,
     LogConfig,
@@ -269,6 +270,13 @@ def parse_schedule(t: Table) -> ScheduleConfig:
     d = ScheduleConfig()
     values = {name: t.get(name, str, getattr(d, name)) for name in ("timezone", "poll", "catch_up", "digest", "email", "propose")}
     return ScheduleConfig(**values, misfire_grace_seconds=t.get("misfire_grace_seconds", int, d.misfire_grace_seconds))
+
+
+def parse_digest(t: Table) -> DigestConfig:
+    cfg = DigestConfig(max_papers=t.get("max_papers", int, 0))
+    if cfg.max_papers < 0:
+        raise t.fail("max_papers", "an integer >= 0 (0 = no cap)")
+    return cfg
 
 
 def parse_log(t: Table) -> LogConfig:

@@ -147,6 +147,13 @@ class GithubConfig:
 
 
 @dataclass(frozen=True)
+class DigestConfig:
+    """`max_papers`: the most papers a daily digest shows (0 = no cap); see docs/delivery.md."""
+
+    max_papers: int = 0
+
+
+@dataclass(frozen=True)
 class ProposeConfig:
     auto_accept_score: float = 0.0
 
@@ -185,6 +192,7 @@ class Config:
     schedule: ScheduleConfig
     log: LogConfig
     templates_dir: Path | None = None
+    digest: DigestConfig = field(default_factory=DigestConfig)
 
     @property
     def data_dir(self) -> Path:

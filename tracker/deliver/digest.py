@@ -57,6 +57,13 @@ class Digest:
     start: datetime
     end: datetime
     sections: tuple[DigestSection, ...]
+    overflow: tuple[str, ...] = ()
+    max_papers: int = 0
+
+    @property
+    def more(self) -> int:
+        """Papers held back by `digest.max_papers` (they go to the weekly email)."""
+        return len(self.overflow)
 
     @property
     def entries(self) -> tuple[DigestEntry, ...]:
@@ -180,23 +187,30 @@ def link_labels(links: Iterable[WorkLink]) -> tuple[str, ...]:
     return tuple(dict.fromkeys(describe(l) for l in ordered if not (l.kind == "mentions" and l.work_id in cited)))
 
 
+def _by_priority(item: tuple[float, float, Candidate]) -> tuple[float, float, str]:
+    return (-item[0], -item[1], item[2].paper.id)
+
+
 def build_digest(
-    candidates: Iterable[Candidate], sections: Sequence[SectionConfig], period: str, start: datetime, end: datetime
+    candidates: Iterable[Candidate], sections: Sequence[SectionConfig], period: str, start: datetime, end: datetime,
+    max_papers: int = 0,
 ) -> Digest:
-    """Each paper once, in its best section; sections in config order, best first."""
+    """Each paper once, in its best section; sections in config order, best first.
+
+    With `max_papers` > 0, only that many papers, the highest priorities across all
+    sections, are shown; the others are the digest's `overflow` (their ids)."""
     order = {s.id: i for i, s in enumerate(sections)}
     headings = {s.id: s.heading for s in sections}
+    ranked = sorted(((priority(c.scores[0].score, c.links), c.scores[0].score, c) for c in candidates if c.scores), key=_by_priority)
+    shown, held = (ranked[:max_papers], ranked[max_papers:]) if max_papers > 0 else (ranked, [])
     grouped: dict[str, list[tuple[float, float, Candidate]]] = {}
-    for c in candidates:
-        if not c.scores:
-            continue
-        top = c.scores[0]
-        grouped.setdefault(top.section, []).append((priority(top.score, c.links), top.score, c))
+    for item in shown:
+        grouped.setdefault(item[2].scores[0].section, []).append(item)
     number = 0
     out = []
     for sid in sorted(grouped, key=lambda s: (order.get(s, len(order)), s)):
         entries = []
-        for prio, score, c in sorted(grouped[sid], key=lambda t: (-t[0], -t[1], t[2].paper.id)):
+        for prio, score, c in grouped[sid]:
             number += 1
             p = c.paper
             entries.append(
@@ -215,7 +229,7 @@ def build_digest(
                 )
             )
         out.append(DigestSection(sid, headings.get(sid, sid), tuple(entries)))
-    return Digest(period, start, end, tuple(out))
+    return Digest(period, start, end, tuple(out), tuple(c.paper.id for _p, _s, c in held), max(max_papers, 0))
 
 
 def weekly_summary(

@@ -103,6 +103,11 @@ def require_channel(config: Config, channel: str) -> None:
         )
 
 
+def daily_cap(config: Config, period: str) -> int:
+    """`digest.max_papers` caps daily digests only: the weekly one is where the overflow goes."""
+    return config.digest.max_papers if period == "day" else 0
+
+
 def configured_channels(config: Config) -> list[str]:
     return [c for c in ("telegram", "email") if getattr(config, c) is not None]
 
@@ -133,7 +138,7 @@ def run_digest(
     with exclusive(config.data_dir / f".digest-{channel}.lock", f"digest --channel {channel}", wait_seconds=60):
         start, end = window(period, now, outbox.last_window_end(db, channel))
         candidates = outbox.undelivered(db, channel, iso(start), iso(end))
-        digest = build_digest(candidates, config.sections, period, start, end)
+        digest = build_digest(candidates, config.sections, period, start, end, daily_cap(config, period))
         empty = not digest.count and not getattr(config, channel).send_empty
         if channel == "telegram":
             messages = [] if empty else _telegram_messages(config, digest)
@@ -149,8 +154,10 @@ def run_digest(
             credentials(config)
         tally = _Tally()
         _send_pending(config, db, channel, tally, sleep, fresh_after=None)
-        run_id = outbox.queue_digest(db, channel, period, (iso(start), iso(end)), messages, digest.paper_ids, iso(now))
-        log(logger, logging.INFO, "digest.queued", channel=channel, papers=digest.count, messages=len(messages), run=run_id)
+        run_id = outbox.queue_digest(db, channel, period, (iso(start), iso(end)), messages, digest.paper_ids, iso(now),
+                                     overflow=digest.overflow)
+        log(logger, logging.INFO, "digest.queued", channel=channel, papers=digest.count, messages=len(messages), run=run_id,
+            overflow=digest.more)
         if messages:
             _send_pending(config, db, channel, tally, sleep, fresh_after=run_id)
         return DigestReport(
@@ -161,7 +168,8 @@ def run_digest(
 
 def _stdout(config: Config, db: Database, period: str, now: datetime) -> DigestReport:
     start, end = window(period, now)
-    digest = build_digest(outbox.undelivered(db, "stdout", iso(start), iso(end)), config.sections, period, start, end)
+    digest = build_digest(outbox.undelivered(db, "stdout", iso(start), iso(end)), config.sections, period, start, end,
+                          daily_cap(config, period))
     text = render_stdout(digest, environment(config.templates_dir))
     return DigestReport("stdout", period, iso(start), iso(end), digest.count, messages=(text,))
 

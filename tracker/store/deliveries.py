@@ -21,7 +21,7 @@ from tracker.store.links import links_for
 from tracker.store.papers import row_to_paper
 
 PENDING, SENT, CANCELLED, FAILED = "pending", "sent", "cancelled", "failed"
-QUEUED, DELIVERED = "queued", "delivered"
+QUEUED, DELIVERED, OVERFLOW = "queued", "delivered", "overflow"
 
 
 @dataclass(frozen=True)
@@ -119,10 +119,15 @@ def queue_digest(
     messages: Sequence[OutboxMessage],
     paper_ids: Iterable[str],
     at: str | None = None,
+    overflow: Iterable[str] = (),
 ) -> int:
-    """Write a rendered digest as pending rows, and its papers as queued, in one transaction."""
+    """Write a rendered digest as pending rows, and its papers as queued, in one transaction.
+
+    `overflow` (papers over the daily cap) are recorded as such on this channel, so no later
+    digest of the channel offers them again; other channels (the weekly email) still do."""
     at = at or now_iso()
     ids = list(dict.fromkeys(paper_ids))
+    held = [p for p in dict.fromkeys(overflow) if p not in set(ids)]
     with db.atomic():
         run_id = db["digest_runs"].insert(
             {"channel": channel, "period": period, "window_start": window[0], "window_end": window[1], "created": at, "papers": len(ids)}
@@ -144,6 +149,10 @@ def queue_digest(
             db["outbox_papers"].insert_all(({"outbox_id": row_id, "paper_id": p} for p in dict.fromkeys(m.paper_ids)), ignore=True)
         db["deliveries"].insert_all(
             ({"paper_id": p, "channel": channel, "run_id": run_id, "status": QUEUED, "queued_at": at} for p in ids),
+            replace=True,
+        )
+        db["deliveries"].insert_all(
+            ({"paper_id": p, "channel": channel, "run_id": run_id, "status": OVERFLOW, "queued_at": at} for p in held),
             replace=True,
         )
     return int(run_id)
@@ -227,11 +236,16 @@ def delivered_ids(db: Database, channel: str) -> set[str]:
 
 
 def backlog(db: Database) -> dict[str, dict[str, int]]:
-    """Per channel: pending outbox rows, queued (not yet delivered) and delivered papers."""
+    """Per channel: pending outbox rows, queued (not yet delivered), delivered papers, and
+    papers held back by the daily cap (`overflow_papers`, left to the weekly email)."""
     out: dict[str, dict[str, int]] = {}
+
+    def entry(channel: str) -> dict[str, int]:
+        return out.setdefault(channel, {"pending_messages": 0, "queued_papers": 0, "delivered_papers": 0, "overflow_papers": 0})
+
     for channel, n in db.execute("SELECT channel, count(*) FROM outbox WHERE status = ? GROUP BY channel", [PENDING]):
-        out.setdefault(channel, {"pending_messages": 0, "queued_papers": 0, "delivered_papers": 0})["pending_messages"] = n
+        entry(channel)["pending_messages"] = n
+    names = {QUEUED: "queued_papers", OVERFLOW: "overflow_papers"}
     for channel, status, n in db.execute("SELECT channel, status, count(*) FROM deliveries GROUP BY channel, status"):
-        entry = out.setdefault(channel, {"pending_messages": 0, "queued_papers": 0, "delivered_papers": 0})
-        entry["queued_papers" if status == QUEUED else "delivered_papers"] += n
+        entry(channel)[names.get(status, "delivered_papers")] += n
     return out
