@@ -68,7 +68,8 @@ def test_sigkill_mid_poll_then_the_next_poll_stores_exactly_the_full_set(tmp_pat
 
 
 def test_two_polls_at_once_second_exits_with_a_clear_message(tmp_path):
-    with ArxivReplay(latency=0.03) as server:
+    # slow enough that the first poll still holds the lock after a second process starts on a loaded machine
+    with ArxivReplay(latency=0.2) as server:
         config = write_config(tmp_path, server.api_url, server.rss_url, page_size=20)
         first = start_poll(config)
         wait_for(lambda: len(server.api_requests()) >= 2 or first.poll() is not None, "the first poll to start")
