@@ -94,6 +94,7 @@ def render_backlog(data: dict) -> list[str]:
         return ["nothing queued or delivered yet"]
     return [f"{ch}: {v['pending_messages']} messages pending, {v['queued_papers']} papers queued, "
             f"{v['delivered_papers']} delivered" + (f", {v['overflow_papers']} over the daily cap" if v.get("overflow_papers") else "")
+            + (f", {v['failed_messages']} messages given up (see docs/delivery.md)" if v.get("failed_messages") else "")
             for ch, v in sorted(data.items())]
 
 

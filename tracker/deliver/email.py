@@ -18,7 +18,7 @@ from datetime import datetime
 from email.message import EmailMessage
 from email.policy import SMTP
 from email.utils import format_datetime, make_msgid
-from typing import Callable
+from typing import Any, Callable
 
 from tracker.config import Config, EmailConfig
 from tracker.deliver.digest import RenderedEmail, one_line
@@ -36,6 +36,30 @@ class RecipientRefused(DeliveryError):
 
 class SmtpUnavailable(DeliveryError):
     """The server could not be reached, or kept dropping the connection, after every retry."""
+
+
+class SmtpUnknownState(DeliveryError):
+    """The connection was lost after the message data went out and before the server's
+    reply: it may or may not have been kept. Never retried here; the outbox bounds it."""
+
+
+class _Tracked:
+    """Notes when a message's data (ending in CRLF.CRLF) has been written to the server."""
+
+    data_sent = False
+
+    def send(self, s: Any) -> None:
+        super().send(s)  # type: ignore[misc]
+        if isinstance(s, bytes) and s.endswith(b"\r\n.\r\n"):
+            self.data_sent = True
+
+
+class _SMTP(_Tracked, smtplib.SMTP):
+    pass
+
+
+class _SMTP_SSL(_Tracked, smtplib.SMTP_SSL):
+    pass
 
 
 def build_message(
@@ -100,9 +124,9 @@ class SmtpSession:
         cfg = self.cfg
         context = ssl.create_default_context()
         if cfg.security == "ssl":
-            conn: smtplib.SMTP = smtplib.SMTP_SSL(cfg.host, cfg.port, timeout=cfg.timeout_seconds, context=context)
+            conn: smtplib.SMTP = _SMTP_SSL(cfg.host, cfg.port, timeout=cfg.timeout_seconds, context=context)
         else:
-            conn = smtplib.SMTP(cfg.host, cfg.port, timeout=cfg.timeout_seconds)
+            conn = _SMTP(cfg.host, cfg.port, timeout=cfg.timeout_seconds)
         try:
             conn.ehlo()
             if cfg.security == "starttls":
@@ -146,6 +170,7 @@ class SmtpSession:
         try:
             if self.conn is None:
                 self.conn = self._connect()
+            self.conn.data_sent = False  # type: ignore[attr-defined]
             self.conn.sendmail(sender, [recipient], data)
             return
         except smtplib.SMTPRecipientsRefused as exc:
@@ -175,6 +200,12 @@ class SmtpSession:
             ) from None
         except TRANSIENT as exc:
             error = scrub(f"{type(exc).__name__}: {exc}")
+            if getattr(self.conn, "data_sent", False):
+                self._drop()
+                raise SmtpUnknownState(
+                    f"SMTP {self.cfg.host}:{self.cfg.port}: connection lost after the message to {recipient} was sent, "
+                    f"before the server confirmed it ({error})"
+                ) from None
         self._drop()
         raise Transient(error)
 

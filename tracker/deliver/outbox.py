@@ -25,7 +25,7 @@ from tracker.fsutil import atomic_write
 from tracker.locking import exclusive
 from tracker.logs import log
 from tracker.deliver import triage
-from tracker.deliver.email import SmtpSession, SmtpUnavailable, build_message, credentials
+from tracker.deliver.email import SmtpSession, SmtpUnavailable, SmtpUnknownState, build_message, credentials
 from tracker.deliver.telegram import TelegramClient, TelegramRefused, TelegramUnavailable, bot_token
 from tracker.deliver.telegram_html import STATUS_RESERVE, compose, pack, render_empty, render_parts
 from tracker.store import Database
@@ -38,6 +38,9 @@ CHANNELS = ("stdout", "telegram", "email")
 DEFAULT_PERIOD = {"stdout": "day", "telegram": "day", "email": "week"}
 CRASH_ENV = "TRACKER_TEST_CRASH_AFTER_ACK"
 GIVE_UP_AFTER = 3
+# Sends of one email that may have reached the server unconfirmed (connection lost after
+# the data): the first one and at most one repeat, ever. See docs/delivery.md.
+UNCONFIRMED_SENDS = 2
 _acks = 0
 Sleep = Callable[[float], None]
 
@@ -321,12 +324,31 @@ def _send_email(
     user, password = credentials(config)
     with SmtpSession(config.email, user, password, **({"sleep": sleep} if sleep is not None else {})) as session:
         for row in rows:
-            try:
-                session.send(config.email.from_, row.target, row.body.encode("utf-8"))
-            except SmtpUnavailable as exc:
-                _failed(db, row, exc, tally)
-                return
-            except DeliveryError as exc:
-                _failed(db, row, exc, tally, final=True)
-                continue
-            _acknowledged(db, row, row.payload.get("message_id"), tally, fresh_after)
+            while True:  # again only after an unknown outcome, and at most UNCONFIRMED_SENDS times per row, ever
+                if not outbox.begin_send(db, row.id, UNCONFIRMED_SENDS):
+                    _gave_up_unconfirmed(db, row, tally)
+                    break
+                try:
+                    session.send(config.email.from_, row.target, row.body.encode("utf-8"))
+                except SmtpUnknownState as exc:
+                    log(logger, logging.WARNING, "digest.unconfirmed", channel=row.channel, target=row.target, row=row.id,
+                        message=row.payload.get("message_id"), error=str(exc))
+                    continue
+                except SmtpUnavailable as exc:
+                    outbox.undo_send(db, row.id)
+                    _failed(db, row, exc, tally)
+                    return
+                except DeliveryError as exc:
+                    outbox.undo_send(db, row.id)
+                    _failed(db, row, exc, tally, final=True)
+                    break
+                _acknowledged(db, row, row.payload.get("message_id"), tally, fresh_after)
+                break
+
+
+def _gave_up_unconfirmed(db: Database, row: outbox.OutboxRow, tally: _Tally) -> None:
+    error = (f"email to {row.target} (Message-ID {row.payload.get('message_id')}) given up: the server never confirmed "
+             f"it in {UNCONFIRMED_SENDS} sends, each lost after the message went out; it may have arrived")
+    outbox.give_up(db, row.id, error)
+    tally.failures.append(error)
+    log(logger, logging.WARNING, "digest.failed", channel=row.channel, target=row.target, row=row.id, error=error, gave_up=True)

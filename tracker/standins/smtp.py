@@ -2,7 +2,8 @@
 
 It keeps every accepted message, can refuse chosen recipients with 550, drop the
 connection instead of answering DATA (the client never gets an acknowledgement),
-and check a login. Port 0 picks a free port; `.port` tells which.
+either losing the message (`drop_data`) or keeping it (`keep_then_drop`, the
+hostile case: delivered, yet never confirmed), and check a login. Port 0 picks a free port; `.port` tells which.
 
 With `tls="starttls"` (STARTTLS required before MAIL and AUTH) or `tls="ssl"`
 (implicit TLS from the first byte), give `certfile`/`keyfile` (PEM) for the server
@@ -50,6 +51,7 @@ class SmtpStandin:
 
     refuse: set[str] = field(default_factory=set)
     drop_data: int = 0
+    keep_then_drop: int = 0
     credentials: tuple[str, str] | None = None
     received: list[Received] = field(default_factory=list)
     logins: list[str] = field(default_factory=list)
@@ -123,10 +125,14 @@ class SmtpStandin:
         with self._lock:
             self.attempts += 1
             drop = self.drop_data > 0
+            keep_and_drop = not drop and self.keep_then_drop > 0
             if drop:
                 self.drop_data -= 1
             else:
                 self.received.append(Received(envelope.mail_from, tuple(envelope.rcpt_tos), bytes(envelope.original_content or envelope.content)))
+            if keep_and_drop:
+                self.keep_then_drop -= 1
+                drop = True
         if drop:
             server.transport.abort()
             return "421 4.3.0 connection dropped"

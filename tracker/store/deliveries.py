@@ -220,6 +220,27 @@ def mark_failed(db: Database, row_id: int, error: str, give_up_after: int | None
         return True
 
 
+def begin_send(db: Database, row_id: int, limit: int) -> bool:
+    """Record, before it starts, a send that could reach the server unacknowledged; False
+    (nothing recorded) when `limit` such sends already happened: the row must not go again."""
+    with db.atomic():
+        (count,) = db.execute("SELECT unconfirmed FROM outbox WHERE id = ?", [row_id]).fetchone()
+        if (count or 0) >= limit:
+            return False
+        db.execute("UPDATE outbox SET unconfirmed = unconfirmed + 1 WHERE id = ?", [row_id])
+        return True
+
+
+def undo_send(db: Database, row_id: int) -> None:
+    """The send surely did not deliver (refused, or lost before the data went out)."""
+    db.execute("UPDATE outbox SET unconfirmed = max(unconfirmed - 1, 0) WHERE id = ?", [row_id])
+
+
+def give_up(db: Database, row_id: int, error: str) -> None:
+    """Stop sending a row for good; its papers stay queued (never marked delivered)."""
+    db.execute("UPDATE outbox SET status = ?, last_error = ? WHERE id = ?", [FAILED, error, row_id])
+
+
 def find_message(db: Database, channel: str, target: str, message_id: str) -> OutboxRow | None:
     """The sent row behind a delivered message (the bot edits it after a decision)."""
     rows = list(
@@ -236,16 +257,27 @@ def delivered_ids(db: Database, channel: str) -> set[str]:
 
 
 def backlog(db: Database) -> dict[str, dict[str, int]]:
-    """Per channel: pending outbox rows, queued (not yet delivered), delivered papers, and
-    papers held back by the daily cap (`overflow_papers`, left to the weekly email)."""
+    """Per channel: pending and failed (given up) outbox rows, queued (not yet delivered), delivered
+    papers, and papers held back by the daily cap (`overflow_papers`, left to the weekly email)."""
     out: dict[str, dict[str, int]] = {}
 
     def entry(channel: str) -> dict[str, int]:
-        return out.setdefault(channel, {"pending_messages": 0, "queued_papers": 0, "delivered_papers": 0, "overflow_papers": 0})
+        return out.setdefault(channel, {"pending_messages": 0, "failed_messages": 0, "queued_papers": 0,
+                                        "delivered_papers": 0, "overflow_papers": 0})
 
-    for channel, n in db.execute("SELECT channel, count(*) FROM outbox WHERE status = ? GROUP BY channel", [PENDING]):
-        entry(channel)["pending_messages"] = n
+    for channel, status, n in db.execute(
+        "SELECT channel, status, count(*) FROM outbox WHERE status IN (?, ?) GROUP BY channel, status", [PENDING, FAILED]
+    ):
+        entry(channel)["pending_messages" if status == PENDING else "failed_messages"] = n
     names = {QUEUED: "queued_papers", OVERFLOW: "overflow_papers"}
     for channel, status, n in db.execute("SELECT channel, status, count(*) FROM deliveries GROUP BY channel, status"):
         entry(channel)[names.get(status, "delivered_papers")] += n
     return out
+
+
+def failed_messages(db: Database, channel: str | None = None) -> list[OutboxRow]:
+    """Rows given up for good, newest first: `status` names each one and why."""
+    sql, params = "SELECT * FROM outbox WHERE status = ?", [FAILED]
+    if channel is not None:
+        sql, params = sql + " AND channel = ?", params + [channel]
+    return [_row(db, dict(r)) for r in db.query(sql + " ORDER BY id DESC", params)]

@@ -247,3 +247,10 @@ def m120_learning(db: Database) -> None:
     db["tunes"].create(
         {"id": int, "applied_at": str, "last_decision_id": int, "config_path": str, "changes": str}, pk="id"
     )
+
+
+@migrations()
+def m135_outbox_unconfirmed(db: Database) -> None:
+    """Sends of a row that may have reached the server without an acknowledgement (an email
+    whose connection was lost after its data): bounded, so a message repeats at most once."""
+    db["outbox"].add_column("unconfirmed", int, not_null_default=0)
