@@ -17,6 +17,7 @@ from tracker.sources import arxiv_api
 from tracker.standins.arxiv import ArxivReplay
 from tracker.standins.arxiv_feeds import SAMPLE_LISTINGS, read_listings
 from tracker.store import open_store
+from tracker.store.status import status
 
 NOW = datetime(2025, 11, 1, 0, 0, tzinfo=timezone.utc)
 NO_SLEEP = {"sleep": lambda s: None}
@@ -104,6 +105,7 @@ def test_default_lists_the_categories_in_one_request_per_2000(tmp_path, server):
     server.requests.clear()
     report = poll(config, db, ["api"], NOW, since=date(2025, 10, 20), link_works=False, **NO_SLEEP)
     assert report.sources[0].requests == len(server.api_requests()) == 1
+    assert [r["requests"] for r in status(db)["last_runs"]] == [1]  # what `tracker status` prints per poll
     assert {row["id"] for row in db.query("SELECT id FROM papers")} == expected_ids()
 
 

@@ -149,3 +149,18 @@ def test_explain_unknown_id_is_an_error(run_cli, cfg):
 def test_explain_without_a_store_is_an_error(run_cli, cfg):
     code, _out, err = run_cli("--config", str(cfg), "explain", "2302.13971")
     assert code == 1 and "no database yet" in err
+
+
+def test_explain_shows_the_papers_words_not_rule_syntax(run_cli, cfg):
+    config = load_config(cfg)
+    db = open_store(config.store.path)
+    tiny = Paper(id="2501.00003", title="Distilling TinyBERT-style language models", abstract="A masked language modeling study.",
+                 published="2025-01-01")
+    upsert_papers(db, [tiny], source="test")
+    db.conn.close()
+    code, out, err = run_cli("--config", str(cfg), "explain", tiny.id)
+    assert code == 0, err
+    assert "TinyBERT" in out and "*BERT" not in out
+    code, out, err = run_cli("--config", str(cfg), "explain", tiny.id, "--json")
+    matches = json.loads(out)["sections"][0]["matches"]
+    assert {"term": "*BERT", "field": "title", "text": "TinyBERT"} in matches

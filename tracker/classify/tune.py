@@ -208,7 +208,7 @@ def _drops(classifier: Classifier, section: SectionConfig, brought: Sequence[Dec
     listed = _terms(section.rule.any)
     out = []
     for term, count in sorted(bad.items(), key=lambda kv: -kv[1]):
-        whole = next((t for t in listed if term in t.split("|") or term == t), None)
+        whole = next((t.render() for t in section.rule.any if term in (t.render(), *(sp.render() for sp in t.spellings))), None)
         if whole is None or count < MIN_HITS or term in good or len(listed) < 2:
             continue
         out.append(RuleChange(section.id, "any", "remove", (whole,), (),
