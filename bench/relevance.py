@@ -111,15 +111,17 @@ def run(config: Path, labels: Path, fold: str | None) -> dict[str, Any]:
     pooled = {"write": Counts(), "held": Counts(), "all": Counts()}
     for day in days:
         c = judged_day(classifier, read_jsonl(labels / f"judged-{day}.jsonl"))
-        part = "write" if day in write_days else "held"
-        out["days"][day] = {"part": part if fold else "", **c.to_json()}
-        pooled[part].add(c)
+        part = ("write" if day in write_days else "held") if fold else ""
+        out["days"][day] = {"part": part, **c.to_json()}
+        if part:
+            pooled[part].add(c)
         pooled["all"].add(c)
     out["pooled"] = {k: v.to_json() for k, v in pooled.items() if v.papers}
     dev = [o for o in read_jsonl(labels / "labeled-dev-judged.jsonl") if o["verdict"] == "yes"]
-    halves = {"write": [o for o in dev if dev_half(o["id"]) == write_half],
-              "held": [o for o in dev if dev_half(o["id"]) != write_half], "all": dev}
-    out["dev"] = {k: dev_figures(classifier, v) for k, v in halves.items() if v}
+    halves = {"half 0": [o for o in dev if dev_half(o["id"]) == 0], "half 1": [o for o in dev if dev_half(o["id"]) == 1]}
+    if fold:
+        halves = {"write": halves[f"half {write_half}"], "held": halves[f"half {1 - write_half}"]}
+    out["dev"] = {k: dev_figures(classifier, v) for k, v in {**halves, "all": dev}.items() if v}
     return out
 
 

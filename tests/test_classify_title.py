@@ -96,12 +96,13 @@ unless = ["language model|LLM"]
 """
 
 
-def test_unless_in_the_title_lifts_the_exclusions(tmp_path):
+def test_unless_in_the_title_lifts_title_not_but_never_not(tmp_path):
     c = classifier(tmp_path, UNLESS)
     assert sections(c, paper("Distillation for image classifiers")) == []
     assert sections(c, paper("Distillation of video LLMs")) == ["llm"]
     assert sections(c, paper("Fine-tuning for radiology", "A language model.")) == []
-    assert sections(c, paper("Fine-tuning language models", "Tested on radiology reports.")) == ["llm"]
+    assert sections(c, paper("Fine-tuning language models", "Tested on radiology reports.")) == []
+    assert sections(c, paper("Fine-tuning language models", "Tested on legal texts.")) == ["llm"]
 
 
 def test_unless_neither_scores_nor_lifts_from_the_abstract(tmp_path):

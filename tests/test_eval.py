@@ -18,6 +18,8 @@ from tracker.models import Match, Paper, SectionScore
 from tracker.standins.arxiv_feeds import SAMPLE_LISTINGS, read_listings
 
 DEV = FIXTURES / "labels" / "labeled-dev.jsonl"
+JUDGED_DEV = FIXTURES / "labels" / "labeled-dev-judged.jsonl"
+JUDGED_DAYS = sorted((FIXTURES / "labels").glob("judged-2025-*.jsonl"))
 
 
 def pred(*ids: str) -> list[SectionScore]:
@@ -79,24 +81,45 @@ def test_eval_command_json_and_table(run_cli, tmp_path):
     assert "miss 2501.00001" in out
 
 
-def test_shipped_rules_reach_the_quality_bar_on_the_dev_labels():
-    """Regression guard for config/tracker.toml: fails when an edit to the rules loses quality."""
+def read_jsonl(path) -> list[dict]:
+    with path.open(encoding="utf-8") as stream:
+        return [json.loads(line) for line in stream if line.strip()]
+
+
+def test_shipped_rules_reach_the_quality_bar_on_the_judged_dev_labels():
+    """Regression guard for config/tracker.toml on the curated labels a blind judge also keeps:
+    a floor below the measured figures (docs/classification.md), not the figures themselves."""
     classifier = Classifier.from_config(load_config(DEFAULT_CONFIG))
-    with DEV.open(encoding="utf-8") as stream:
-        items = [(l.paper, l.labels, classifier.classify(l.paper)) for l in read_labeled(stream, str(DEV))]
+    kept = [o for o in read_jsonl(JUDGED_DEV) if o["verdict"] == "yes"]
+    items = [(Paper.from_json(o, o["id"]), o["sections"], classifier.classify(Paper.from_json(o, o["id"]))) for o in kept]
     report = evaluate(items, classifier.section_ids)
-    assert report.total == 228
-    assert report.accuracy >= 0.85, report.to_json()["sections"]
-    assert report.coverage >= 0.90
+    assert report.total == 147
+    assert report.accuracy >= 0.80, report.to_json()["sections"]
+    assert report.coverage >= 0.88
 
 
-def test_shipped_rules_hold_no_dev_ids_or_titles():
-    """Rules must generalise: no term may be a labeled paper's id or whole title."""
+def test_shipped_rules_send_mostly_what_the_judge_keeps_on_whole_days():
+    """The six judged announcement days: the digest is mostly papers the judge keeps and finds most
+    of them (floors well below the measured figures; bench/relevance.py prints them)."""
+    classifier = Classifier.from_config(load_config(DEFAULT_CONFIG))
+    sent = kept = both = 0
+    for path in JUDGED_DAYS:
+        for obj in read_jsonl(path):
+            took, yes = bool(classifier.classify_dict(obj)), obj["verdict"] == "yes"
+            sent, kept, both = sent + took, kept + yes, both + (took and yes)
+    assert len(JUDGED_DAYS) == 6 and kept > 250
+    assert both / sent >= 0.65, (both, sent)
+    assert both / kept >= 0.65, (both, kept)
+
+
+def test_shipped_rules_hold_no_labeled_ids_or_titles():
+    """Rules must generalise: no term of the scope or a section may be a labeled or judged paper's id or whole title."""
     config = load_config(DEFAULT_CONFIG)
-    terms = {sp.text.lower() for s in config.sections for t in s.rule.positive_terms + s.rule.not_ for sp in t.spellings}
-    with DEV.open(encoding="utf-8") as stream:
-        for line in stream:
-            obj = json.loads(line)
+    rules = [config.scope] + [s.rule for s in config.sections]
+    terms = {sp.text.lower() for r in rules for t in r.positive_terms + r.not_ + r.title_not + r.unless for sp in t.spellings}
+    assert len(terms) > 100
+    for path in (DEV, JUDGED_DEV, *JUDGED_DAYS):
+        for obj in read_jsonl(path):
             assert obj["id"] not in terms
             assert obj["title"].strip(" .").lower() not in terms
 

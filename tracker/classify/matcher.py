@@ -69,7 +69,7 @@ class _Owner:
     has_positive: bool
 
 
-KIND_ANY, KIND_NOT, KIND_UNLESS = -1, -2, -3
+KIND_ANY, KIND_NOT, KIND_UNLESS, KIND_TITLE_NOT = -1, -2, -3, -4
 _TITLE_ONLY = frozenset({"title_any", "title_all", "title_not", "unless"})
 
 
@@ -136,7 +136,7 @@ class Classifier:
         written += [(t, KIND_NOT, "not") for t in rule.not_]
         written += [(t, KIND_ANY, "title_any") for t in rule.title_any]
         written += [(t, len(rule.all_) + g, "title_all") for g, group in enumerate(rule.title_all) for t in group]
-        written += [(t, KIND_NOT, "title_not") for t in rule.title_not]
+        written += [(t, KIND_TITLE_NOT, "title_not") for t in rule.title_not]
         written += [(t, KIND_UNLESS, "unless") for t in rule.unless]
         seen: set[tuple[str, str, tuple[str, ...], int, bool]] = set()
         for term, kind, name in written:
@@ -242,6 +242,8 @@ class Classifier:
         for field, pos, tid in found:
             kind = kind_of[tid]
             if kind == KIND_NOT:
+                return None
+            if kind == KIND_TITLE_NOT:
                 excluded = True
                 continue
             if kind == KIND_UNLESS:

@@ -50,8 +50,8 @@ class Rule:
     `title_any` / `title_all` / `title_not` are `any` / `all` / `not` terms that
     count only when they occur in the title (the paper's subject, not a word its
     abstract uses). `unless` terms, when in the title, lift the rule's
-    `not`/`title_not` exclusions (a vision word drops a paper unless its title
-    names a language model). A `fallback` section (sections only) comes after
+    `title_not` exclusions (a vision word drops a paper unless its title names a
+    language model); `not` always excludes. A `fallback` section (sections only) comes after
     every other section the paper matched, whatever the scores: the broad
     catch-all never outranks a specific section.
     """
