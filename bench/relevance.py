@@ -9,7 +9,8 @@ against the curators' sections. The rows are grouped by the two folds the
 shipped rules were written with (docs/classification.md): with `--fold a`
 the rows a fold-A rule set was written against are marked `write`, the
 others `held`; run it with that fold's rules (bench/folds/fold-a.toml) to
-get the fold's held-out figures.
+get the fold's held-out figures. The numbers are `tracker eval`'s own
+(tracker.classify.evaluate: a judged "no" is a negative), pooled per fold.
 """
 
 from __future__ import annotations
@@ -18,17 +19,15 @@ import argparse
 import hashlib
 import json
 import sys
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tracker.classify.evaluate import evaluate  # noqa: E402
+from tracker.classify.evaluate import EvalReport, Relevance, evaluate, read_labeled  # noqa: E402
 from tracker.classify.matcher import Classifier  # noqa: E402
 from tracker.config import load_config  # noqa: E402
-from tracker.models import Paper  # noqa: E402
 
 LABELS = ROOT / "tests" / "fixtures" / "labels"
 # The split, fixed before any rule was written: fold A writes rules on these
@@ -48,59 +47,26 @@ def write_part(fold: str) -> tuple[tuple[str, ...], int]:
     return (FOLD_A_DAYS, 0) if fold == "a" else (FOLD_B_DAYS, 1)
 
 
-@dataclass
-class Counts:
-    papers: int = 0
-    yes: int = 0
-    kept: int = 0
-    both: int = 0
-
-    def add(self, other: "Counts") -> None:
-        for name in ("papers", "yes", "kept", "both"):
-            setattr(self, name, getattr(self, name) + getattr(other, name))
-
-    @property
-    def precision(self) -> float:
-        return self.both / self.kept if self.kept else 0.0
-
-    @property
-    def recall(self) -> float:
-        return self.both / self.yes if self.yes else 0.0
-
-    @property
-    def f1(self) -> float:
-        p, r = self.precision, self.recall
-        return 2 * p * r / (p + r) if p + r else 0.0
-
-    def to_json(self) -> dict[str, Any]:
-        return {"papers": self.papers, "yes": self.yes, "kept": self.kept, "kept_yes": self.both,
-                "precision": round(self.precision, 3), "recall": round(self.recall, 3), "f1": round(self.f1, 3)}
-
-
-def read_jsonl(path: Path) -> list[dict[str, Any]]:
+def report_for(classifier: Classifier, path: Path, keep=lambda labeled: True) -> EvalReport:
+    """`tracker eval`'s report on one labeled/judged file (a judged "no" is a negative)."""
     with path.open(encoding="utf-8") as stream:
-        return [json.loads(line) for line in stream if line.strip()]
+        items = [(l.paper, l.labels, classifier.classify(l.paper)) for l in read_labeled(stream, str(path)) if keep(l)]
+    return evaluate(items, classifier.section_ids)
 
 
-def judged_day(classifier: Classifier, rows: Iterable[dict[str, Any]]) -> Counts:
-    c = Counts()
-    for obj in rows:
-        kept = bool(classifier.classify_dict(obj))
-        yes = obj["verdict"] == "yes"
-        c.papers += 1
-        c.yes += yes
-        c.kept += kept
-        c.both += kept and yes
-    return c
+def add(total: Relevance, part: Relevance) -> None:
+    total.support += part.support
+    total.predicted += part.predicted
+    total.true_positive += part.true_positive
 
 
-def dev_figures(classifier: Classifier, rows: list[dict[str, Any]]) -> dict[str, Any]:
-    items = []
-    for obj in rows:
-        paper = Paper.from_json(obj, obj["id"])
-        items.append((paper, obj["sections"], classifier.classify(paper)))
-    report = evaluate(items, classifier.section_ids)
-    return {"papers": report.total, "top_accuracy": round(report.accuracy, 3), "coverage": round(report.coverage, 3)}
+def day_json(r: Relevance, papers: int) -> dict[str, Any]:
+    return {"papers": papers, "yes": r.support, "kept": r.predicted, "kept_yes": r.true_positive,
+            "precision": round(r.precision, 3), "recall": round(r.recall, 3), "f1": round(r.f1, 3)}
+
+
+def dev_json(report: EvalReport) -> dict[str, Any]:
+    return {"papers": report.positives, "top_accuracy": round(report.accuracy, 3), "coverage": round(report.coverage, 3)}
 
 
 def run(config: Path, labels: Path, fold: str | None) -> dict[str, Any]:
@@ -108,20 +74,21 @@ def run(config: Path, labels: Path, fold: str | None) -> dict[str, Any]:
     write_days, write_half = write_part(fold) if fold else ((), -1)
     days = sorted(p.name[len("judged-"):-len(".jsonl")] for p in labels.glob("judged-*.jsonl"))
     out: dict[str, Any] = {"config": str(config), "fold": fold, "days": {}, "pooled": {}, "dev": {}}
-    pooled = {"write": Counts(), "held": Counts(), "all": Counts()}
+    pooled = {"write": Relevance(), "held": Relevance(), "all": Relevance()}
+    papers = {"write": 0, "held": 0, "all": 0}
     for day in days:
-        c = judged_day(classifier, read_jsonl(labels / f"judged-{day}.jsonl"))
+        report = report_for(classifier, labels / f"judged-{day}.jsonl")
         part = ("write" if day in write_days else "held") if fold else ""
-        out["days"][day] = {"part": part, **c.to_json()}
-        if part:
-            pooled[part].add(c)
-        pooled["all"].add(c)
-    out["pooled"] = {k: v.to_json() for k, v in pooled.items() if v.papers}
-    dev = [o for o in read_jsonl(labels / "labeled-dev-judged.jsonl") if o["verdict"] == "yes"]
-    halves = {"half 0": [o for o in dev if dev_half(o["id"]) == 0], "half 1": [o for o in dev if dev_half(o["id"]) == 1]}
-    if fold:
-        halves = {"write": halves[f"half {write_half}"], "held": halves[f"half {1 - write_half}"]}
-    out["dev"] = {k: dev_figures(classifier, v) for k, v in {**halves, "all": dev}.items() if v}
+        out["days"][day] = {"part": part, **day_json(report.relevance, report.total)}
+        for name in (part, "all") if part else ("all",):
+            add(pooled[name], report.relevance)
+            papers[name] += report.total
+    out["pooled"] = {k: day_json(v, papers[k]) for k, v in pooled.items() if papers[k]}
+    dev_path = labels / "labeled-dev-judged.jsonl"
+    halves = {"half 0": 0, "half 1": 1} if not fold else {"write": write_half, "held": 1 - write_half}
+    for name, half in halves.items():
+        out["dev"][name] = dev_json(report_for(classifier, dev_path, lambda l, h=half: dev_half(l.paper.id) == h))
+    out["dev"]["all"] = dev_json(report_for(classifier, dev_path))
     return out
 
 
