@@ -71,7 +71,7 @@ def test_overflow_goes_to_the_weekly_email_and_never_back_to_telegram(tmp_path, 
         first = run_digest(config, db, "telegram", "day", MONDAY, sleep=no_sleep)
         assert first.papers == 5 and first.delivered == 5
         text = "\n".join(m["text"] for m in tg.sent())
-        assert f"{len(day1) - 5} more over the daily cap of 5" in text
+        assert f"{len(day1) - 5} more over the daily cap of 5 (digest.max_papers) go to the weekly email" in text
         held = {r["paper_id"] for r in db.query("SELECT paper_id FROM deliveries WHERE status = 'overflow'")}
         assert len(held) == len(day1) - 5
         assert outbox.backlog(db)["telegram"]["overflow_papers"] == len(held)
@@ -99,7 +99,7 @@ def test_stdout_digest_previews_the_cap_and_marks_nothing(tmp_path):
     ids = fill_store(db, sample_papers(40), iso(datetime.now(timezone.utc) - timedelta(hours=1)))
     report = run_digest(config, db, "stdout", "day", datetime.now(timezone.utc))
     assert report.papers == 3
-    assert f"{len(ids) - 3} more over the daily cap of 3" in report.messages[0]
+    assert f"{len(ids) - 3} more over the daily cap of 3 (digest.max_papers) are not sent: no [email] table" in report.messages[0]
     assert db["deliveries"].count == 0
     week = run_digest(replace(config), db, "stdout", "week", datetime.now(timezone.utc))
     assert week.papers == len(ids)

@@ -59,11 +59,21 @@ class Digest:
     sections: tuple[DigestSection, ...]
     overflow: tuple[str, ...] = ()
     max_papers: int = 0
+    weekly_email: bool = True
 
     @property
     def more(self) -> int:
         """Papers held back by `digest.max_papers` (they go to the weekly email)."""
         return len(self.overflow)
+
+    @property
+    def overflow_note(self) -> str:
+        """The line a capped digest carries, so nothing is left out silently."""
+        if not self.more:
+            return ""
+        where = "go to the weekly email" if self.weekly_email else "are not sent: no [email] table for a weekly email"
+        return (f"{self.count} of {self.count + self.more}, highest priority first: {self.more} more over the daily cap "
+                f"of {self.max_papers} (digest.max_papers) {where}.")
 
     @property
     def entries(self) -> tuple[DigestEntry, ...]:

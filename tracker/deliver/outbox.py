@@ -13,7 +13,7 @@ import asyncio
 import logging
 import os
 import signal
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, Callable
@@ -30,6 +30,7 @@ from tracker.deliver.telegram import TelegramClient, TelegramRefused, TelegramUn
 from tracker.deliver.telegram_html import STATUS_RESERVE, compose, pack, render_empty, render_parts
 from tracker.store import Database
 from tracker.store import deliveries as outbox
+from tracker.store.deliveries import Candidate
 from tracker.store.status import section_counts
 from tracker.timeutil import iso, utc
 
@@ -106,9 +107,11 @@ def require_channel(config: Config, channel: str) -> None:
         )
 
 
-def daily_cap(config: Config, period: str) -> int:
-    """`digest.max_papers` caps daily digests only: the weekly one is where the overflow goes."""
-    return config.digest.max_papers if period == "day" else 0
+def capped_digest(config: Config, candidates: list[Candidate], period: str, start: datetime, end: datetime) -> Digest:
+    """The digest under `digest.max_papers`, which caps daily digests only: the weekly one is
+    where the overflow goes."""
+    cap = config.digest.max_papers if period == "day" else 0
+    return replace(build_digest(candidates, config.sections, period, start, end, cap), weekly_email=config.email is not None)
 
 
 def configured_channels(config: Config) -> list[str]:
@@ -141,7 +144,7 @@ def run_digest(
     with exclusive(config.data_dir / f".digest-{channel}.lock", f"digest --channel {channel}", wait_seconds=60):
         start, end = window(period, now, outbox.last_window_end(db, channel))
         candidates = outbox.undelivered(db, channel, iso(start), iso(end))
-        digest = build_digest(candidates, config.sections, period, start, end, daily_cap(config, period))
+        digest = capped_digest(config, candidates, period, start, end)
         empty = not digest.count and not getattr(config, channel).send_empty
         if channel == "telegram":
             messages = [] if empty else _telegram_messages(config, digest)
@@ -171,8 +174,7 @@ def run_digest(
 
 def _stdout(config: Config, db: Database, period: str, now: datetime) -> DigestReport:
     start, end = window(period, now)
-    digest = build_digest(outbox.undelivered(db, "stdout", iso(start), iso(end)), config.sections, period, start, end,
-                          daily_cap(config, period))
+    digest = capped_digest(config, outbox.undelivered(db, "stdout", iso(start), iso(end)), period, start, end)
     text = render_stdout(digest, environment(config.templates_dir))
     return DigestReport("stdout", period, iso(start), iso(end), digest.count, messages=(text,))
 
