@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from datetime import datetime, timezone
 
 import pytest
@@ -84,15 +85,82 @@ def test_missing_remote_is_a_clear_forge_error(tmp_path):
         forge.prepare_clone(str(tmp_path / "nope.git"), clone, forge.Git(clone))
 
 
-def test_dirty_cache_clone_is_refused_and_kept(tmp_path):
+def _break_index_lock(clone):
+    (clone / ".git" / "index.lock").write_text("")
+
+
+def _break_dirty(clone):
+    (clone / "README.md").write_text("half-applied patch\n")
+
+
+def _break_untracked(clone):
+    (clone / "README.md.rej").write_text("x\n")
+
+
+def _break_ref_lock(clone):
+    (clone / ".git" / "refs" / "heads" / "tracker").mkdir(parents=True, exist_ok=True)
+    (clone / ".git" / "refs" / "heads" / "tracker" / "proposals.lock").write_text("")
+
+
+def _break_objects(clone):
+    """A clone killed while writing objects: the commit HEAD names is gone."""
+    head = git("rev-parse", "HEAD", cwd=clone).strip()
+    for pack in (clone / ".git" / "objects" / "pack").glob("*"):
+        pack.unlink()
+    loose = clone / ".git" / "objects" / head[:2] / head[2:]
+    if loose.exists():
+        loose.unlink()
+
+
+def _break_no_head(clone):
+    """A clone killed before its checkout: .git exists, HEAD names nothing yet."""
+    (clone / ".git" / "HEAD").write_text("ref: refs/heads/nothing-yet\n")
+
+
+@pytest.mark.parametrize("breakage", [_break_index_lock, _break_dirty, _break_untracked, _break_ref_lock, _break_objects,
+                                      _break_no_head])
+def test_broken_cache_clone_is_cloned_again_and_logged_once(tmp_path, caplog, breakage):
     bare = make_remote(tmp_path, SURVEY)
     clone = tmp_path / "c"
     g = forge.Git(clone)
     forge.prepare_clone(str(bare), clone, g)
-    (clone / "README.md").write_text("local edit\n")
-    with pytest.raises(ForgeError, match="uncommitted changes"):
+    breakage(clone)
+    assert forge.clone_problem(clone, g) is not None
+    with caplog.at_level("WARNING", logger="tracker.propose.forge"):
         forge.prepare_clone(str(bare), clone, g)
-    assert (clone / "README.md").read_text() == "local edit\n"
+    assert [r.getMessage() for r in caplog.records].count("forge.reclone") == 1
+    assert forge.clone_problem(clone, g) is None and (clone / "README.md").read_text() == SURVEY
+    forge.fetch(g)
+    forge.commit_patch(g, "tracker/proposals", "refs/remotes/origin/main", simple_patch(SURVEY, "x"), "m\n", NOW)
+    caplog.clear()
+    with caplog.at_level("WARNING", logger="tracker.propose.forge"):
+        forge.prepare_clone(str(bare), clone, g)  # a healthy clone is kept as it is
+    assert caplog.records == []
+
+
+def test_a_git_command_past_its_deadline_is_killed_with_its_children(tmp_path):
+    """A git that never ends (here an ssh command that hangs) is stopped at the deadline,
+    its helper processes too, and says which setting bounds it."""
+    import time
+
+    hang = tmp_path / "hang.sh"
+    pidfile = tmp_path / "helper.pid"
+    hang.write_text(f"#!/bin/sh\nsleep 600 &\necho $! > {pidfile}\nwait\n")
+    hang.chmod(0o755)
+    g = forge.Git(tmp_path, extra_env={"GIT_SSH_COMMAND": str(hang)}, timeout=1.5)
+    started = time.monotonic()
+    with pytest.raises(ForgeError, match="timed out after 1.5s") as err:
+        g.run("ls-remote", "ssh://example.invalid/repo.git", cwd=tmp_path)
+    assert time.monotonic() - started < 30 and "git_timeout_seconds" in str(err.value)
+    helper = int(pidfile.read_text())
+    for _ in range(50):
+        try:
+            os.kill(helper, 0)
+        except ProcessLookupError:
+            break
+        time.sleep(0.1)
+    else:
+        pytest.fail("the hanging helper outlived the git command's deadline")
 
 
 def test_folder_that_is_not_a_clone_is_refused(tmp_path):

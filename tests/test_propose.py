@@ -306,7 +306,8 @@ def test_json_output_and_dirty_cache_clone(env, run_cli):
     data = json.loads(out)
     assert code == 0 and data["action"] == "created" and data["pr"]["number"] == 1
     clone = env.config.data_dir / "forge" / "owner__survey"
-    (clone / "README.md").write_text("scribbled\n")
+    (clone / "README.md").write_text("scribbled\n")  # the cache clone is tracker's: a broken one is cloned again
     code, out, err = run_cli("--config", str(env.config.file), "propose", "--pr")
-    assert code == 1 and "uncommitted changes" in err
-    assert (clone / "README.md").read_text() == "scribbled\n"
+    assert code == 0 and "updated draft pull request #1" in out
+    assert [line for line in err.splitlines() if "forge.reclone" in line][0].count("uncommitted changes") == 1
+    assert (clone / "README.md").read_text() != "scribbled\n"

@@ -253,7 +253,7 @@ def parse_github(t: Table) -> GithubConfig:
     repo = t.get("repo", str, expected='"owner/name"')
     if not re.fullmatch(r"[A-Za-z0-9_.\-]+/[A-Za-z0-9_.\-]+", repo):
         raise t.fail("repo", '"owner/name"')
-    return GithubConfig(
+    cfg = GithubConfig(
         remote_url=t.get("remote_url", str, expected="a git URL or a local path"),
         repo=repo,
         base=t.get("base", str, d.base),
@@ -263,7 +263,10 @@ def parse_github(t: Table) -> GithubConfig:
         token_env=t.get("token_env", str, d.token_env),
         author_name=t.get("author_name", str, d.author_name),
         author_email=t.get("author_email", str, d.author_email),
+        git_timeout_seconds=t.get("git_timeout_seconds", float, d.git_timeout_seconds),
     )
+    positive(t, cfg, "git_timeout_seconds")
+    return cfg
 
 
 def parse_schedule(t: Table) -> ScheduleConfig:

@@ -144,6 +144,7 @@ class GithubConfig:
     token_env: str = "GITHUB_TOKEN"
     author_name: str = "tracker"
     author_email: str = "tracker@localhost"
+    git_timeout_seconds: float = 300.0
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,8 @@ import base64
 import logging
 import os
 import re
+import shutil
+import signal
 import subprocess
 from dataclasses import dataclass
 from datetime import datetime
@@ -95,29 +97,63 @@ class Identity:
     email: str = "tracker@localhost"
 
 
+def run_bounded(argv: list[str], cwd: Path, env: Mapping[str, str], stdin: bytes | None, timeout: float) -> tuple[int, bytes, bytes]:
+    """Run one command with a total deadline. It gets a process group of its own, so on the
+    deadline (or Ctrl-C, or any error here) the whole group goes: git's helpers
+    (git-remote-https, ssh, index-pack) die with it and cannot keep the pipes open."""
+    proc = subprocess.Popen(argv, cwd=cwd, env=dict(env), stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, start_new_session=True)
+    try:
+        out, err = proc.communicate(stdin, timeout=timeout)
+    except BaseException:
+        _kill_group(proc)
+        raise
+    return proc.returncode, out, err
+
+
+def _kill_group(proc: subprocess.Popen[bytes]) -> None:
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except OSError:
+        pass
+    try:
+        proc.communicate(timeout=5)
+    except (subprocess.TimeoutExpired, ValueError, OSError):
+        pass
+
+
 class Git:
-    """git commands inside one folder, as argument lists, with a clean environment."""
+    """git commands inside one folder, as argument lists, with a clean environment and a
+    total deadline per command (`github.git_timeout_seconds`)."""
 
     SAFETY = ("-c", "protocol.ext.allow=never", "-c", "credential.interactive=false", "-c", "commit.gpgsign=false")
 
-    def __init__(self, workdir: Path, identity: Identity = Identity(), extra_env: Mapping[str, str] | None = None) -> None:
+    def __init__(self, workdir: Path, identity: Identity = Identity(), extra_env: Mapping[str, str] | None = None,
+                 timeout: float = GIT_TIMEOUT) -> None:
         self.workdir = workdir
         self.identity = identity
         self.extra_env = dict(extra_env or {})
+        self.timeout = timeout
 
-    def run(self, *args: str, stdin: str | None = None, env: Mapping[str, str] | None = None, check: bool = True,
-            cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    def raw(self, *args: str, stdin: str | None = None, env: Mapping[str, str] | None = None,
+            cwd: Path | None = None) -> tuple[int, bytes, bytes]:
+        """(exit code, stdout, stderr) as bytes; a missing git or the deadline is a ForgeError."""
         argv = ["git", *self.SAFETY, "-c", f"user.name={self.identity.name}", "-c", f"user.email={self.identity.email}", *args]
         ceiling = str((cwd or self.workdir).resolve().parent)
+        log(logger, logging.DEBUG, "git.run", command=args[0], dir=str(cwd or self.workdir))
         try:
-            proc = subprocess.run(
-                argv, cwd=cwd or self.workdir, input=stdin, capture_output=True, text=True, timeout=GIT_TIMEOUT,
-                env=git_env({"GIT_CEILING_DIRECTORIES": ceiling, **self.extra_env, **(env or {})}), check=False,
-            )
+            return run_bounded(argv, cwd or self.workdir, git_env({"GIT_CEILING_DIRECTORIES": ceiling, **self.extra_env, **(env or {})}),
+                               stdin.encode("utf-8") if stdin is not None else None, self.timeout)
         except FileNotFoundError:
             raise ForgeError("git is not installed (needed for `propose --pr`)") from None
         except subprocess.TimeoutExpired:
-            raise ForgeError(f"git {args[0]} timed out after {GIT_TIMEOUT:.0f}s in {self.workdir}") from None
+            raise ForgeError(f"git {args[0]} timed out after {self.timeout:g}s in {self.workdir}",
+                             "raise github.git_timeout_seconds, or check the remote and the network") from None
+
+    def run(self, *args: str, stdin: str | None = None, env: Mapping[str, str] | None = None, check: bool = True,
+            cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+        code, out, err = self.raw(*args, stdin=stdin, env=env, cwd=cwd)
+        proc = subprocess.CompletedProcess(args, code, out.decode("utf-8", "replace"), err.decode("utf-8", "replace"))
         if check and proc.returncode != 0:
             detail = redact(" ".join((proc.stderr or proc.stdout).split()))
             raise ForgeError(f"git {args[0]} failed in {self.workdir} (exit {proc.returncode}): {detail[-800:]}")
@@ -138,29 +174,54 @@ def https_auth_env(remote_url: str, token: str | None) -> dict[str, str]:
 
 
 def prepare_clone(remote_url: str, clone_dir: Path, git: Git) -> None:
-    """Clone into `clone_dir` if it is missing; refuse a folder that is not our clean clone."""
+    """Clone into `clone_dir` if it is missing. An existing clone is checked first (see
+    `clone_problem`); a broken one, as a kill during clone, checkout, apply or commit
+    leaves it, is deleted and cloned again, with one log line saying why. The clone is
+    only a cache: every proposal is rebuilt from the fetched base branch. A folder that
+    was never a git clone is not ours and is refused, never deleted."""
     if remote_url.startswith("-"):
         raise ConfigError(f"key 'github.remote_url': {remote_url!r} must not start with '-'")
-    if not clone_dir.exists() or (clone_dir.is_dir() and not any(clone_dir.iterdir())):
-        clone_dir.parent.mkdir(parents=True, exist_ok=True)
-        git.run("clone", "--quiet", "--", remote_url, str(clone_dir), cwd=clone_dir.parent)
-        log(logger, logging.INFO, "forge.cloned", dir=str(clone_dir))
-        return
-    if not (clone_dir / ".git").is_dir():
-        raise ForgeError(f"{clone_dir} exists but is not a git clone", "remove that folder; tracker will clone the remote again")
+    if clone_dir.exists() and not (clone_dir.is_dir() and not any(clone_dir.iterdir())):
+        if not (clone_dir / ".git").is_dir():
+            raise ForgeError(f"{clone_dir} exists but is not a git clone", "remove that folder; tracker will clone the remote again")
+        problem = clone_problem(clone_dir, git)
+        if problem is None:
+            current = git.run("config", "--get", "remote.origin.url", check=False).stdout.strip()
+            if current != remote_url:
+                git.run("config", "remote.origin.url", remote_url)
+            return
+        log(logger, logging.WARNING, "forge.reclone", dir=str(clone_dir), reason=problem)
+        shutil.rmtree(clone_dir)
+    clone_dir.parent.mkdir(parents=True, exist_ok=True)
+    git.run("clone", "--quiet", "--", remote_url, str(clone_dir), cwd=clone_dir.parent)
+    log(logger, logging.INFO, "forge.cloned", dir=str(clone_dir))
+
+
+LOCK_FILES = ("index.lock", "HEAD.lock", "config.lock", "packed-refs.lock", "shallow.lock", "ORIG_HEAD.lock", "FETCH_HEAD.lock")
+
+
+def clone_problem(clone_dir: Path, git: Git) -> str | None:
+    """Why the cache clone cannot be used as it is, or None. Run under the propose lock,
+    so a git lock file here is always a leftover of a killed git, never a live one."""
+    dot = clone_dir / ".git"
+    stale = [str(p.relative_to(dot)) for p in (dot / name for name in LOCK_FILES) if p.exists()]
+    stale += [str(p.relative_to(dot)) for p in (dot / "refs").rglob("*.lock")] if (dot / "refs").is_dir() else []
+    if stale:
+        return f"stale git lock file {stale[0]} (a git command was killed)"
     top = git.run("rev-parse", "--show-toplevel", check=False)
     if top.returncode != 0 or Path(top.stdout.strip()).resolve() != clone_dir.resolve():
-        raise ForgeError(f"{clone_dir} is not a usable git clone", "remove that folder; tracker will clone the remote again")
-    dirty = git.out("status", "--porcelain", "--untracked-files=all")
-    if dirty:
-        first = dirty.splitlines()[0]
-        raise ForgeError(
-            f"the cache clone {clone_dir} has uncommitted changes ({first.strip()})",
-            "tracker never discards work: inspect it, then remove that folder to start from a fresh clone",
-        )
-    current = git.run("config", "--get", "remote.origin.url", check=False).stdout.strip()
-    if current != remote_url:
-        git.run("config", "remote.origin.url", remote_url)
+        return "not a usable git clone"
+    if git.run("rev-parse", "--verify", "--quiet", "HEAD^{commit}", check=False).returncode != 0:
+        return "no commit checked out (a clone was interrupted)"
+    fsck = git.run("fsck", "--connectivity-only", "--no-progress", check=False)
+    if fsck.returncode != 0:
+        return "git fsck --connectivity-only failed: " + redact(" ".join((fsck.stderr or fsck.stdout).split()))[:200]
+    dirty = git.run("status", "--porcelain", "--untracked-files=all", check=False)
+    if dirty.returncode != 0:
+        return "git status failed: " + redact(" ".join(dirty.stderr.split()))[:200]
+    if dirty.stdout.strip():
+        return f"uncommitted changes ({dirty.stdout.splitlines()[0].strip()})"
+    return None
 
 
 def fetch(git: Git) -> None:
@@ -175,14 +236,11 @@ def remote_sha(git: Git, branch: str) -> str | None:
 
 def show_file(git: Git, ref: str, path: str) -> str:
     """A file's text at a fetched ref (bytes decoded as UTF-8, newlines kept exactly)."""
-    proc = subprocess.run(
-        ["git", "show", f"{ref}:{path}"], cwd=git.workdir, capture_output=True, timeout=GIT_TIMEOUT,
-        env=git_env({"GIT_CEILING_DIRECTORIES": str(git.workdir.resolve().parent)}), check=False,
-    )
-    if proc.returncode != 0:
+    code, out, _ = git.raw("show", f"{ref}:{path}")
+    if code != 0:
         raise ForgeError(f"{path} not found on {ref} of the remote", "check github.survey_path and github.base")
     try:
-        return proc.stdout.decode("utf-8")
+        return out.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise ForgeError(f"{path} on {ref} is not UTF-8 (byte {exc.start})") from None
 

@@ -330,7 +330,7 @@ def _run_pr(config: Config, db: Database, now: datetime) -> ProposeReport:
     token = config.secret("github.token_env", gh.token_env)
     register_secret(token)
     clone_dir = config.data_dir / "forge" / forge.repo_dir_name(gh.repo)
-    git = forge.Git(clone_dir, identity, forge.https_auth_env(gh.remote_url, token))
+    git = forge.Git(clone_dir, identity, forge.https_auth_env(gh.remote_url, token), timeout=gh.git_timeout_seconds)
     with exclusive(config.data_dir / "forge" / "propose.lock", "propose --pr"), forge.GitHub(gh.api_url, gh.repo, token) as api:
         refreshed = tuple(refresh_states(db, api, gh.repo, now))
         forge.prepare_clone(gh.remote_url, clone_dir, git)
