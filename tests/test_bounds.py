@@ -131,8 +131,9 @@ def test_garbage_and_redirect_loops_are_source_errors(kind, expected):
     assert url in str(exc)
 
 
-def test_a_200_mb_body_stops_at_the_size_cap_with_flat_memory():
-    with HostileServer(kind="big", size=200 * 1024 * 1024) as server:
+@pytest.mark.parametrize("announce", [True, False])
+def test_a_200_mb_body_stops_at_the_size_cap_with_flat_memory(announce):
+    with HostileServer(kind="big", size=200 * 1024 * 1024, announce=announce) as server:
         client = http(max_bytes=2 * 1024 * 1024)
         tracemalloc.start()
         try:
@@ -155,7 +156,7 @@ def test_a_megabyte_abstract_is_cut_and_marked_on_store(tmp_path):
         report = poll(config, db, ["api"], NOW, link_works=False, sleep=Sleeps())
     assert report.ok and report.sources[0].new == 2
     abstract = db.execute("SELECT abstract FROM papers WHERE id = '2510.00001'").fetchone()[0]
-    assert len(abstract) <= 20_000 and abstract.endswith("[cut: 1,999,999 characters]")
+    assert len(abstract) <= 20_000 and abstract.endswith("[cut: 2,000,000 characters]")
 
 
 def test_bad_records_are_skipped_and_reported_not_fatal(tmp_path):
@@ -317,3 +318,15 @@ def test_poll_against_a_dead_arxiv_fails_fast_in_few_lines(tmp_path, kind):
     db = open_store(tmp_path / "data" / "tracker.db")
     assert db.execute("SELECT count(*) FROM poll_runs WHERE outcome = 'failed'").fetchone()[0] == 2
     assert db.execute("SELECT count(*) FROM lookup_failures").fetchone()[0] == 1
+
+
+def test_capped_cuts_every_stored_text_field_and_marks_it():
+    from tracker.models import Paper, capped
+
+    paper = capped(Paper(id="2510.00001", title="T" * 5000, abstract="x", comment="c" * 3000,
+                         authors=tuple("a" * 400 for _ in range(6000))))
+    assert len(paper.title) == 1000 and paper.title.endswith("[cut: 5,000 characters]")
+    assert len(paper.comment) == 2000 and paper.abstract == "x"
+    assert len(paper.authors) == 5001 and paper.authors[-1] == "[cut: 6,000 authors]" and len(paper.authors[0]) == 300
+    small = Paper(id="2510.00002", title="Short")
+    assert capped(small) is small

@@ -31,7 +31,7 @@ class ArxivConfig:
     timeout_seconds: float = 20.0
     retries: int = 3
     deadline_seconds: float = 120.0
-    max_response_mb: float = 64.0
+    max_response_mb: float = 32.0
     max_retry_wait_seconds: float = 600.0
     page_size: int = 2000
     overlap_days: int = 2

@@ -35,7 +35,7 @@ USER_AGENT = "tracker/0.1 (literature tracker; +https://github.com)"
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 MAX_REDIRECTS = 10
 ERROR_BODY = 4096
-DEFAULT_MAX_BYTES = 64 * 1024 * 1024
+DEFAULT_MAX_BYTES = 32 * 1024 * 1024
 
 
 def retry_after_seconds(value: str | None, now: float | None = None) -> float | None:
@@ -181,20 +181,27 @@ class Http:
         finally:
             self._last = self.clock()
 
+    def _too_big(self, shown: str, seen: str) -> _Final:
+        problem = f"response larger than the {_size(self.max_bytes)} cap ({seen})"
+        return _Final(SourceError(f"GET {shown}: {problem}",
+                                  "raise arxiv.max_response_mb if this is a real answer; nothing of it was stored"), problem)
+
     def _fetch(self, url: str, params: Mapping[str, Any] | None, shown: str) -> httpx.Response:
         with self.client().stream("GET", url, params=params) as response:
             status = response.status_code
             cap = self.max_bytes if status == 200 else ERROR_BODY
-            body = bytearray()
+            declared = response.headers.get("content-length", "")
+            if status == 200 and declared.isdigit() and int(declared) > cap:
+                raise self._too_big(shown, f"{int(declared):,} bytes announced")
+            chunks, size = [], 0
             for chunk in response.iter_bytes():
-                body += chunk
-                if len(body) > cap:
+                chunks.append(chunk)
+                size += len(chunk)
+                if size > cap:
                     if status != 200:
                         break
-                    raise _Final(SourceError(
-                        f"GET {shown}: response larger than the {_size(self.max_bytes)} cap",
-                        "raise arxiv.max_response_mb if this is a real answer; nothing of it was stored"))
-            done = httpx.Response(status, headers=response.headers, content=bytes(body), request=response.request)
+                    raise self._too_big(shown, f"more than {cap:,} bytes read")
+            done = httpx.Response(status, headers=response.headers, content=b"".join(chunks), request=response.request)
         if status == 200:
             return done
         problem = f"HTTP {status}"

@@ -22,7 +22,7 @@ from lxml import etree
 from tracker.classify.terms import Term
 from tracker.config import ArxivConfig
 from tracker.errors import SourceError
-from tracker.models import Paper, split_arxiv_id
+from tracker.models import FIELD_LIMITS, Paper, cut, split_arxiv_id
 from tracker.sources import Http
 from tracker.sources.records import Batch, cut_unreadable
 from tracker.timeutil import utc
@@ -180,6 +180,7 @@ def parse_page(body: bytes, url: str) -> Page:
     start_text = (root.findtext(f"{OPENSEARCH}startIndex") or "0").strip()
     papers = []
     for entry in entries:
+        _cut_long_texts(entry)
         try:
             result = _feed._build_result(entry)
             paper = to_paper(result) if result is not None else None
@@ -192,6 +193,19 @@ def parse_page(body: bytes, url: str) -> Page:
         papers.append(paper)
     return Page(total=int(total_text), start=int(start_text) if start_text.isdigit() else 0, papers=papers,
                 skipped=tuple(skipped))
+
+
+_LONG = {f"{ATOM}summary": "abstract", f"{ATOM}title": "title", "{http://arxiv.org/schemas/atom}comment": "comment",
+         "{http://arxiv.org/schemas/atom}journal_ref": "journal_ref"}
+
+
+def _cut_long_texts(entry: etree._Element) -> None:
+    """Cut a text past its stored limit in the tree, before the package copies and
+    normalises it: a megabyte abstract then costs one string, not five."""
+    for child in entry:
+        field = _LONG.get(child.tag)
+        if field and child.text and len(child.text) > FIELD_LIMITS[field]:
+            child.text = cut(child.text, FIELD_LIMITS[field])
 
 
 def _html_title(body: bytes) -> str:

@@ -7,7 +7,8 @@ Behaviours (`HostileServer(kind, **options)`):
 - "silent": reads the request, never answers;
 - "gzip-garbage": a 200 saying `Content-Encoding: gzip` with bytes that are not gzip;
 - "redirect-loop": a 302 to itself, forever;
-- "big": a 200 streaming `size` bytes of non-XML;
+- "big": a 200 streaming `size` bytes of non-XML (with a Content-Length unless
+  `announce` is false, then until the connection closes);
 - "body": a 200 with `body` (bytes) as given, e.g. an Atom page built with `atom_page`.
 - "pages": an Atom page of the same 10 entries at every start, claiming `total` results.
 """
@@ -54,6 +55,7 @@ class HostileServer(LoopbackServer):
     size: int = 200 * 1024 * 1024
     body: bytes = b""
     total: int = 500
+    announce: bool = True
     protocol_version = "HTTP/1.1"
     requests: int = 0
     _stopping: threading.Event = field(default_factory=threading.Event)
@@ -85,7 +87,9 @@ class HostileServer(LoopbackServer):
             elif kind == "redirect-loop":
                 self._head(h, 302, {"Location": h.path, "Content-Length": "0"})
             elif kind == "big":
-                self._head(h, 200, {"Content-Type": "application/atom+xml", "Content-Length": str(self.size)})
+                length = {"Content-Length": str(self.size)} if self.announce else {"Connection": "close"}
+                self._head(h, 200, {"Content-Type": "application/atom+xml", **length})
+                h.close_connection = not self.announce
                 chunk, sent = b"x" * CHUNK, 0
                 while sent < self.size and not self._stopping.is_set():
                     piece = chunk[: self.size - sent]
