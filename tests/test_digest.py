@@ -103,7 +103,7 @@ def test_links_raise_priority_and_render_as_extends_and_cites(store):
     score = SectionScore("non_transformer", "h", 3.0, (Match("state space model", "title"),))
     save_classifications(db, [(a.id, [score]), (b.id, [score])], "fp")
     db["works"].insert_all([{"id": "2312.00752", "title": "Mamba"}, {"id": "2302.13971", "title": "LLaMA"}])
-    save_links(db, [WorkLink(b.id, "2312.00752", "mentions"), WorkLink(b.id, "2302.13971", "cites")])
+    save_links(db, [WorkLink(b.id, "2312.00752", "extends"), WorkLink(b.id, "2302.13971", "cites")])
     digest = candidates(config, db)
     first = digest.entries[0]
     assert first.id == b.id and first.priority > digest.entries[1].priority

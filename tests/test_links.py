@@ -150,7 +150,7 @@ def test_where_records_field_and_matched_text(seed_works: list[Work]) -> None:
     links = find_mentions(p("Mamba for vision", "Built on LLaMA-2-7B."), seed_works)
     assert {(l.work_id, l.kind, l.where) for l in links} == {
         ("2312.00752", "mentions", "title: Mamba"),
-        ("2307.09288", "mentions", "abstract: LLaMA-2"),
+        ("2307.09288", "extends", "abstract: LLaMA-2"),  # "Built on" says the paper builds on it
     }
 
 
@@ -225,12 +225,13 @@ def test_mentions_hook_stores_links(seed_works: list[Work], sample: dict[str, Pa
 def test_describe(seed_works: list[Work]) -> None:
     mamba = WorkLink("2501.1", "2312.00752", "mentions", "title: Mamba", "Mamba: Linear-Time Sequence Modeling with Selective State Spaces")
     llama = WorkLink("2501.1", "2302.13971", "cites", "semantic_scholar", "LLaMA: Open and Efficient Foundation Language Models")
-    assert describe(mamba) == "extends: Mamba (2312.00752)"
+    assert describe(mamba) == "mentions: Mamba (2312.00752)"
+    assert describe(WorkLink("2501.1", "2312.00752", "extends", "abstract: Mamba", mamba.work_title)) == "extends: Mamba (2312.00752)"
     assert describe(llama) == "cites: LLaMA (2302.13971)"
     assert describe(llama, seed_works) == "cites: LLaMA (2302.13971)"
     chatgpt = WorkLink("2501.1", "title:introducing-chatgpt", "mentions", "title: ChatGPT", "Introducing chatgpt.")
-    assert describe(chatgpt, seed_works) == "extends: ChatGPT"
-    assert describe(chatgpt) == "extends: chatgpt"
+    assert describe(chatgpt, seed_works) == "mentions: ChatGPT"
+    assert describe(chatgpt) == "mentions: chatgpt"
 
 
 def test_priority_prefers_cited_and_several_works() -> None:

@@ -336,4 +336,6 @@ def test_generated_surveys_keep_old_entries_when_patched(text):
         return
     new = parse_survey(result.text, "g.md")
     check_old_entries_kept(survey, new, {p.id for p in papers})
-    assert {e.arxiv_id for _, e in new.entries()} >= {p.id for p in papers}
+    assert all("table" in why or "cannot" in why for _, why in result.skipped)  # a table skips its paper only
+    assert {e.arxiv_id for _, e in new.entries()} >= {p.id for p, _ in result.added}
+    assert len(result.added) + len(result.skipped) == len(papers)

@@ -312,7 +312,8 @@ class SectionScore:
 
 @dataclass(frozen=True)
 class WorkLink:
-    """A new paper's tie to a listed work: kind is "mentions" or "cites"."""
+    """A new paper's tie to a listed work: kind is "mentions" (names it), "extends" (names it
+    with words that say it builds on it) or "cites" (citation data)."""
 
     paper_id: str
     work_id: str

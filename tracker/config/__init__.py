@@ -31,8 +31,10 @@ from tracker.config.types import (
     CitationsConfig,
     Config,
     DigestConfig,
+    EXTENDS_PHRASES,
     EmailConfig,
     GithubConfig,
+    LinksConfig,
     LogConfig,
     ProposeConfig,
     Rule,
@@ -48,7 +50,7 @@ DEFAULT_CONFIG = Path("config/tracker.toml")
 
 __all__ = [
     "DEFAULT_CONFIG", "DEFAULT_WEIGHTS", "ArxivConfig", "CitationsConfig", "Config", "DigestConfig", "EmailConfig", "GithubConfig",
-    "LogConfig", "ProposeConfig", "Rule", "ScheduleConfig", "SectionConfig", "StoreConfig", "SurveyConfig",
+    "LinksConfig", "LogConfig", "ProposeConfig", "Rule", "ScheduleConfig", "SectionConfig", "StoreConfig", "SurveyConfig",
     "TelegramConfig", "load_config", "parse_config", "resolve_config_path",
 ]
 
@@ -122,6 +124,8 @@ def parse_config(raw: dict[str, Any], file: Path) -> Config:
         log=optional_table(root, "log", parse_log) or LogConfig(),
         templates_dir=templates_dir,
         digest=optional_table(root, "digest", parse_digest) or DigestConfig(),
+        links=optional_table(root, "links", lambda t: LinksConfig(
+            extends_phrases=tuple(p.lower() for p in t.strings("extends_phrases", list(EXTENDS_PHRASES))))) or LinksConfig(),
     )
     root.done()
     return config

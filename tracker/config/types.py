@@ -147,6 +147,18 @@ class GithubConfig:
     git_timeout_seconds: float = 300.0
 
 
+EXTENDS_PHRASES = ("based on", "builds on", "built on", "build on", "building on", "builds upon", "built upon",
+                   "build upon", "we extend", "extends", "extending", "an extension of", "on top of", "-based")
+
+
+@dataclass(frozen=True)
+class LinksConfig:
+    """`extends_phrases`: words before a listed work's name (or, starting with "-", right after
+    it, as in "LLaMA-based") that make a mention an "extends"; otherwise it is a "mentions"."""
+
+    extends_phrases: tuple[str, ...] = EXTENDS_PHRASES
+
+
 @dataclass(frozen=True)
 class DigestConfig:
     """`max_papers`: the most papers a daily digest shows (0 = no cap); see docs/delivery.md."""
@@ -194,6 +206,7 @@ class Config:
     log: LogConfig
     templates_dir: Path | None = None
     digest: DigestConfig = field(default_factory=DigestConfig)
+    links: LinksConfig = field(default_factory=LinksConfig)
 
     @property
     def data_dir(self) -> Path:

@@ -188,13 +188,14 @@ def first_sentence(abstract: str) -> str:
 
 
 def link_labels(links: Iterable[WorkLink]) -> tuple[str, ...]:
-    """`extends: Mamba (2312.00752)`, `cites: LLaMA (2302.13971)`; a cited work is not also listed as named."""
-    from tracker.links.match import describe
+    """`extends: Mamba (2312.00752)`, `mentions: RedPajama`, `cites: LLaMA (2302.13971)`; a cited
+    work is not also listed as named."""
+    from tracker.links.match import NAMED, describe
 
     links = list(links)
     cited = {l.work_id for l in links if l.kind == "cites"}
-    ordered = sorted(links, key=lambda l: (l.kind != "mentions", l.work_id))
-    return tuple(dict.fromkeys(describe(l) for l in ordered if not (l.kind == "mentions" and l.work_id in cited)))
+    ordered = sorted(links, key=lambda l: (l.kind not in NAMED, l.kind != "extends", l.work_id))
+    return tuple(dict.fromkeys(describe(l) for l in ordered if not (l.kind in NAMED and l.work_id in cited)))
 
 
 def _by_priority(item: tuple[float, float, Candidate]) -> tuple[float, float, str]:

@@ -24,6 +24,7 @@ from typing import Any, Iterable, Sequence
 
 import ahocorasick
 
+from tracker.config.types import EXTENDS_PHRASES
 from tracker.errors import ConfigError
 from tracker.models import FROM_CONFIG, PENDING, SURVEY_LINK, UNRESOLVED, Paper, Work, WorkLink, split_arxiv_id
 
@@ -253,8 +254,10 @@ class _Name:
 class Matcher:
     """Every name of every work compiled once; `find` returns a paper's links."""
 
-    def __init__(self, works: Sequence[Work]) -> None:
+    def __init__(self, works: Sequence[Work], extends_phrases: Sequence[str] = EXTENDS_PHRASES) -> None:
         self.works = {w.id: w for w in works}
+        self.before = tuple(p.lower() for p in extends_phrases if not p.startswith("-"))
+        self.after = tuple(p.lower() for p in extends_phrases if p.startswith("-"))
         claims: dict[str, list[_Name]] = {}
         for w in works:
             strengths = w.strengths or (NAME,) * len(w.aliases)
@@ -325,10 +328,26 @@ class Matcher:
             for start, stop, name in spans:
                 if text[start:stop] in defined:
                     continue
-                if name.work_id not in links and name.work_id != paper.id:
+                if name.work_id == paper.id:
+                    continue
+                kind = "extends" if self.builds_on(text, start, stop) else "mentions"
+                known = links.get(name.work_id)
+                if known is None or (kind == "extends" and known.kind == "mentions"):
                     work = self.works[name.work_id]
-                    links[name.work_id] = WorkLink(paper.id, work.id, "mentions", f"{field}: {text[start:stop]}", work.title)
+                    links[name.work_id] = WorkLink(paper.id, work.id, kind, f"{field}: {text[start:stop]}", work.title)
         return list(links.values())
+
+    def builds_on(self, text: str, start: int, stop: int) -> bool:
+        """Whether the words just before a name (same clause, a few words back) say the paper
+        builds on it ("based on", "we extend", ...), or a suffix right after it does ("-based")."""
+        head = text[max(0, start - 60) : start].lower()
+        head = re.split(r"[.;:!?]\s", head)[-1]
+        for phrase in self.before:
+            at = head.rfind(phrase)
+            if at >= 0 and (at == 0 or not head[at - 1].isalnum()) and len(head[at + len(phrase):].split()) <= 3:
+                return True
+        tail = text[stop : stop + 12].lower()
+        return any(tail.startswith(suffix) for suffix in self.after)
 
 
 @lru_cache(maxsize=8)
@@ -342,9 +361,13 @@ def find_mentions(paper: Paper, works: Sequence[Work] | Matcher) -> list[WorkLin
     return matcher.find(paper)
 
 
+NAMED = ("mentions", "extends")
+
+
 def describe(link: WorkLink, works: Iterable[Work] = ()) -> str:
-    """'extends: Mamba (2312.00752)' / 'cites: LLaMA (2302.13971)' for digests and PR drafts."""
-    verb = "cites" if link.kind == "cites" else "extends"
+    """'extends: Mamba (2312.00752)' (the paper builds on it), 'mentions: RedPajama' (only
+    names it), 'cites: LLaMA (2302.13971)' for digests and PR drafts."""
+    verb = link.kind if link.kind in ("cites", "extends") else "mentions"
     work = next((w for w in works if w.id == link.work_id), None)
     name = work.name if work else short_name(link.work_title) or link.work_id
     arxiv = link.work_id if split_arxiv_id(link.work_id) else (work.arxiv_id if work else None)

@@ -17,6 +17,7 @@ import logging
 from datetime import datetime
 from typing import Any, Callable, Sequence
 
+from tracker.config.types import EXTENDS_PHRASES
 from tracker.errors import NotTried, SourceError
 from tracker.links.match import Matcher, merge_works, known_works, norm_title, title_key, with_arxiv_id
 from tracker.logs import log
@@ -115,9 +116,10 @@ def prepare_works(config: Any, db: Database, now: datetime, online: bool = True,
     return resolve_works(db, works, now, search if online else None, refresh)
 
 
-def mentions_hook(works: Sequence[Work]) -> Callable[[Database, list[Paper]], None]:
-    """An `after_store` hook for `pipeline.poll`: link each stored paper to the works it names."""
-    matcher = Matcher(works)
+def mentions_hook(works: Sequence[Work], extends_phrases: Sequence[str] = EXTENDS_PHRASES) -> Callable[[Database, list[Paper]], None]:
+    """An `after_store` hook for `pipeline.poll`: link each stored paper to the works it names
+    ("extends" when the words around the name say it builds on the work)."""
+    matcher = Matcher(works, extends_phrases)
 
     def hook(db: Database, papers: list[Paper]) -> None:
         save_links(db, [link for p in papers for link in matcher.find(p)])

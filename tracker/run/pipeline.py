@@ -377,6 +377,6 @@ def poll(
         if link_works:
             ctx.works = _works(config, db, now, online=any(n != "rss" for n in names), ctx=ctx)
             if ctx.works:
-                ctx.after_store = (*ctx.after_store, mentions_hook(ctx.works))
+                ctx.after_store = (*ctx.after_store, mentions_hook(ctx.works, config.links.extends_phrases))
         reports = tuple(poll_source(config, db, name, now, since, ctx) for name in names)
     return PollReport(reports)

@@ -1,9 +1,14 @@
 """Add papers to a survey in each section's own style, touching only the added lines.
 
-A new entry is written by copying the section's last entry and swapping its
+A new entry is written by copying an entry of its section and swapping its
 values (number, title, venue, authors, links, year) in place, so spacing,
 indentation, trailing spaces and blank lines stay exactly as the maintainer
-writes them. Every new entry is read back with the parser before it is used.
+writes them. The entry copied is one of the style most of the section's entries
+share (link labels, venue, year, separators; see `style_key`), not merely the
+last one; the arXiv link's label and the arXiv venue are spelled as the list
+spells them. Every new entry is read back with the parser before it is used. A
+paper for a table section (or one that cannot be written) is skipped with its
+reason while the others are added.
 """
 
 from __future__ import annotations
@@ -50,8 +55,9 @@ def _with_period(value: str, old: str) -> str:
     return escape(add_period(value) if old.endswith(".") and not value.endswith(".") else value)
 
 
-def render_entry(template: str, paper: Paper, number: int | None) -> str:
-    """The template entry's raw text with every value swapped for `paper`'s."""
+def render_entry(template: str, paper: Paper, number: int | None, style: tuple[str, str] = ("PDF", "arXiv")) -> str:
+    """The template entry's raw text with every value swapped for `paper`'s; `style` is the
+    list's (link label, arXiv venue spelling), see `house_style`."""
     template = template.lstrip("\ufeff")
     marker = LIST_ITEM.match(template)
     start = marker.end() if marker else 0
@@ -62,8 +68,9 @@ def render_entry(template: str, paper: Paper, number: int | None) -> str:
     if marker and marker.group("num") and number is not None:
         edits.append((*marker.span("num"), str(number)))
     venue = venue_of(paper)
+    venue = style[1] if venue == "arXiv" else venue
     if item.prefix_span:
-        keep = item.shape == "plain" and item.venue and venue != "arXiv"
+        keep = item.shape == "plain" and item.venue and venue.casefold() != "arxiv"
         edits.append((*item.prefix_span, f"({escape(venue)}) " if keep else ""))
     a, b = item.title_span
     old_title = template[a:b]
@@ -78,7 +85,7 @@ def render_entry(template: str, paper: Paper, number: int | None) -> str:
             edits.append((a - 1, b + 2 if template[b + 1 : b + 2] == " " else b + 1, ""))
     if item.venue_span:
         edits.append((*item.venue_span, venue.replace("`", "'") if item.venue_is_code else escape(venue)))
-    edits.extend(_link_edits(template, item, paper))
+    edits.extend(_link_edits(template, item, paper, style[0]))
     year = paper.year
     if item.date_span:
         a, b = item.date_span
@@ -97,7 +104,7 @@ def render_entry(template: str, paper: Paper, number: int | None) -> str:
     return out
 
 
-def _link_edits(template: str, item: Item, paper: Paper) -> list[tuple[int, int, str]]:
+def _link_edits(template: str, item: Item, paper: Paper, label: str = "PDF") -> list[tuple[int, int, str]]:
     if not item.links:
         return []
     url = paper.abs_url
@@ -109,7 +116,7 @@ def _link_edits(template: str, item: Item, paper: Paper) -> list[tuple[int, int,
             edits.append((b, item.links[-1][2][1], ""))
         return edits
     first, span, wrapped = item.links[0]
-    label = first.label if re.fullmatch(r"(?i)pdf|paper|arxiv", first.label) else "PDF"
+    label = first.label if re.fullmatch(r"(?i)pdf|paper|arxiv", first.label) else label
     link = f"[{label}]({url})"
     return [(wrapped[0], item.links[-1][2][1], f"[{link}]" if wrapped != span else link)]
 
@@ -135,13 +142,71 @@ def _usable(survey: Survey, entry: Entry) -> bool:
     return bool(entry.links) and not TABLE_ROW.match(raw.splitlines()[0])
 
 
+def _is_table(survey: Survey, section: Section) -> bool:
+    return any(TABLE_ROW.match(survey.entry_text(e).lstrip("\ufeff").splitlines()[0]) for e in section.entries)
+
+
+def style_key(raw: str) -> str:
+    """An entry's shape with its values masked (title, authors, venue, year, urls, number):
+    what is left is the style, e.g. `- **T**, V Y. [Paper](U)`."""
+    raw = raw.lstrip("\ufeff")
+    marker = LIST_ITEM.match(raw)
+    item = read_item(raw, marker.end() if marker else 0)
+    spans: list[tuple[int, int, str]] = []
+    if marker and marker.group("num"):
+        spans.append((*marker.span("num"), "N"))
+    for span, mark in ((item.title_span, "T"), (item.authors_span, "A"), (item.venue_span, "V"), (item.year_span, "Y"),
+                       (item.date_span, "D"), (item.prefix_span, "P"), (item.tail_span, "")):
+        if span is not None:
+            spans.append((*span, mark))
+    for link, (a, b), _ in item.links:
+        url_at = raw.find(link.url, a, b)
+        if url_at >= 0:
+            spans.append((url_at, url_at + len(link.url), "U"))
+    out = raw
+    for a, b, mark in sorted(spans, key=lambda t: t[0], reverse=True):
+        out = out[:a] + mark + out[b:]
+    return " ".join(out.split())
+
+
 def _template(survey: Survey, section: Section) -> Entry | None:
+    """The entry whose style most of the section's entries share (the latest of them); on a
+    tie, the style the whole list uses more, then the one more of whose entries link to
+    arXiv, as the new entry will."""
+    everywhere = [e for _, e in survey.entries() if _usable(survey, e)]
     candidates = [e for e in section.entries if _usable(survey, e)]
     if not candidates and not section.entries:
-        candidates = [e for _, e in survey.entries() if _usable(survey, e)]
-    with_authors = [e for e in candidates if e.authors]
-    pool = with_authors or candidates
-    return pool[-1] if pool else None
+        candidates = everywhere
+    if not candidates:
+        return None
+    keys = {e.line: style_key(survey.entry_text(e)) for e in everywhere}
+    overall = Counter(keys.values())
+    groups: dict[str, list[Entry]] = {}
+    for e in candidates:
+        groups.setdefault(keys[e.line], []).append(e)
+    best = max(groups.items(), key=lambda kv: (len(kv[1]), overall[kv[0]], sum(bool(e.arxiv_id) for e in kv[1]), kv[1][-1].line))
+    return best[1][-1]
+
+
+def house_style(survey: Survey, section: Section) -> tuple[str, str]:
+    """How this list writes an arXiv link's label and the arXiv venue (`Paper`, `Arxiv`):
+    the section's most common choice, else the survey's, else `PDF` and `arXiv`."""
+    labels: Counter[str] = Counter()
+    venues: Counter[str] = Counter()
+    for scope in (section.entries, [e for _, e in survey.entries()]):
+        for e in scope:
+            labels.update(link.label for link in e.links if split_arxiv_id(_arxiv_part(link.url) or "") is not None)
+            if e.venue and e.venue.casefold() == "arxiv":
+                venues[e.venue] += 1
+        if labels and venues:
+            break
+    label = labels.most_common(1)[0][0] if labels else "PDF"
+    return (label if re.fullmatch(r"[\w .\-]{1,20}", label) else "PDF"), (venues.most_common(1)[0][0] if venues else "arXiv")
+
+
+def _arxiv_part(url: str) -> str | None:
+    m = re.search(r"arxiv\.org/(?:abs|pdf)/([^?#\s]+?)(?:\.pdf)?/?$", url)
+    return m.group(1) if m else None
 
 
 def _gap(survey: Survey, section: Section) -> list[str]:
@@ -206,14 +271,24 @@ def add_papers(survey: Survey, papers: Sequence[Paper], section_headings: Mappin
         if split_arxiv_id(paper.id) is None:
             raise SurveyError(f"paper {paper.id!r}: field 'id' is not an arXiv id (like 2401.01234 or hep-th/9901001), "
                               "so there is no arXiv link to write for it")
+        if _is_table(survey, section):
+            skipped.append((paper, f"section {section.heading!r} (line {section.line}) is a table; add this paper by hand"))
+            continue
         template = _template(survey, section)
         if section.entries and template is None:
-            raise SurveyError(f"{survey.path}: section {section.heading!r} (line {section.line}) lists its entries in a form tracker cannot extend (a table?)")
-        first = section.line not in numbers
+            skipped.append((paper, f"section {section.heading!r} (line {section.line}) lists its entries in a form "
+                                   "tracker cannot extend; add this paper by hand"))
+            continue
         known = [e.number for e in section.entries if e.number is not None]
         number = numbers.get(section.line, max(known, default=0)) + 1
+        try:
+            text = _entry_text(survey, template, paper, number, house_style(survey, section))
+        except SurveyError as exc:
+            skipped.append((paper, str(exc)))
+            continue
+        first = section.line not in numbers
         numbers[section.line] = number
-        at, block = _placement(survey, section, _entry_text(survey, template, paper, number), first)
+        at, block = _placement(survey, section, text, first)
         inserts.setdefault(at, []).extend(block)
         by_id[paper.id] = by_title[folded] = 0
         added.append((paper, section.heading))
@@ -229,14 +304,14 @@ def _listed(line: int, why: str) -> str:
     return f"already listed ({why})" if line == 0 else f"already listed at line {line} ({why})"
 
 
-def _entry_text(survey: Survey, template: Entry | None, paper: Paper, number: int) -> str:
+def _entry_text(survey: Survey, template: Entry | None, paper: Paper, number: int, style: tuple[str, str]) -> str:
     sources = [survey.entry_text(template)] if template else []
     sources.append(SEED_TEMPLATE)
     for source in sources:
         marker = LIST_ITEM.match(source.lstrip("\ufeff"))
         numbered = bool(marker and marker.group("num"))
         try:
-            text = render_entry(source, paper, number if numbered else None)
+            text = render_entry(source, paper, number if numbered else None, style)
         except ValueError:
             continue
         start = marker.end() if marker else 0

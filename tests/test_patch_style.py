@@ -1,0 +1,88 @@
+"""Issue 13 point 7: a new entry copies the style most entries of its section share (link
+label, venue, year, separators), not the last entry's; a table section skips that one
+paper while the others are added."""
+
+from __future__ import annotations
+
+from conftest import SURVEYS
+
+from tracker.models import Paper
+from tracker.survey.parse import load_survey, parse_survey
+from tracker.survey.patch import add_papers, style_key, unified_diff
+
+GUIDE = SURVEYS / "Mooler0410-LLMsPracticalGuide__README.md"
+
+
+def paper(n: int, section: str, title: str | None = None) -> Paper:
+    return Paper(id=f"2501.{n:05d}", title=title or f"A New Paper Number {n}", authors=("Ann Author", "Bob Writer"),
+                 published="2025-01-02", section=section)
+
+
+def added_lines(old: str, new: str) -> list[str]:
+    diff = unified_diff(old, new, "README.md")
+    return [line[1:] for line in diff.splitlines() if line.startswith("+") and not line.startswith("+++")]
+
+
+def test_style_key_masks_values_and_keeps_the_shape():
+    a = style_key("- **The Pile: An 800GB Dataset**, Arxiv 2020. [Paper](https://arxiv.org/abs/2101.00027)\n")
+    b = style_key("- **Data-centric AI: A survey**, Arxiv 2023. [Paper](https://arxiv.org/abs/2303.10158)\n")
+    c = style_key("- **RedPajama**, 2023. [Repo](https://github.com/togethercomputer/RedPajama-Data)\n")
+    assert a == b and a != c and "[Paper]" in a and "Pile" not in a and "2101" not in a
+
+
+def test_llms_practical_guide_entries_follow_the_sections_majority():
+    survey = load_survey(GUIDE)
+    sections = {
+        "Pretraining data": 1,  # last entry is a [Blog] link with no venue: the old writer copied it ([PDF])
+        "GPT-style Language Models: Decoder-only": 2,  # only PaLM lists authors; most entries do not
+        "Traditional NLU tasks": 3,
+        "Abilities with Scaling": 4,
+    }
+    papers = [paper(n, heading) for heading, n in sections.items()]
+    result = add_papers(survey, papers)
+    assert [p.id for p, _ in result.added] == [p.id for p in papers] and result.skipped == ()
+    lines = {line.split("Number ")[1][:1]: line for line in added_lines(survey.render(), result.text)}
+    assert lines["1"] == "- **A New Paper Number 1**, Arxiv 2025. [Paper](https://arxiv.org/abs/2501.00001)"
+    assert "*Ann Author" not in lines["2"] and lines["2"].endswith(". 2025. [Paper](https://arxiv.org/abs/2501.00002)")
+    assert lines["3"] == "- **A New Paper Number 3** Arxiv 2025 [Paper](https://arxiv.org/abs/2501.00003)"
+    assert lines["4"] == "- **A New Paper Number 4**, Arxiv 2025 [Paper](https://arxiv.org/abs/2501.00004)"
+    assert not any("[PDF]" in line for line in lines.values())
+    reparsed = {e.arxiv_id: s.heading for s, e in parse_survey(result.text, "x").entries() if e.arxiv_id}
+    assert all(reparsed[p.id] == p.section for p in papers)
+
+
+TABLE_SURVEY = """# List
+
+## Tables
+
+| Title | Paper |
+|---|---|
+| Old one | [Paper](https://arxiv.org/abs/2001.00001) |
+| Old two | [Paper](https://arxiv.org/abs/2001.00002) |
+
+## Lists
+
+- **Old three**, Arxiv 2020. [Paper](https://arxiv.org/abs/2001.00003)
+"""
+
+
+def test_a_table_section_skips_its_paper_and_the_others_are_added(run_cli, tmp_path):
+    survey = parse_survey(TABLE_SURVEY, "list.md")
+    assert [len(s.entries) for s in survey.sections] == [0, 2, 1]  # the table's rows are entries
+    result = add_papers(survey, [paper(1, "Tables"), paper(2, "Lists")])
+    assert [p.id for p, _ in result.added] == ["2501.00002"]
+    [(skipped, reason)] = result.skipped
+    assert skipped.id == "2501.00001" and "table" in reason and "Tables" in reason
+    assert added_lines(TABLE_SURVEY, result.text) == ["- **A New Paper Number 2**, Arxiv 2025. [Paper](https://arxiv.org/abs/2501.00002)"]
+    survey_file = tmp_path / "list.md"
+    survey_file.write_text(TABLE_SURVEY, encoding="utf-8")
+    papers = tmp_path / "p.jsonl"
+    papers.write_text("".join(p_json(p) for p in (paper(1, "Tables"), paper(2, "Lists"))), encoding="utf-8")
+    code, out, err = run_cli("patch", str(survey_file), "--input", str(papers))
+    assert code == 0 and "+- **A New Paper Number 2**" in out and "skipped 2501.00001" in err and "table" in err
+
+
+def p_json(p: Paper) -> str:
+    import json
+
+    return json.dumps(p.to_json()) + "\n"
