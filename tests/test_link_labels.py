@@ -62,3 +62,32 @@ def test_extends_phrases_come_from_the_config(tmp_path: Path):
     bad.write_text(cfg.read_text().replace('["Fine-tune", "-style"]', '"based on"'), encoding="utf-8")
     with pytest.raises(Exception, match="links.extends_phrases"):
         load_config(bad)
+
+
+@pytest.mark.parametrize("fails", [False, True])
+def test_a_title_listed_twice_in_different_case_is_looked_up_once(fails):
+    """Issue 13: the survey lists "GPT-4 Technical Report" and "Gpt-4 technical report.";
+    one title look-up per poll for both, and none at the next poll (found, or failed and backing off)."""
+    from datetime import datetime, timedelta, timezone
+
+    from tracker.errors import SourceError
+    from tracker.links.match import title_key
+    from tracker.links.works import resolve_works
+    from tracker.store import open_store
+
+    db = open_store(":memory:")
+    works = [Work(title_key(t), t, None, 2023, "s", ("GPT-4",)) for t in ("GPT-4 Technical Report", "Gpt-4 technical report.")]
+    calls: list[str] = []
+
+    def search(title: str) -> list[Paper]:
+        calls.append(title)
+        if fails:
+            raise SourceError("arXiv is down")
+        return [Paper("2303.08774", "GPT-4 Technical Report")]
+
+    now = datetime(2025, 1, 1, tzinfo=timezone.utc)
+    first = resolve_works(db, works, now, search)
+    assert calls == ["GPT-4 Technical Report"]
+    assert [w.arxiv_id for w in first] == ([None] if fails else ["2303.08774"])
+    resolve_works(db, works, now + timedelta(minutes=30), search)
+    assert calls == ["GPT-4 Technical Report"]

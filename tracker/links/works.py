@@ -80,6 +80,7 @@ def resolve_works(
             continue
         except SourceError as exc:
             retry = record_lookup_failure(db, norm_title(w.title), w.title, str(exc), now)
+            waiting[norm_title(w.title)] = retry.isoformat()  # the same title in another case is not tried again
             log(logger, logging.DEBUG, "works.lookup_failed", title=w.title, error=str(exc), retry_after=retry.isoformat())
             failed.append((str(exc), retry.isoformat(timespec="seconds")))
             out.append(w)
@@ -92,6 +93,7 @@ def resolve_works(
         else:
             log(logger, logging.INFO, "works.resolved", title=w.title, arxiv_id=arxiv_id)
         resolved = with_arxiv_id(w, arxiv_id, TITLE_SEARCH)
+        cache[norm_title(w.title)] = (arxiv_id, resolved.resolved_by)  # one look-up per title, whatever its case
         save_works(db, [resolved], now)
         out.append(resolved)
     if failed or skipped:  # one line for the poll, not one per work
