@@ -330,3 +330,17 @@ def test_capped_cuts_every_stored_text_field_and_marks_it():
     assert len(paper.authors) == 5001 and paper.authors[-1] == "[cut: 6,000 authors]" and len(paper.authors[0]) == 300
     small = Paper(id="2510.00002", title="Short")
     assert capped(small) is small
+
+
+def test_an_smtp_server_trickling_its_greeting_ends_at_the_session_deadline():
+    from tracker.config import EmailConfig
+    from tracker.deliver.email import SmtpSession, SmtpUnavailable
+    from tracker.standins.hostile import TricklingTcp
+
+    with TricklingTcp(interval=0.1) as server:
+        cfg = EmailConfig(host="127.0.0.1", from_="t@example.org", to=("m@example.org",), port=server.port,
+                          security="none", timeout_seconds=5, deadline_seconds=1.5)
+        with SmtpSession(cfg, sleep=Sleeps()) as session:
+            exc, seconds = timed(lambda: session.send("t@example.org", "m@example.org", b"Subject: x\r\n\r\nx\r\n"))
+    assert isinstance(exc, SmtpUnavailable) and "1.5s deadline" in str(exc), exc
+    assert seconds < 6

@@ -242,9 +242,9 @@ def parse_email(t: Table) -> EmailConfig:
         password_env=t.get("password_env", str, None),
         timeout_seconds=t.get("timeout_seconds", float, 30.0),
         send_empty=t.get("send_empty", bool, False),
+        deadline_seconds=t.get("deadline_seconds", float, 300.0),
     )
-    if cfg.timeout_seconds <= 0:
-        raise t.fail("timeout_seconds", "a number > 0")
+    positive(t, cfg, "timeout_seconds", "deadline_seconds")
     return cfg
 
 

@@ -131,6 +131,7 @@ class EmailConfig:
     password_env: str | None = None
     timeout_seconds: float = 30.0
     send_empty: bool = False
+    deadline_seconds: float = 300.0
 
 
 @dataclass(frozen=True)

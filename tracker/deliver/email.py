@@ -13,6 +13,9 @@ from __future__ import annotations
 
 import logging
 import smtplib
+import socket
+import threading
+import time
 import ssl
 from datetime import datetime
 from email.message import EmailMessage
@@ -24,7 +27,8 @@ from tracker.config import Config, EmailConfig
 from tracker.deliver.digest import RenderedEmail, one_line
 from tracker.errors import DeliveryError
 from tracker.logs import log, register_secret, scrub
-from tracker.net.retry import RetryPolicy, Transient
+from tracker.net import retry
+from tracker.net.retry import TICK, RetryPolicy, Transient
 
 logger = logging.getLogger("tracker.deliver.email")
 TRANSIENT = (smtplib.SMTPServerDisconnected, smtplib.SMTPConnectError, ConnectionError, TimeoutError, OSError)
@@ -105,12 +109,39 @@ class SmtpSession:
         self.cfg, self.username, self.password = cfg, username, password
         self.retries, self.sleep, self.backoff = retries, sleep, backoff
         self.conn: smtplib.SMTP | None = None
+        self.ends = time.monotonic() + cfg.deadline_seconds
+        self._closed = threading.Event()
+        self._watchdog: threading.Thread | None = None
+        self._connecting: smtplib.SMTP | None = None
 
     def __enter__(self) -> "SmtpSession":
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+        self._closed.set()
+
+    def _watch(self) -> None:
+        """smtplib's timeout bounds each read, not the session: a server trickling a byte
+        a second would hold it forever. At the session deadline, or within a tick of a
+        stop request, the socket is shut down, which ends whatever smtplib is waiting on."""
+        while not self._closed.wait(TICK):
+            if retry.STOP.is_set() or time.monotonic() >= self.ends:
+                sock = getattr(self._connecting or self.conn, "sock", None)
+                if sock is not None:
+                    try:
+                        sock.shutdown(socket.SHUT_RDWR)
+                    except OSError:
+                        pass
+                return
+
+    def _check_bounds(self) -> None:
+        retry.check_stop("an SMTP session")
+        if time.monotonic() >= self.ends:
+            raise SmtpUnavailable(
+                f"SMTP {self.cfg.host}:{self.cfg.port}: the session passed its {self.cfg.deadline_seconds:g}s deadline",
+                "the messages not sent stay pending for the next run; raise email.deadline_seconds for a slow server",
+            )
 
     def close(self) -> None:
         if self.conn is not None:
@@ -124,10 +155,15 @@ class SmtpSession:
         cfg = self.cfg
         context = ssl.create_default_context()
         if cfg.security == "ssl":
-            conn: smtplib.SMTP = _SMTP_SSL(cfg.host, cfg.port, timeout=cfg.timeout_seconds, context=context)
+            conn: smtplib.SMTP = _SMTP_SSL(timeout=cfg.timeout_seconds, context=context)
         else:
-            conn = _SMTP(cfg.host, cfg.port, timeout=cfg.timeout_seconds)
+            conn = _SMTP(timeout=cfg.timeout_seconds)
+        conn._host = cfg.host  # type: ignore[attr-defined]  # what __init__(host) sets: TLS checks this name
+        self._connecting = conn  # the watchdog can reach the socket while the greeting trickles in
         try:
+            code, message = conn.connect(cfg.host, cfg.port)
+            if code != 220:
+                raise smtplib.SMTPConnectError(code, message)
             conn.ehlo()
             if cfg.security == "starttls":
                 if not conn.has_extn("starttls"):
@@ -148,6 +184,8 @@ class SmtpSession:
         except BaseException:
             conn.close()
             raise
+        finally:
+            self._connecting = None
         return conn
 
     def send(self, sender: str, recipient: str, data: bytes) -> None:
@@ -167,6 +205,10 @@ class SmtpSession:
             ) from None
 
     def _attempt(self, sender: str, recipient: str, data: bytes) -> None:
+        self._check_bounds()
+        if self._watchdog is None:
+            self._watchdog = threading.Thread(target=self._watch, name="smtp-deadline", daemon=True)
+            self._watchdog.start()
         try:
             if self.conn is None:
                 self.conn = self._connect()

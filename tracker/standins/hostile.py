@@ -118,3 +118,48 @@ class HostileServer(LoopbackServer):
 
 def _query(path: str) -> dict[str, Any]:
     return {k: v[-1] for k, v in parse_qs(urlsplit(path).query).items()}
+
+
+class TricklingTcp:
+    """A raw TCP server that greets with `greeting` one byte every `interval` seconds and
+    never finishes a line: an SMTP server too slow for any per-read timeout to notice."""
+
+    def __init__(self, greeting: bytes = b"220 slow.example ESMTP ready\r\n", interval: float = 0.2) -> None:
+        self.greeting, self.interval = greeting, interval
+        self._stopping = threading.Event()
+        self._sock = socket.socket()
+        self._sock.bind(("127.0.0.1", 0))
+        self._sock.listen(4)
+        self._sock.settimeout(0.2)
+        self.port = self._sock.getsockname()[1]
+        self._thread = threading.Thread(target=self._serve, name="trickling-tcp", daemon=True)
+
+    def __enter__(self) -> "TricklingTcp":
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stopping.set()
+        self._thread.join(5)
+        self._sock.close()
+
+    def _serve(self) -> None:
+        conns = []
+        try:
+            while not self._stopping.is_set():
+                try:
+                    conn, _ = self._sock.accept()
+                except OSError:
+                    continue
+                conns.append(conn)
+                for byte in self.greeting[:-2]:  # never the line end
+                    if self._stopping.wait(self.interval):
+                        break
+                    try:
+                        conn.sendall(bytes([byte]))
+                    except OSError:
+                        break
+        finally:
+            for conn in conns:
+                conn.close()
+
