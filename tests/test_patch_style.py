@@ -66,20 +66,40 @@ TABLE_SURVEY = """# List
 """
 
 
-def test_a_table_section_skips_its_paper_and_the_others_are_added(run_cli, tmp_path):
+def test_a_table_section_gets_a_row_and_an_unwritable_paper_is_skipped_alone(run_cli, tmp_path):
     survey = parse_survey(TABLE_SURVEY, "list.md")
     assert [len(s.entries) for s in survey.sections] == [0, 2, 1]  # the table's rows are entries
-    result = add_papers(survey, [paper(1, "Tables"), paper(2, "Lists")])
-    assert [p.id for p, _ in result.added] == ["2501.00002"]
+    piped = paper(3, "Tables", title="Pipes | in a title")  # the parser splits cells at every |: cannot read back
+    result = add_papers(survey, [paper(1, "Tables"), paper(2, "Lists"), piped])
+    assert [p.id for p, _ in result.added] == ["2501.00001", "2501.00002"]
     [(skipped, reason)] = result.skipped
-    assert skipped.id == "2501.00001" and "table" in reason and "Tables" in reason
-    assert added_lines(TABLE_SURVEY, result.text) == ["- **A New Paper Number 2**, Arxiv 2025. [Paper](https://arxiv.org/abs/2501.00002)"]
+    assert skipped.id == "2501.00003" and "table" in reason and "Tables" in reason
+    assert added_lines(TABLE_SURVEY, result.text) == [
+        "| A New Paper Number 1 | [Paper](https://arxiv.org/abs/2501.00001) |",
+        "- **A New Paper Number 2**, Arxiv 2025. [Paper](https://arxiv.org/abs/2501.00002)",
+    ]
+    lines = result.text.splitlines()
+    at = lines.index("| A New Paper Number 1 | [Paper](https://arxiv.org/abs/2501.00001) |")
+    assert lines[at - 1].startswith("| Old two")  # inside the table, no blank line before it
+    reparsed = {e.arxiv_id: s.heading for s, e in parse_survey(result.text, "x").entries()}
+    assert reparsed["2501.00001"] == "Tables" and reparsed["2501.00002"] == "Lists"
     survey_file = tmp_path / "list.md"
     survey_file.write_text(TABLE_SURVEY, encoding="utf-8")
     papers = tmp_path / "p.jsonl"
-    papers.write_text("".join(p_json(p) for p in (paper(1, "Tables"), paper(2, "Lists"))), encoding="utf-8")
+    papers.write_text("".join(p_json(p) for p in (paper(1, "Tables"), paper(2, "Lists"), piped)), encoding="utf-8")
     code, out, err = run_cli("patch", str(survey_file), "--input", str(papers))
-    assert code == 0 and "+- **A New Paper Number 2**" in out and "skipped 2501.00001" in err and "table" in err
+    assert code == 0 and "+| A New Paper Number 1 |" in out and "+- **A New Paper Number 2**" in out
+    assert "skipped 2501.00003" in err and "table" in err
+
+
+def test_table_row_keeps_the_tables_cells_and_leaves_unknown_ones_empty():
+    from tracker.survey.table import render_row
+
+    row = render_row("| **Old Title** | 2021 | [Code](https://github.com/x/y) | [arXiv](https://arxiv.org/abs/2101.00001) |\n",
+                     paper(7, "T"))
+    assert row == "| **A New Paper Number 7** | 2025 | | [arXiv](https://arxiv.org/abs/2501.00007) |"
+    linked = render_row("|[Old Title](https://arxiv.org/abs/2101.00001)| ⭐ 120 |", paper(8, "T"))
+    assert linked == "| [A New Paper Number 8](https://arxiv.org/abs/2501.00008) | |"
 
 
 def p_json(p: Paper) -> str:

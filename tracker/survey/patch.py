@@ -7,8 +7,8 @@ writes them. The entry copied is one of the style most of the section's entries
 share (link labels, venue, year, separators; see `style_key`), not merely the
 last one; the arXiv link's label and the arXiv venue are spelled as the list
 spells them. Every new entry is read back with the parser before it is used. A
-paper for a table section (or one that cannot be written) is skipped with its
-reason while the others are added.
+table section gets a row in the table's own shape (`tracker.survey.table`); a
+paper no form can carry is skipped with its reason while the others are added.
 """
 
 from __future__ import annotations
@@ -146,6 +146,24 @@ def _is_table(survey: Survey, section: Section) -> bool:
     return any(TABLE_ROW.match(survey.entry_text(e).lstrip("\ufeff").splitlines()[0]) for e in section.entries)
 
 
+def _table_row(survey: Survey, section: Section, paper: Paper) -> tuple[int, list[str]] | None:
+    """Where a new table row goes (right after the table's last row: no blank line may split
+    a table) and the row, or None when the table's shape cannot carry the paper."""
+    from tracker.survey import table
+
+    template = table.row_template(survey, section.entries)
+    if template is None:
+        return None
+    try:
+        row = table.render_row(survey.entry_text(template), paper, house_style(survey, section)[0])
+    except ValueError:
+        return None
+    if not table.reads_back(row, paper, expected_fields(paper)[0]):
+        return None
+    last = table.table_rows(survey, section.entries)[-1]
+    return last.end_line, [row]
+
+
 def style_key(raw: str) -> str:
     """An entry's shape with its values masked (title, authors, venue, year, urls, number):
     what is left is the style, e.g. `- **T**, V Y. [Paper](U)`."""
@@ -272,7 +290,15 @@ def add_papers(survey: Survey, papers: Sequence[Paper], section_headings: Mappin
             raise SurveyError(f"paper {paper.id!r}: field 'id' is not an arXiv id (like 2401.01234 or hep-th/9901001), "
                               "so there is no arXiv link to write for it")
         if _is_table(survey, section):
-            skipped.append((paper, f"section {section.heading!r} (line {section.line}) is a table; add this paper by hand"))
+            row = _table_row(survey, section, paper)
+            if row is None:
+                skipped.append((paper, f"section {section.heading!r} (line {section.line}) is a table tracker cannot "
+                                       "write a row for; add this paper by hand"))
+                continue
+            at, block = row
+            inserts.setdefault(at, []).extend(block)
+            by_id[paper.id] = by_title[folded] = 0
+            added.append((paper, section.heading))
             continue
         template = _template(survey, section)
         if section.entries and template is None:
