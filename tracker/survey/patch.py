@@ -22,6 +22,7 @@ from typing import Mapping, Sequence
 from tracker.errors import SurveyError
 from tracker.models import Entry, Paper, Section, split_arxiv_id
 from tracker.survey.parse import LIST_ITEM, TABLE_ROW, Survey, parse_survey, split_lines
+from tracker.survey import table
 from tracker.survey.fields import Item, add_period, escape, read_item, split_names, strip_period
 
 SEED_TEMPLATE = "1.  **Title.** `arXiv`  \n    *Authors.* [[PDF](https://arxiv.org/abs/0000.00000)], 2000.\n"
@@ -149,8 +150,6 @@ def _is_table(survey: Survey, section: Section) -> bool:
 def _table_row(survey: Survey, section: Section, paper: Paper) -> tuple[int, list[str]] | None:
     """Where a new table row goes (right after the table's last row: no blank line may split
     a table) and the row, or None when the table's shape cannot carry the paper."""
-    from tracker.survey import table
-
     template = table.row_template(survey, section.entries)
     if template is None:
         return None
