@@ -22,7 +22,8 @@ from tracker.classify.suggest import MIN_HITS, suggest
 from tracker.config import Config, Rule, SectionConfig
 from tracker.models import Paper
 
-MAX_ADDS = 5
+MAX_ADDS = 10
+MIN_EVIDENCE = 3  # decided papers a proposed term must be in: one day's decisions are few, two is an anecdote
 MAX_EXCLUDES = 5
 EXCLUDE_MAX_ACCEPTED_SHARE = 0.02  # an exclusion may hit at most this share of all accepted papers
 
@@ -171,7 +172,7 @@ def _candidates(config: Config, sections: Sequence[SectionConfig], decided: Sequ
         existing = {s.id: _terms(s.rule.any) for s in sections}
         found = suggest(positives, list(background) + rejected, existing, max_terms=MAX_ADDS, siblings=True)
         for sid, suggestion in found.items():
-            for c in suggestion.chosen:
+            for c in (c for c in suggestion.chosen if c.hits >= MIN_EVIDENCE):
                 out.append(RuleChange(sid, "any", "add", (c.term,), (c.term,) if c.case_sensitive else (),
                                       f"in {c.hits} of {c.papers} accepted papers, {c.background_hits} of {c.background} others",
                                       scope=bool(scope_terms) and c.term not in scope_terms))
@@ -185,7 +186,7 @@ def _candidates(config: Config, sections: Sequence[SectionConfig], decided: Sequ
             continue
         found = suggest({s.id: bad}, accepted, {s.id: _terms(s.rule.any)}, max_terms=MAX_EXCLUDES,
                         max_share=EXCLUDE_MAX_ACCEPTED_SHARE)
-        for c in found[s.id].chosen:
+        for c in (c for c in found[s.id].chosen if c.hits >= MIN_EVIDENCE):
             out.append(RuleChange(s.id, "not", "add", (c.term,), (c.term,) if c.case_sensitive else (),
                                   f"in {c.hits} of {c.papers} rejected papers it brought in, "
                                   f"{c.background_hits} of {c.background} accepted ones"))

@@ -78,11 +78,19 @@ class EditableConfig:
         return tomlkit.dumps(self.doc)
 
 
+RULE_KEYS = ("any", "all", "not", "regex", "case_sensitive")
+
+
 def _append(table: Table, key: str, terms: Iterable[str]) -> list[str]:
     values = table.get(key)
     if values is None:
         values = tomlkit.array()
-        table[key] = values
+        anchor = [k for k in table if k in RULE_KEYS]
+        try:  # next to the rule's other keys, not after the comments that open the next table
+            table.value._insert_after(anchor[-1], key, values) if anchor else table.append(key, values)
+        except (AttributeError, KeyError):
+            table[key] = values
+        values = table[key]
     present = {str(v) for v in values}
     added = []
     for term in terms:
