@@ -186,6 +186,22 @@ def learning_loop(labels: Path, background: list[Paper], abstracts: dict[str, st
     return rows, held, final
 
 
+def references(labels: Path, held: list[str], old) -> list[tuple[str, dict, int]]:
+    """The same held-out days under the shipped hand-written rules and the heading-word init."""
+    seed = FIXTURES / "seed" / "llm-survey.md"
+    test = [x for d in held for x in judged(labels, d)]
+    rows = []
+    shipped = load_config(ROOT / "config" / "tracker.toml")
+    rows.append(("shipped hand-written rules (config/tracker.toml)",
+                 measure(Classifier.from_config(shipped), test, {}), 0))
+    if old is not None:
+        with tempfile.TemporaryDirectory() as tmp:
+            conf = Path(tmp) / "tracker.toml"
+            conf.write_text(old.starter_config(load_survey(seed), seed, conf), encoding="utf-8")
+            rows.append(("heading-word init on the seed", measure(Classifier.from_config(load_config(conf)), test, {}), 0))
+    return rows
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--per-survey", type=int, default=40, help="held-out entries per survey (spread evenly)")
@@ -217,6 +233,8 @@ def main(argv: list[str] | None = None) -> None:
               f"({rows[0][1]['yes']} yes of {sum(1 for d in held for _ in judged(args.labels, d))} judged)\n")
         print("| rules | changes | shown | precision | recall | section precision | section recall |")
         print("|---|---:|---:|---:|---:|---:|---:|")
+        if label == "titles":
+            rows = references(args.labels, held, old) + rows
         for name, m, changes in rows:
             print(f"| {name} | {changes} | {m['shown']} | {m['precision']:.3f} | {m['recall']:.3f} | "
                   f"{m['section_precision']:.3f} | {m['section_recall']:.3f} |")

@@ -288,7 +288,7 @@ def suggest(
     for sid, papers in positives.items():
         pos_df, written = section_df[sid]
         n_other = len(bg) + (listed - len(papers) if siblings else 0)
-        have = {t.strip().lower() for t in existing.get(sid, ())}
+        have = {alt.strip().strip("*").lower() for t in existing.get(sid, ()) for alt in str(t).split("|")}
 
         def other(key: tuple[str, ...]) -> int:
             return bg_df.get(key, 0) + (list_df.get(key, 0) - pos_df[key] if siblings else 0)
