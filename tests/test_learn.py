@@ -213,3 +213,18 @@ def test_suggest_from_labeled_input_and_errors(tmp_path, run_cli):
     labeled.write_text("{not json\n", encoding="utf-8")
     code, out, err = run_cli("--config", str(path), "suggest", "--input", str(labeled), "--background", str(bg))
     assert code == 1 and "labeled.jsonl:1" in err
+
+
+def test_tune_changes_keep_the_rest_of_a_rule():
+    from tracker.classify.tune import RuleChange, apply_changes
+    from tracker.config import Rule, SectionConfig
+
+    rule = Rule(any=("mamba",), title_not=("medical",), unless=("language model",), fallback=True, min_score=2)
+    section = SectionConfig("ssm", "SSM", rule)
+    scope, (changed,) = apply_changes(Rule(any=("ssm",)), [section], [
+        RuleChange("ssm", "any", "add", ("ZeRO",), ("ZeRO",), scope=True),
+        RuleChange("ssm", "not", "add", ("lesion",))])
+    assert [str(t) for t in changed.rule.any] == ["mamba", "ZeRO"] and [str(t) for t in changed.rule.not_] == ["lesion"]
+    assert changed.rule.title_not == rule.title_not and changed.rule.unless == rule.unless
+    assert changed.rule.fallback and changed.rule.min_score == 2 and "ZeRO" in changed.rule.case_sensitive
+    assert [str(t) for t in scope.any] == ["ssm", "ZeRO"]

@@ -107,8 +107,7 @@ def _with_terms(rule: Rule, key: str, action: str, terms: Sequence[str], exact: 
         current = [t for t in current if t not in terms] or current
         cs = [t for t in cs if t not in terms or t in current]
     values[key] = current
-    return Rule(any=tuple(values["any"]), all_=tuple(tuple(_terms(g)) for g in rule.all_), not_=tuple(values["not"]),
-                regex=rule.regex, case_sensitive=tuple(cs), weights=dict(rule.weights), min_score=rule.min_score)
+    return replace(rule, any=tuple(values["any"]), not_=tuple(values["not"]), case_sensitive=tuple(cs))
 
 
 def apply_changes(scope: Rule, sections: Sequence[SectionConfig], changes: Iterable[RuleChange]) -> tuple[Rule, list[SectionConfig]]:
