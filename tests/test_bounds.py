@@ -344,3 +344,31 @@ def test_an_smtp_server_trickling_its_greeting_ends_at_the_session_deadline():
             exc, seconds = timed(lambda: session.send("t@example.org", "m@example.org", b"Subject: x\r\n\r\nx\r\n"))
     assert isinstance(exc, SmtpUnavailable) and "1.5s deadline" in str(exc), exc
     assert seconds < 6
+
+
+def test_sigterm_stops_the_daemon_within_10s_while_its_poll_hangs_on_a_trickling_server(tmp_path):
+    """The real signal path: `tracker run` catches up its first poll, which hangs on a
+    server trickling a byte every half second (deadline 120 s); SIGTERM ends it in time."""
+    import signal
+    import subprocess
+    import sys
+
+    with HostileServer(kind="trickle", interval=0.5) as server:
+        path = _config(tmp_path, server.url, survey=True)
+        path.write_text(path.read_text().replace("timeout_seconds = 1\ndeadline_seconds = 5",
+                                                 "timeout_seconds = 30\ndeadline_seconds = 120"))
+        proc = subprocess.Popen([sys.executable, "-m", "tracker", "--config", str(path), "run"],
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        deadline = time.monotonic() + 30
+        while server.requests < 1 and proc.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.05)  # waiting for the catch-up poll to reach the server, bounded
+        assert proc.poll() is None and server.requests == 1
+        began = time.monotonic()
+        proc.send_signal(signal.SIGTERM)
+        try:
+            out, err = proc.communicate(timeout=30)
+        finally:
+            proc.kill()
+        seconds = time.monotonic() - began
+    assert proc.returncode == 0 and seconds < 10, (seconds, err)
+    assert "run.stopping" in err and "run.stopped" in err and "Traceback" not in err
