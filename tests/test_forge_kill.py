@@ -34,7 +34,7 @@ args=("$@"); i=0
 while [ "${args[$i]}" = "-c" ]; do i=$((i+2)); done
 if [ "${args[$i]}" = "$KILL_AT" ] && [ ! -e "$KILL_MARK" ]; then
   touch "$KILL_MARK"
-  "$REAL_GIT" "$@" >/dev/null 2>&1 &
+  "$REAL_GIT" "$@" <&0 >/dev/null 2>&1 &  # <&0: a background job would read /dev/null (git apply's patch is on stdin)
   sleep "$KILL_DELAY"
   kill -KILL "$PPID" $!
   kill -KILL -- -$$ 2>/dev/null
