@@ -23,6 +23,7 @@ from tracker.commands.run import render_backlog, render_jobs
 from tracker.run.pipeline import KNOWN_SOURCES, PollReport, parse_sources, poll
 from tracker.store import Database, open_store, runs, status
 from tracker.store.classifications import sections_by_paper
+from tracker.store.decisions import Decision, latest_decisions
 from tracker.store.links import links_for
 from tracker.store.papers import iter_papers
 from tracker.timeutil import utcnow
@@ -100,19 +101,32 @@ def poll_cmd(app, since: datetime | None, source_text: str | None, now_text: str
 def export_lines(db: Database) -> Any:
     """PAPERS.jsonl lines with each paper's sections (best first) and links."""
     sections = sections_by_paper(db)
+    decided = latest_decisions(db)
     batch = []
     for paper in iter_papers(db):
         batch.append(paper)
         if len(batch) >= 500:
-            yield from _export_batch(db, batch, sections)
+            yield from _export_batch(db, batch, sections, decided)
             batch = []
-    yield from _export_batch(db, batch, sections)
+    yield from _export_batch(db, batch, sections, decided)
 
 
-def _export_batch(db: Database, papers: list, sections: dict[str, list[str]]) -> Any:
+def _section(paper_id: str, sections: list[str], decided: dict[str, Decision]) -> str | None:
+    """PAPERS.jsonl's `section` (what `patch` takes): the maintainer's choice, else the best
+    classification; none for a rejected or unclassified paper."""
+    d = decided.get(paper_id)
+    if d is not None and d.decision == "reject":
+        return None
+    return (d.section if d is not None else None) or (sections[0] if sections else None)
+
+
+def _export_batch(db: Database, papers: list, sections: dict[str, list[str]], decided: dict[str, Decision]) -> Any:
     links = links_for(db, [p.id for p in papers]) if papers else {}
     for p in papers:
         obj = p.to_json()
+        section = _section(p.id, sections.get(p.id, []), decided)
+        if section is not None:
+            obj["section"] = section
         obj["sections"] = sections.get(p.id, [])
         obj["links"] = [l.to_json() for l in links.get(p.id, [])]
         yield json.dumps(obj, ensure_ascii=False) + "\n"

@@ -8,6 +8,8 @@ variables, resolved only when a service is actually used (`Config.secret`).
 from __future__ import annotations
 
 import os
+import re
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -47,6 +49,7 @@ from tracker.config.types import (
 from tracker.errors import ConfigError
 
 DEFAULT_CONFIG = Path("config/tracker.toml")
+URL_SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.\-]*://")
 
 __all__ = [
     "DEFAULT_CONFIG", "DEFAULT_WEIGHTS", "ArxivConfig", "CitationsConfig", "Config", "DigestConfig", "EmailConfig", "GithubConfig",
@@ -118,7 +121,7 @@ def parse_config(raw: dict[str, Any], file: Path) -> Config:
         citations=optional_table(root, "citations", parse_citations) or CitationsConfig(),
         telegram=optional_table(root, "telegram", parse_telegram),
         email=optional_table(root, "email", parse_email),
-        github=optional_table(root, "github", parse_github),
+        github=_local_remote(optional_table(root, "github", parse_github), base),
         propose=optional_table(root, "propose", lambda t: ProposeConfig(auto_accept_score=t.get("auto_accept_score", float, 0.0))) or ProposeConfig(),
         schedule=optional_table(root, "schedule", parse_schedule) or ScheduleConfig(),
         log=optional_table(root, "log", parse_log) or LogConfig(),
@@ -129,3 +132,13 @@ def parse_config(raw: dict[str, Any], file: Path) -> Config:
     )
     root.done()
     return config
+
+
+def _local_remote(github: GithubConfig | None, base: Path) -> GithubConfig | None:
+    """git's reading of remote_url: `scheme://...` and scp-like `host:path` (a colon before any
+    slash) are URLs; anything else is a local path, and a relative one means the config's folder."""
+    url = github.remote_url if github is not None else ""
+    if github is None or URL_SCHEME.match(url) or ":" in url.split("/", 1)[0]:
+        return github
+    path = Path(url).expanduser()
+    return replace(github, remote_url=str(path if path.is_absolute() else Path(os.path.normpath(base / path))))

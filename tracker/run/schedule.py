@@ -147,6 +147,13 @@ def _service_missing(config: Config, name: str) -> str | None:
 
 def job_specs(config: Config) -> list[JobSpec]:
     """Every job in JOBS order; a disabled or unconfigured one carries its reason."""
+    try:
+        return _job_specs(config)
+    except ConfigError as exc:
+        raise ConfigError(f"{config.file}: {exc.message}", exc.hint) from None
+
+
+def _job_specs(config: Config) -> list[JobSpec]:
     sched = config.schedule
     tz = zone(sched.timezone)
     specs = []

@@ -1,0 +1,162 @@
+"""Acceptance findings from driving the `tracker` console script as a new user would:
+a config written from DESIGN.md's keys only, run from another folder, against a bare git
+remote and the GitHub stand-in. Each test reproduces one bug that was found that way."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from conftest import SEED
+from delivery_fixtures import sample_papers
+from test_forge_support import make_remote
+
+from tracker.config import load_config
+from tracker.models import Match, SectionScore
+from tracker.standins.github import GitHubStandin
+from tracker.store import open_store
+from tracker.store.classifications import save_classifications
+from tracker.store.decisions import record_decision
+from tracker.store.papers import upsert_papers
+
+TOKEN = "ghp_qaAcceptanceToken"
+
+# DESIGN.md's example keys, with every relative path relative to the config's folder.
+CONFIG = """[survey]
+path = "../lists/llm-survey.md"
+[store]
+path = "../data/tracker.db"
+[arxiv]
+api_url = "http://127.0.0.1:9/api/query"
+rss_url = "http://127.0.0.1:9/rss"
+categories = ["cs.CL", "cs.LG", "cs.AI"]
+delay_seconds = 0.0
+[scope]
+any = ["language model", "LLM"]
+[[sections]]
+id = "decoder-only"
+heading = "基于 Decoder-only 架构的大语言模型"
+any = ["GPT", "LLaMA", "decoder-only"]
+[[sections]]
+id = "encoder-only"
+heading = "基于 Encoder-only 架构的大语言模型"
+any = ["BERT", "encoder-only"]
+[propose]
+auto_accept_score = 0
+[schedule]
+timezone = "America/New_York"
+poll = "30 20 * * sun-thu"
+digest = "0 8 * * *"
+email = "0 8 * * mon"
+propose = "0 9 * * mon"
+"""
+
+
+def tracker(*args: str, cwd: Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    import os
+
+    full_env = {**os.environ, **(env or {})}
+    full_env.pop("TRACKER_CONFIG", None)
+    return subprocess.run([sys.executable, "-m", "tracker", *args], cwd=cwd, capture_output=True, text=True,
+                          env=full_env, timeout=120)
+
+
+def user_folder(tmp_path: Path, extra: str = "") -> Path:
+    """tmp/lists/llm-survey.md, tmp/cfg/tracker.toml; returns the config file."""
+    (tmp_path / "lists").mkdir(parents=True)
+    (tmp_path / "lists" / "llm-survey.md").write_text(SEED.read_text(encoding="utf-8"), encoding="utf-8")
+    (tmp_path / "cfg").mkdir()
+    cfg = tmp_path / "cfg" / "tracker.toml"
+    cfg.write_text(CONFIG + extra, encoding="utf-8")
+    return cfg
+
+
+def store_decided(cfg: Path, how_many: int = 3) -> list[str]:
+    """Real listed papers stored and classified as decoder-only; the first accepted, the second
+    moved to encoder-only, the third rejected."""
+    config = load_config(cfg)
+    db = open_store(config.store.path)
+    papers = sample_papers(how_many)
+    upsert_papers(db, papers, "api")
+    section = config.section("decoder-only")
+    save_classifications(
+        db, [(p.id, [SectionScore(section.id, section.heading, 3.0, (Match("GPT", "title"),))]) for p in papers], "t"
+    )
+    decisions = [("accept", None), ("move", "encoder-only"), ("reject", None)]
+    for paper, (decision, target) in zip(papers, decisions):
+        record_decision(db, paper.id, decision, target)
+    db.conn.close()
+    return [p.id for p in papers]
+
+
+def one_error_line(stderr: str) -> str:
+    lines = [line for line in stderr.splitlines() if line.strip()]
+    assert "Traceback" not in stderr, stderr
+    errors = [line for line in lines if line.startswith("error: ")]
+    assert len(errors) == 1, stderr
+    return errors[0]
+
+
+def test_relative_local_remote_url_resolves_against_the_config_folder(tmp_path):
+    """github.remote_url = "../remote.git" (a local path, as DESIGN allows) was handed to git
+    as is, so `propose --pr` run from any other folder failed: "repository does not exist"."""
+    make_remote(tmp_path, SEED.read_text(encoding="utf-8"))  # tmp/remote.git
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    with GitHubStandin(token=TOKEN) as gh:
+        cfg = user_folder(tmp_path, (
+            '[github]\nremote_url = "../remote.git"\nrepo = "owner/survey"\nbase = "main"\n'
+            f'survey_path = "README.md"\nbranch = "tracker/proposals"\napi_url = "{gh.url}"\ntoken_env = "QA_GH_TOKEN"\n'
+        ))
+        assert load_config(cfg).github.remote_url == str(tmp_path / "remote.git")
+        ids = store_decided(cfg)
+        done = tracker("--config", str(cfg), "propose", "--pr", cwd=elsewhere, env={"QA_GH_TOKEN": TOKEN})
+        assert done.returncode == 0, done.stderr
+        assert len(gh.pulls) == 1
+    pushed = subprocess.run(["git", "--git-dir", str(tmp_path / "remote.git"), "show", "tracker/proposals:README.md"],
+                            capture_output=True, text=True, check=True).stdout
+    assert f"arxiv.org/abs/{ids[0]}" in pushed and f"arxiv.org/abs/{ids[2]}" not in pushed
+
+
+def test_git_urls_are_left_alone(tmp_path):
+    for url in ("git@github.com:owner/survey.git", "https://github.com/owner/survey.git", "file:///srv/survey.git",
+                "/srv/git/survey.git"):
+        cfg = user_folder(tmp_path / url.replace("/", "_").replace(":", "_"),
+                          f'[github]\nremote_url = "{url}"\nrepo = "owner/survey"\n')
+        assert load_config(cfg).github.remote_url == url
+
+
+def test_export_lines_carry_the_section_patch_takes(tmp_path):
+    """`export` wrote `sections` only, never PAPERS.jsonl's `section`, so its output could not be
+    fed to `tracker patch` (DESIGN: PAPERS.jsonl is export's output and patch's input). A moved
+    paper's `section` is the maintainer's, a rejected one has none."""
+    cfg = user_folder(tmp_path)
+    accepted, moved, rejected = store_decided(cfg)
+    done = tracker("--config", "cfg/tracker.toml", "export", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    rows = {r["id"]: r for r in map(json.loads, done.stdout.splitlines())}
+    assert rows[accepted]["section"] == "decoder-only"
+    assert rows[moved]["section"] == "encoder-only" and rows[moved]["sections"] == ["decoder-only"]
+    assert "section" not in rows[rejected]
+    kept = tmp_path / "kept.jsonl"
+    kept.write_text("".join(json.dumps(r) + "\n" for r in rows.values() if "section" in r), encoding="utf-8")
+    patched = tracker("--config", "cfg/tracker.toml", "patch", "lists/llm-survey.md", "--input", str(kept), cwd=tmp_path)
+    assert patched.returncode == 0, patched.stderr
+    added = [line for line in patched.stdout.splitlines() if line.startswith("+") and "arxiv.org/abs/" in line]
+    assert any(accepted in line for line in added) and any(moved in line for line in added)
+
+
+def test_bad_schedule_values_name_the_config_file(tmp_path):
+    """A bad crontab or time zone said "error: key 'schedule.poll': ..." without the file."""
+    for old, new, key in (('poll = "30 20 * * sun-thu"', 'poll = "99 20 * * *"', "schedule.poll"),
+                          ('timezone = "America/New_York"', 'timezone = "Mars/Olympus"', "schedule.timezone")):
+        folder = tmp_path / key
+        folder.mkdir()
+        cfg = user_folder(folder)
+        cfg.write_text(CONFIG.replace(old, new), encoding="utf-8")
+        done = tracker("--config", str(cfg), "status", cwd=folder)
+        assert done.returncode == 1
+        line = one_error_line(done.stderr)
+        assert str(cfg) in line and key in line
