@@ -208,6 +208,14 @@ def test_suggest_from_labeled_input_and_errors(tmp_path, run_cli):
     assert code == 0, err
     data = json.loads(out)
     assert data["sections"][0]["section"] == "ssm" and data["sections"][0]["candidates"][0]["term"].startswith("quasar")
+    before = path.read_text(encoding="utf-8")
+    code, out, err = run_cli("--config", str(path), "suggest", "--input", str(labeled), "--background", str(bg),
+                             "--section", "ssm", "--write")
+    assert code == 0 and "wrote" in err, err
+    after = path.read_text(encoding="utf-8")
+    assert after.replace('"hyena", "quasar', '"hyena"').count("\n") == before.count("\n")  # only the any line changed
+    assert "# my curated rules: keep this comment" in after and "# trailing comment" in after
+    assert "quasar" in [str(t).split()[0] for t in load_config(path).sections[0].rule.any]
     code, out, err = run_cli("--config", str(path), "suggest", "--section", "nope")
     assert code == 1 and "unknown section 'nope'" in err
     labeled.write_text("{not json\n", encoding="utf-8")
@@ -228,3 +236,20 @@ def test_tune_changes_keep_the_rest_of_a_rule():
     assert changed.rule.title_not == rule.title_not and changed.rule.unless == rule.unless
     assert changed.rule.fallback and changed.rule.min_score == 2 and "ZeRO" in changed.rule.case_sensitive
     assert [str(t) for t in scope.any] == ["ssm", "ZeRO"]
+
+
+def test_init_abstracts_are_fetched_once_into_the_new_configs_store(tmp_path, run_cli):
+    rows = _sample(12)
+    survey = tmp_path / "list.md"
+    survey.write_text("# L\n## Part\n" + "".join(f"- [{r['title']}](https://arxiv.org/abs/{r['id']})\n" for r in rows[:6]),
+                      encoding="utf-8")
+    out = tmp_path / "conf" / "tracker.toml"
+    with ArxivReplay(listings=rows) as server:
+        code, _, err = run_cli("init", str(survey), "--out", str(out), "--abstracts", "--api-url", server.api_url)
+        assert code == 0, err
+        assert "abstracts: 6 of 6 entries with an arXiv id (1 requests)" in err
+        code, _, err = run_cli("init", str(survey), "--out", str(out), "--abstracts", "--api-url", server.api_url, "--force")
+        assert code == 0 and "(0 requests)" in err
+        assert len(server.api_requests()) == 1
+    assert "titles and abstracts" in out.read_text(encoding="utf-8")
+    load_config(out)

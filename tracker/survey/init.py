@@ -27,6 +27,7 @@ from tracker.survey.parse import Survey
 MIN_ENTRIES = 3      # fewer entries than this: a placeholder, not rules learned from one or two titles
 MAX_TERMS = 10
 MAX_SCOPE_TERMS = 20
+SCOPE_MIN_COVERAGE = 0.5  # a [scope] gate only when its terms cover at least half of the list's entries
 MAX_SCOPE_SHARE = 0.1  # the gate may be broader than a section: a paper also needs a section's term
 SCOPE = "(scope)"
 
@@ -129,6 +130,9 @@ def learn_starter(
     found = suggest(learnable, background, max_terms=MAX_TERMS, max_share=max_share, siblings=True) if learnable else {}
     everything = [p for ps in papers.values() for p in ps]
     scope = suggest({SCOPE: everything}, background, max_terms=MAX_SCOPE_TERMS, max_share=MAX_SCOPE_SHARE, cover=True)[SCOPE].chosen
+    covered = len(set().union(*(c.covers for c in scope))) if scope else 0
+    if covered < SCOPE_MIN_COVERAGE * len(everything):
+        scope = []  # no few words say what the whole list is about: a gate would only block its own topics
     starter = Starter("", learned={sid: s.chosen for sid, s in found.items() if s.chosen})
     arxiv = ArxivConfig()
     lines = [
@@ -159,8 +163,8 @@ def learn_starter(
     if scope:
         lines += ["[scope]", *rule_lines(scope)]
     else:
-        starter.warnings.append("no term sets the list's entries apart from the background: no [scope] gate written")
-        lines += ["# [scope]", '# any = ["..."]']
+        lines += ["# No few terms cover most of the list's entries, so no gate: each section's terms decide alone.",
+                  "# [scope]", '# any = ["..."]']
     fallback = not starter.learned
     if fallback:
         starter.warnings.append("no section could be learned: each section lists its entries' own titles as terms "
