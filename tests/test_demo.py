@@ -47,3 +47,43 @@ def test_demo_runs_the_whole_cycle_against_the_standins(tmp_path):
     assert len(accepted) == 2 and all("(telegram)" in decisions[0] for _ in accepted)
     assert set(accepted) <= ids
     assert (tmp_path / "patch-two-papers.diff").read_text(encoding="utf-8").count("\n+") >= 4
+
+
+def test_demo_previews_a_users_own_list_and_rules_without_credentials(tmp_path, monkeypatch):
+    """`tracker demo --config FILE`: the user's survey and rules, their services swapped
+    for the stand-ins, so the digest, email and patch show before any token exists."""
+    import shutil
+
+    from conftest import SURVEYS
+
+    monkeypatch.delenv("MY_BOT_TOKEN", raising=False)
+    home = tmp_path / "mine"
+    home.mkdir()
+    shutil.copy(SURVEYS / "thunlp-PLMpapers__README.md", home / "README.md")
+    config = home / "tracker.toml"
+    config.write_text(
+        '[survey]\npath = "README.md"\n'
+        '[arxiv]\ncategories = ["cs.CL"]\n'
+        '[[sections]]\nid = "compression"\nheading = "Papers on Model Compression & Acceleration"\n'
+        'any = ["distillation", "quantization", "pruning", "model compression"]\n'
+        '[[sections]]\nid = "finetuning"\nheading = "Papers on Finetuning or Adaptation"\n'
+        'any = ["fine-tuning", "LoRA", "adapter"]\n'
+        '[telegram]\ntoken_env = "MY_BOT_TOKEN"\nchat_ids = [1]\n',
+        encoding="utf-8",
+    )
+    lines: list[str] = []
+    summary = run_demo(tmp_path / "out", lines.append, config_file=config)
+
+    assert summary["jobs"] == {"poll": "ok", "digest": "ok", "email": "ok", "propose": "ok"}
+    assert summary["telegram_messages"] >= 1 and summary["emails"] == 1
+    shown = "\n".join(lines)
+    assert str(home / "README.md") in shown and "Papers on Model Compression" in shown
+    remote = tmp_path / "out" / "demo" / "survey.git"
+    proposed = subprocess.run(["git", "--git-dir", str(remote), "diff", "main", "tracker/proposals"],
+                              capture_output=True, text=True, check=True).stdout
+    assert "Must-Read Papers on Pre-trained Language Models" in subprocess.run(
+        ["git", "--git-dir", str(remote), "show", "main:README.md"], capture_output=True, text=True, check=True).stdout
+    assert proposed.count("\n+") >= 2 and "\n-" not in proposed.replace("\n---", "")
+    sections = {s.heading for s in load_survey(home / "README.md").sections}
+    assert {"Papers on Model Compression & Acceleration", "Papers on Finetuning or Adaptation"} <= sections
+    assert (tmp_path / "out" / "patch-two-papers.diff").read_text(encoding="utf-8").count("\n+") >= 2

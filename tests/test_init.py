@@ -31,7 +31,8 @@ def hits(term: str, case_sensitive: bool, papers: list[Paper]) -> int:
 
 
 @pytest.mark.parametrize("path", ALL_SURVEYS, ids=lambda p: p.name)
-def test_starter_config_loads_and_every_term_is_learned(path, tmp_path, background):
+def test_starter_config_loads_and_every_term_is_learned(path, tmp_path, background, monkeypatch):
+    monkeypatch.chdir(tmp_path)
     out = tmp_path / "conf" / "tracker.toml"
     out.parent.mkdir()
     survey = load_survey(path)
@@ -40,7 +41,10 @@ def test_starter_config_loads_and_every_term_is_learned(path, tmp_path, backgrou
     config = load_config(out)
     Classifier.from_config(config)  # every term compiles
     assert config.survey.path == path.resolve()
-    assert config.store.path == out.parent / "data" / "tracker.db"
+    # data/ and out/ of the folder init ran in, like the bundled config/tracker.toml
+    # (../data) and the Actions workflow (data/ of the checkout), not conf/data/
+    assert config.store.path == tmp_path / "data" / "tracker.db"
+    assert config.out_dir == tmp_path / "out"
     by_id = {s.id: s for s in survey.sections}
     assert config.sections and {s.id for s in config.sections} <= set(by_id)
     assert config.telegram is None and config.email is None and config.github is None

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import sys
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -13,7 +14,7 @@ from typing import Any, Callable
 
 import click
 
-from tracker.config import Config, load_config
+from tracker.config import DATA_DIR_ENV, Config, load_config, with_data_dir
 from tracker.errors import TrackerError
 from tracker.logs import log, setup_logging
 from tracker.models import open_input
@@ -30,7 +31,7 @@ class App:
     @property
     def config(self) -> Config:
         if self._config is None:
-            self._config = load_config(self.config_path)
+            self._config = with_data_dir(load_config(self.config_path), os.environ.get(DATA_DIR_ENV))
             setup_logging(self._config.log.level, self._config.log.format)
             log(logging.getLogger("tracker.cli"), logging.DEBUG, "config.loaded", file=str(self.config_path),
                 sections=len(self._config.sections), store=str(self._config.store.path))

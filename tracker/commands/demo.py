@@ -15,9 +15,15 @@ from tracker.commands.common import json_option, print_json
 @click.command("demo")
 @click.option("--out", "out", type=click.Path(file_okay=False, path_type=Path), default=Path("out"), show_default=True,
               help="Folder for the demo's config, database and everything the stand-ins received.")
+@click.option("--config", "config_file", type=click.Path(dir_okay=False, exists=True, path_type=Path), default=None,
+              help="Preview your own list and rules (survey, [scope], [[sections]], [arxiv] categories) instead of "
+                   "the bundled ones; its services are replaced by the stand-ins, so no credential is needed.")
 @json_option
-def demo(out: Path, as_json: bool) -> None:
-    """Run poll, digest, email, triage and a PR draft against local stand-ins (no network)."""
+def demo(out: Path, config_file: Path | None, as_json: bool) -> None:
+    """Run poll, digest, email, triage and a PR draft against local stand-ins (no network).
+
+    With --config, the same offline cycle on your own survey and rules, against the
+    recorded listings: the digest, the weekly email and the patch as they would look."""
     from tracker.run.demo import run_demo
     from tracker.logs import setup_logging
 
@@ -37,7 +43,7 @@ def demo(out: Path, as_json: bool) -> None:
                 tasks[source] = bar.add_task(source, total=None)
             bar.update(tasks[source], completed=fetched)
 
-        summary = run_demo(out.resolve(), say, progress)
+        summary = run_demo(out.resolve(), say, progress, config_file)
     if as_json:
         print_json(summary)
         return

@@ -50,11 +50,12 @@ from tracker.errors import ConfigError
 
 DEFAULT_CONFIG = Path("config/tracker.toml")
 URL_SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.\-]*://")
+DATA_DIR_ENV = "TRACKER_DATA_DIR"
 
 __all__ = [
     "DEFAULT_CONFIG", "DEFAULT_WEIGHTS", "ArxivConfig", "CitationsConfig", "Config", "DigestConfig", "EmailConfig", "GithubConfig",
     "LinksConfig", "LogConfig", "ProposeConfig", "Rule", "ScheduleConfig", "SectionConfig", "StoreConfig", "SurveyConfig",
-    "TelegramConfig", "load_config", "parse_config", "resolve_config_path",
+    "TelegramConfig", "DATA_DIR_ENV", "load_config", "parse_config", "resolve_config_path", "with_data_dir",
 ]
 
 
@@ -142,3 +143,11 @@ def _local_remote(github: GithubConfig | None, base: Path) -> GithubConfig | Non
         return github
     path = Path(url).expanduser()
     return replace(github, remote_url=str(path if path.is_absolute() else Path(os.path.normpath(base / path))))
+def with_data_dir(config: Config, data_dir: str | Path | None) -> Config:
+    """`$TRACKER_DATA_DIR` (set by the Docker image, the systemd unit and the Actions
+    workflow) puts the database and out/ there whatever the file says, so a config
+    written by `tracker init` works unchanged in every deployment."""
+    if not data_dir:
+        return config
+    folder = Path(data_dir).expanduser().absolute()
+    return replace(config, store=StoreConfig(path=folder / "tracker.db"), out_dir=folder / "out")

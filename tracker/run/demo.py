@@ -27,6 +27,7 @@ from zoneinfo import ZoneInfo
 
 import tomli_w
 
+from tracker.bundled import bundled
 from tracker.config import Config, load_config
 from tracker.errors import TrackerError
 from tracker.fsutil import atomic_write
@@ -35,8 +36,7 @@ from tracker.standins.arxiv_feeds import SAMPLE_LISTINGS as LISTINGS
 from tracker.store.decisions import all_decisions
 from tracker.store.status import section_counts, totals
 
-ROOT = Path(__file__).resolve().parents[2]
-DEFAULT_CONFIG = ROOT / "config" / "tracker.toml"
+NO_RECORDINGS = Path("/nonexistent/tracker-demo-recordings")  # serve the listings only, checkout or wheel alike
 DEMO_NOW = datetime(2025, 10, 31, 21, 0, tzinfo=ZoneInfo("America/New_York"))
 CHAT_ID = 424242
 MAINTAINER_ID = 1001
@@ -169,8 +169,24 @@ def write_outputs(out: Path, s: Standins) -> list[Path]:
     return written
 
 
-def run_demo(out: Path, say: Say, progress: Callable[[str, int], None] | None = None) -> dict[str, Any]:
-    """Run the whole cycle; returns a summary. `out` is wiped of previous demo state first."""
+def read_base(config_file: Path | None) -> tuple[dict[str, Any], Path]:
+    """The config the demo starts from (the user's own, or the bundled one) and its survey."""
+    file = config_file or bundled("tracker.toml")
+    load_config(file)  # the same validation, and the same one-line errors, as every other command
+    base = tomllib.loads(file.read_text(encoding="utf-8"))
+    survey = Path(base["survey"]["path"]).expanduser()
+    survey = survey if survey.is_absolute() else file.parent.absolute() / survey
+    if not survey.is_file():
+        raise TrackerError(f"{file}: survey.path {survey} does not exist")
+    return base, survey.resolve()
+
+
+def run_demo(out: Path, say: Say, progress: Callable[[str, int], None] | None = None,
+             config_file: Path | None = None) -> dict[str, Any]:
+    """Run the whole cycle; returns a summary. `out` is wiped of previous demo state first.
+
+    `config_file`: preview a user's own list and rules (their services are replaced by
+    the stand-ins, so no credential is needed); default the bundled config."""
     from tracker.run import runner
     from tracker.commands.survey import format_survey
     from tracker.propose.forge import init_bare_remote
@@ -184,8 +200,7 @@ def run_demo(out: Path, say: Say, progress: Callable[[str, int], None] | None = 
     from tracker.store import open_store
     from tracker.survey.parse import load_survey
 
-    base = tomllib.loads(DEFAULT_CONFIG.read_text(encoding="utf-8"))
-    survey_path = (DEFAULT_CONFIG.parent / base["survey"]["path"]).resolve()
+    base, survey_path = read_base(config_file)
     for stale in ("demo", "telegram", "email"):
         shutil.rmtree(out / stale, ignore_errors=True)
     (out / "demo").mkdir(parents=True, exist_ok=True)
@@ -195,15 +210,15 @@ def run_demo(out: Path, say: Say, progress: Callable[[str, int], None] | None = 
         remote = out / "demo" / "survey.git"
         init_bare_remote(remote, {"README.md": survey_path.read_text(encoding="utf-8")})
         s = Standins(
-            arxiv=stack.enter_context(ArxivReplay(LISTINGS)),
+            arxiv=stack.enter_context(ArxivReplay(LISTINGS, fixtures=NO_RECORDINGS)),
             telegram=stack.enter_context(TelegramStandin(token=TOKENS["TRACKER_DEMO_TELEGRAM_TOKEN"])),
             smtp=stack.enter_context(SmtpStandin()),
             github=stack.enter_context(GitHubStandin(token=TOKENS["TRACKER_DEMO_GITHUB_TOKEN"])),
             remote=remote,
         )
-        config_file = out / "demo" / "tracker.toml"
-        atomic_write(config_file, tomli_w.dumps(demo_config(base, out, s, survey_path)))
-        config = load_config(config_file)
+        demo_file = out / "demo" / "tracker.toml"
+        atomic_write(demo_file, tomli_w.dumps(demo_config(base, out, s, survey_path)))
+        config = load_config(demo_file)
         say(f"[bold]1. The survey[/] {survey_path}")
         survey = load_survey(config.survey.path)
         say(format_survey(survey))
@@ -253,7 +268,7 @@ def run_demo(out: Path, say: Say, progress: Callable[[str, int], None] | None = 
         db.close()
     failed = [r.job for r in results if not r.ok]
     summary = {
-        "config": str(config_file),
+        "config": str(demo_file),
         "papers": total,
         "jobs": {r.job: r.outcome for r in results},
         "telegram_messages": len([p for p in written if p.parent.name == "telegram"]),

@@ -16,7 +16,9 @@ from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator
 from xml.sax.saxutils import escape, quoteattr
 
-SAMPLE_LISTINGS = Path(__file__).resolve().parents[2] / "tests" / "fixtures" / "listings" / "sample-2025-10-29_31.jsonl.gz"
+from tracker.bundled import bundled
+
+SAMPLE_LISTINGS = bundled("listings.jsonl.gz")
 _WORDS = re.compile(r"[^0-9a-z]+")
 
 
