@@ -121,6 +121,8 @@ def test_cli_once_exits_1_when_a_stage_failed_and_prints_each(tmp_path, run_cli,
     path = write_config(tmp_path, ALL_SERVICES)
     rec = Recorder(behave={"digest": lambda: 1 / 0})
     monkeypatch.setattr(runner, "default_stages", rec.stages)
+    monkeypatch.setenv("TEST_TELEGRAM_TOKEN", "1:t")
+    monkeypatch.setenv("GITHUB_TOKEN", "ghp_t")
     code, out, err = run_cli("--config", str(path), "run", "--once", "--now", "2024-01-08T15:00:00Z")
     assert code == 1, err
     assert rec.names == ["poll", "digest", "email", "propose"]

@@ -119,8 +119,11 @@ def start_driver(config: Path, *args: str):
     import subprocess
     import sys
 
+    import os
+
+    env = {**os.environ, "TEST_TELEGRAM_TOKEN": "1:driver-token"}  # `run` refuses to start without the secret
     return subprocess.Popen([sys.executable, "-c", DRIVER, str(config), *args], stdin=subprocess.PIPE,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, bufsize=1)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, bufsize=1, env=env)
 
 
 def read_until(stream, word: str) -> list[str]:

@@ -27,6 +27,7 @@ from tracker.store.decisions import Decision, latest_decisions
 from tracker.store.links import links_for
 from tracker.store.papers import iter_papers
 from tracker.timeutil import utcnow
+from tracker.survey.headings import require_headings
 
 
 def _progress_bar():
@@ -201,6 +202,10 @@ def build_status(config: Config, db: Database, now: datetime) -> dict[str, Any]:
 def status_cmd(app, as_json: bool) -> None:
     """Show the last run per source, paper counts per section, each job's last and next run, and the delivery backlog."""
     config = app.config
+    try:
+        require_headings(config)
+    except TrackerError as exc:  # reported, but status still shows the state (the Docker healthcheck reads it)
+        click.echo(f"warning: {exc}", err=True)
     exists = config.store.path.exists()
     data = build_status(config, open_store(config.store.path if exists else ":memory:"), utcnow())
     if not exists:

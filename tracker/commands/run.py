@@ -51,6 +51,7 @@ def run_cmd(app, once: bool, now_text: str | None, as_json: bool) -> None:
         raise click.UsageError("--now only works with --once")
     clock = pinned_clock(now_text) if now_text else utcnow
     config = app.config
+    start_checks(config)
     stop = threading.Event()
     with exclusive(config.data_dir / "run.lock", "tracker run"), runner.stop_on_signals(stop):
         if not once:
@@ -72,6 +73,27 @@ def run_cmd(app, once: bool, now_text: str | None, as_json: bool) -> None:
     if not all(r.ok for r in results):
         click.echo("error: a stage failed (see above; the others still ran)", err=True)
         sys.exit(1)
+
+
+def start_checks(config) -> None:
+    """The offline part of `tracker check` at start: refuse to run without a secret,
+    with a heading typo or an unwritable store."""
+    import logging
+
+    from tracker.errors import TrackerError
+    from tracker.logs import log
+    from tracker.run.check import run_checks
+
+    logger = logging.getLogger("tracker.run")
+    checks = run_checks(config, network=False)
+    for c in checks:
+        if not c.skipped:
+            log(logger, logging.INFO if c.ok else logging.WARNING, "check.ok" if c.ok else "check.failed",
+                check=c.name, detail=c.detail, **({"fix": c.fix} if not c.ok and c.fix else {}))
+    blocking = [c for c in checks if c.blocking and not c.ok]
+    if blocking:
+        raise TrackerError(f"not starting: {blocking[0].detail}" + (f" (and {len(blocking) - 1} more)" if len(blocking) > 1 else ""),
+                           blocking[0].fix)
 
 
 def render_jobs(rows: list[dict]) -> list[str]:

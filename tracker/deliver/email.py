@@ -151,6 +151,11 @@ class SmtpSession:
                 self.conn.close()
             self.conn = None
 
+    def probe(self) -> None:
+        """Connect, secure and log in as a send would, then hang up without sending (`tracker check`)."""
+        self.conn = self._connect()
+        self.close()
+
     def _connect(self) -> smtplib.SMTP:
         cfg = self.cfg
         context = ssl.create_default_context()

@@ -222,6 +222,16 @@ class TelegramClient:
             log(logger, logging.WARNING, "telegram.confirm_failed", offset=offset, error=scrub(str(exc)),
                 hint="the last updates may be handled again after a restart")
 
+    async def get_chat(self, chat_id: int | str) -> dict[str, Any]:
+        """The chat as raw JSON (`tracker check`: is each configured chat reachable?)."""
+
+        async def raw() -> Any:
+            with warnings.catch_warnings():
+                warnings.filterwarnings("ignore", message="Please use 'Bot.getChat'", category=PTBUserWarning)
+                return await self.bot.do_api_request("getChat", api_kwargs={"chat_id": chat_id})
+
+        return await self.call("getChat", chat_id, raw)
+
     async def get_updates(self, offset: int | None, timeout: int) -> list[dict[str, Any]]:
         """Raw update dicts: PTB's own parsing would raise on one malformed update and, since
         its offset is then never confirmed, fail the same way after every restart."""

@@ -358,6 +358,11 @@ class GitHub:
         except ValueError:
             raise ForgeError(f"GitHub API {what} answered {resp.status_code} with a body that is not JSON") from None
 
+    def repository(self) -> dict[str, Any]:
+        """The repository as the token sees it; `permissions.push` says whether it may push."""
+        data = self._call("GET", f"/repos/{self.repo}")
+        return data if isinstance(data, dict) else {}
+
     def find_open(self, branch: str) -> PullRequest | None:
         data = self._call("GET", f"/repos/{self.repo}/pulls", params={"state": "open", "head": f"{self.owner}:{branch}"})
         if not isinstance(data, list):

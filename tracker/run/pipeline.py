@@ -33,6 +33,7 @@ from tracker.sources import HostGate, Http, arxiv_api, arxiv_rss
 from tracker.store import Database, runs
 from tracker.store.classifications import save_classifications
 from tracker.store.papers import upsert_papers
+from tracker.survey.headings import require_headings
 from tracker.timeutil import iso, utc
 
 logger = logging.getLogger("tracker.run.pipeline")
@@ -365,6 +366,7 @@ def poll(
     """Poll each source in turn; `inject` may carry sleep, clock and transport for tests.
     With `link_works`, every stored paper is also linked to the listed works it names."""
     names = parse_sources(sources)
+    require_headings(config)
     if CITATIONS in names and config.citations.provider == "none":
         raise ConfigError(f"{config.file}: key 'citations.provider' is \"none\"; set it to \"semantic_scholar\" to poll citations")
     classifier = classifier if classifier is not None else default_classifier(config)

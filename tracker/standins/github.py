@@ -20,6 +20,7 @@ from tracker.standins.server import LoopbackServer
 
 PULLS = re.compile(r"^/repos/([^/]+)/([^/]+)/pulls$")
 PULL = re.compile(r"^/repos/([^/]+)/([^/]+)/pulls/(\d+)$")
+REPO = re.compile(r"^/repos/([^/]+)/([^/]+)$")
 
 
 @dataclass(frozen=True)
@@ -48,6 +49,7 @@ class GitHubStandin(LoopbackServer):
     pulls: dict[int, dict[str, Any]] = field(default_factory=dict)
     faults: list[Fault] = field(default_factory=list)
     next_number: int = 1
+    push: bool = True  # what GET /repos/{owner}/{name} reports in permissions.push
     _lock: threading.Lock = field(default_factory=threading.Lock)
     name = "github-standin"
 
@@ -104,6 +106,10 @@ class GitHubStandin(LoopbackServer):
                 return 200, found
             if m and method == "POST":
                 return self._create(m.group(1), m.group(2), body)
+            m = REPO.match(path)
+            if m and method == "GET":
+                return 200, {"full_name": f"{m.group(1)}/{m.group(2)}", "default_branch": "main",
+                             "permissions": {"admin": False, "push": self.push, "pull": True}}
             m = PULL.match(path)
             if m and int(m.group(3)) in self.pulls:
                 pr = self.pulls[int(m.group(3))]

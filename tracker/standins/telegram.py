@@ -189,6 +189,12 @@ class TelegramStandin(LoopbackServer):
         bot_id = int(self.token.split(":")[0]) if self.token.split(":")[0].isdigit() else 1
         return 200, {"id": bot_id, "is_bot": True, "first_name": "tracker", "username": "tracker_standin_bot"}
 
+    def _m_getChat(self, params: dict[str, Any]) -> tuple[int, Any]:
+        try:
+            return 200, self._chat(params.get("chat_id"))
+        except (TypeError, ValueError):
+            return 400, "Bad Request: chat not found"
+
     def _m_sendMessage(self, params: dict[str, Any]) -> tuple[int, Any]:
         if not str(params.get("text") or "").strip():
             return 400, "Bad Request: message text is empty"

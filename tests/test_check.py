@@ -1,0 +1,150 @@
+"""`tracker check` against the stand-ins: every configured service asked for real,
+one line per check with the fix, exit 1 if any fails; `run` refuses to start on a
+missing secret or a heading typo; status and poll catch the typo too."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import time
+
+import pytest
+
+from conftest import ROOT
+from tracker.propose.forge import init_bare_remote
+from tracker.standins.arxiv import ArxivReplay
+from tracker.standins.github import GitHubStandin
+from tracker.standins.server import SilentPort, closed_port
+from tracker.standins.smtp import SmtpStandin
+from tracker.standins.telegram import TelegramStandin
+
+TOKEN = "4242:check-token"
+SECTIONS = (ROOT / "config" / "tracker.toml").read_text(encoding="utf-8").split("[[sections]]", 1)[1]
+
+
+def write(tmp_path, services: str, sections: str = SECTIONS):
+    shutil.copy(ROOT / "config" / "llm-survey.md", tmp_path / "llm-survey.md")
+    config = tmp_path / "tracker.toml"
+    config.write_text(f'[survey]\npath = "llm-survey.md"\n[store]\npath = "data/tracker.db"\n{services}\n'
+                      f"[[sections]]{sections}", encoding="utf-8")
+    return config
+
+
+def arxiv_table(url: str) -> str:
+    return f'[arxiv]\napi_url = "{url}"\nrss_url = "{url}"\ndelay_seconds = 0\n'
+
+
+@pytest.fixture
+def standins(tmp_path, monkeypatch):
+    monkeypatch.setenv("TG_TOKEN", TOKEN)
+    monkeypatch.setenv("SMTP_USER", "maintainer")
+    monkeypatch.setenv("SMTP_PASSWORD", "app-password")
+    monkeypatch.setenv("GH_TOKEN", "ghp_check")
+    remote = tmp_path / "survey.git"
+    init_bare_remote(remote, {"README.md": "# survey\n"})
+    with ArxivReplay(limit=20) as arxiv, TelegramStandin(token=TOKEN) as tg, \
+            SmtpStandin(credentials=("maintainer", "app-password")) as smtp, GitHubStandin(token="ghp_check") as gh:
+        yield {"arxiv": arxiv, "tg": tg, "smtp": smtp, "gh": gh, "remote": remote}
+
+
+def services(s, arxiv_url: str | None = None, tg_url: str | None = None, smtp_port: int | None = None) -> str:
+    return (arxiv_table(arxiv_url or s["arxiv"].api_url)
+            + f'[telegram]\napi_url = "{tg_url or s["tg"].url}"\ntoken_env = "TG_TOKEN"\nchat_ids = [1001, -2002]\n'
+            + f'[email]\nhost = "127.0.0.1"\nport = {smtp_port or s["smtp"].port}\nsecurity = "none"\n'
+              'username_env = "SMTP_USER"\npassword_env = "SMTP_PASSWORD"\nfrom = "t@localhost"\nto = ["m@localhost"]\n'
+            + f'[github]\nremote_url = "{s["remote"]}"\nrepo = "owner/survey"\napi_url = "{s["gh"].url}"\n'
+              'token_env = "GH_TOKEN"\n')
+
+
+def lines_of(out: str, name: str) -> list[str]:
+    return [l for l in out.splitlines() if l[2:].startswith(name)]
+
+
+def test_every_service_answers(tmp_path, standins, run_cli):
+    config = write(tmp_path, services(standins))
+    code, out, err = run_cli("--config", str(config), "check", "--timeout", "5")
+    assert code == 0, out + err
+    assert out.splitlines()[-1] == "all checks passed"
+    assert all(l.startswith("✓") for l in out.splitlines()[:-1]), out
+    assert len(lines_of(out, "telegram")) == 3  # getMe + one getChat per chat
+    assert [c.method for c in standins["tg"].requests if c.method == "getChat"] == ["getChat", "getChat"]
+    assert standins["smtp"].logins == ["maintainer"] and standins["smtp"].received == []  # logged in, sent nothing
+    assert [r.path for r in standins["gh"].requests] == ["/repos/owner/survey"]
+    assert any("search_query" in r.params for r in standins["arxiv"].requests)
+    assert not (tmp_path / "data").exists(), "check creates nothing"
+
+
+def test_each_broken_service_is_named_with_its_fix(tmp_path, standins, run_cli, monkeypatch):
+    monkeypatch.setenv("TG_TOKEN", "4242:revoked")                 # Telegram rejects the token
+    monkeypatch.setenv("SMTP_PASSWORD", "account-password")        # SMTP refuses the login
+    standins["gh"].push = False                                     # read-only token
+    shutil.rmtree(standins["remote"])                               # the git remote is gone
+    config = write(tmp_path, services(standins, arxiv_url=f"http://127.0.0.1:{closed_port()}/api/query"))
+    code, out, err = run_cli("--config", str(config), "check", "--timeout", "5")
+    assert code == 1
+    arxiv, = lines_of(out, "arxiv")
+    assert arxiv.startswith("✗") and "connection refused" in arxiv
+    telegram = "\n".join(lines_of(out, "telegram"))
+    assert telegram.startswith("✗") and "rejected the token" in telegram
+    assert "fix: create a token with @BotFather" in out
+    email, = lines_of(out, "email")
+    assert email.startswith("✗") and "refused the login" in email and "fix: use an app password" in out
+    git, api = lines_of(out, "github")
+    assert git.startswith("✗ github    git ls-remote") and "fix: check github.remote_url" in out
+    assert api.startswith("✗") and "not push" in api and "Contents: read and write" in out
+    assert out.splitlines()[-1] == "5 of 8 checks failed"
+
+
+def test_unreachable_chat_and_silent_servers(tmp_path, standins, run_cli):
+    standins["tg"].fail("getChat", 400, chat_id=-2002)
+    config = write(tmp_path, services(standins))
+    code, out, _ = run_cli("--config", str(config), "check", "--json", "--timeout", "5")
+    assert code == 1
+    chats = [c for c in json.loads(out) if c["check"] == "telegram" and "chat" in c["detail"]]
+    assert [c["ok"] for c in chats] == [True, False] and "tracker bot --whoami" in chats[1]["fix"]
+
+    with SilentPort() as silent_http, SilentPort() as silent_smtp:
+        config = write(tmp_path, services(standins, arxiv_url=f"http://127.0.0.1:{silent_http}/api/query",
+                                          tg_url=f"http://127.0.0.1:{silent_http}", smtp_port=silent_smtp))
+        began = time.monotonic()
+        code, out, _ = run_cli("--config", str(config), "check", "--timeout", "0.5")
+        took = time.monotonic() - began
+    assert code == 1
+    for name in ("arxiv", "email"):
+        line = lines_of(out, name)[0]
+        assert line.startswith("✗") and "no answer" in line and "within 0.5 s" in line, line
+    assert lines_of(out, "telegram")[0].startswith("✗")
+    assert took < 30, "each probe keeps to its timeout"
+
+
+def test_missing_secret_fails_check_and_run_refuses_to_start(tmp_path, standins, run_cli, monkeypatch):
+    monkeypatch.delenv("TG_TOKEN")
+    config = write(tmp_path, services(standins))
+    code, out, _ = run_cli("--config", str(config), "check", "--timeout", "5")
+    assert code == 1 and "TG_TOKEN" in lines_of(out, "telegram")[0]
+    code, out, err = run_cli("--config", str(config), "run", "--once")
+    assert code == 1 and "not starting" in err and "TG_TOKEN" in err
+    assert all(r.params.get("max_results") == "1" for r in standins["arxiv"].api_requests()), "no poll ran"
+
+
+def test_heading_typo_is_caught_by_check_status_poll_and_run(tmp_path, run_cli, standins):
+    typo = SECTIONS.replace('heading = "大语言模型架构概览"', 'heading = "大语言模型架构概揽"', 1)
+    assert typo != SECTIONS
+    config = write(tmp_path, arxiv_table(standins["arxiv"].api_url), typo)
+    code, out, _ = run_cli("--config", str(config), "check", "--timeout", "5")
+    survey, = lines_of(out, "survey")
+    assert code == 1 and survey.startswith("✗") and "did you mean '大语言模型架构概览'" in survey
+    for args in (("poll", "--source", "rss"), ("run", "--once")):
+        code, _, err = run_cli("--config", str(config), *args)
+        assert code == 1 and "大语言模型架构概揽" in err and "did you mean" in err, args
+    code, _, err = run_cli("--config", str(config), "status")  # warns, still shows the state (the healthcheck)
+    assert code == 0 and err.startswith("warning: section 'architecture'") and "did you mean" in err
+    assert not standins["arxiv"].requests or all(r.params.get("max_results") == "1" for r in standins["arxiv"].requests)
+
+
+def test_unwritable_store_is_named(tmp_path, run_cli, standins):
+    config = write(tmp_path, arxiv_table(standins["arxiv"].api_url))
+    (tmp_path / "data").write_text("a file where the data folder should be")
+    code, out, _ = run_cli("--config", str(config), "check", "--timeout", "5")
+    store, = lines_of(out, "store")
+    assert code == 1 and store.startswith("✗") and "not writable" in store and "10001" in out

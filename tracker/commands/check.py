@@ -1,0 +1,35 @@
+"""`tracker check`: the config, the survey headings, the store and every configured service, for real."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from tracker.cli import json_option, pass_app, print_json
+from tracker.run.check import DEFAULT_TIMEOUT, run_checks
+
+
+@click.command("check")
+@click.option("--timeout", type=click.FloatRange(min=0.1), default=DEFAULT_TIMEOUT, show_default=True,
+              help="Seconds each probe may take (one attempt, no retries).")
+@json_option
+@pass_app
+def check_cmd(app, timeout: float, as_json: bool) -> None:
+    """Verify the config, the survey headings, the store folder and each configured service:
+    arXiv (one query), Telegram (getMe, getChat per chat), SMTP (connect, TLS, login; no mail
+    sent), GitHub (git ls-remote, the repository call and its push permission).
+    One line per check with the fix; exit 1 if any fails."""
+    checks = run_checks(app.config, timeout)
+    failed = [c for c in checks if not c.ok]
+    if as_json:
+        print_json([c.to_json() for c in checks])
+    else:
+        for c in checks:
+            click.echo(c.line())
+        click.echo(f"{len(failed)} of {len(checks)} checks failed" if failed else "all checks passed")
+    if failed:
+        sys.exit(1)
+
+
+COMMANDS = [check_cmd]
