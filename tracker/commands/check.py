@@ -6,8 +6,9 @@ import sys
 
 import click
 
-from tracker.cli import json_option, pass_app, print_json
-from tracker.run.check import DEFAULT_TIMEOUT, run_checks
+from tracker.commands.common import json_option, pass_app, print_json
+
+DEFAULT_TIMEOUT = 10.0
 
 
 @click.command("check")
@@ -20,6 +21,8 @@ def check_cmd(app, timeout: float, as_json: bool) -> None:
     arXiv (one query), Telegram (getMe, getChat per chat), SMTP (connect, TLS, login; no mail
     sent), GitHub (git ls-remote, the repository call and its push permission).
     One line per check with the fix; exit 1 if any fails."""
+    from tracker.run.check import run_checks  # start-up time: it loads the Telegram, SMTP and git clients
+
     checks = run_checks(app.config, timeout)
     failed = [c for c in checks if not c.ok]
     if as_json:

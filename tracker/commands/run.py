@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import sys
 import threading
 from datetime import datetime
@@ -10,7 +11,9 @@ import click
 
 from tracker.run import runner
 from tracker.commands.common import json_option, parse_now, pass_app, print_json
+from tracker.errors import TrackerError
 from tracker.locking import exclusive
+from tracker.logs import log
 from tracker.timeutil import utcnow
 
 
@@ -78,11 +81,7 @@ def run_cmd(app, once: bool, now_text: str | None, as_json: bool) -> None:
 def start_checks(config) -> None:
     """The offline part of `tracker check` at start: refuse to run without a secret,
     with a heading typo or an unwritable store."""
-    import logging
-
-    from tracker.errors import TrackerError
-    from tracker.logs import log
-    from tracker.run.check import run_checks
+    from tracker.run.check import run_checks  # start-up time: it loads the Telegram, SMTP and git clients
 
     logger = logging.getLogger("tracker.run")
     checks = run_checks(config, network=False)

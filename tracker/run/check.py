@@ -27,10 +27,15 @@ from typing import Callable
 import httpx
 
 from tracker.config import Config
+from tracker.deliver.email import SmtpSession, credentials
+from tracker.deliver.telegram import TelegramClient, TelegramRefused
 from tracker.errors import TrackerError
 from tracker.logs import scrub
+from tracker.propose import forge
+from tracker.survey.headings import unknown_headings
+from tracker.survey.parse import load_survey
 
-DEFAULT_TIMEOUT = 10.0
+DEFAULT_TIMEOUT = 10.0  # `tracker check --timeout` has the same default
 WHOAMI = "send the bot a message from that chat, then run `tracker bot --whoami` to see its id"
 
 
@@ -76,9 +81,6 @@ def _secret(config: Config, service: str, key: str, env: str | None) -> tuple[st
 
 
 def check_survey(config: Config) -> Check:
-    from tracker.survey.headings import unknown_headings
-    from tracker.survey.parse import load_survey
-
     try:
         survey = load_survey(config.survey.path)
     except TrackerError as exc:
@@ -124,7 +126,6 @@ def check_arxiv(config: Config, timeout: float) -> Check:
 
 
 def check_telegram(config: Config, timeout: float) -> list[Check]:
-    from tracker.deliver.telegram import TelegramClient, TelegramRefused
 
     cfg = config.telegram
     assert cfg is not None
@@ -161,7 +162,6 @@ def check_telegram(config: Config, timeout: float) -> list[Check]:
 
 
 def check_email(config: Config, timeout: float) -> Check:
-    from tracker.deliver.email import SmtpSession, credentials
 
     cfg = config.email
     assert cfg is not None
@@ -185,7 +185,6 @@ def check_email(config: Config, timeout: float) -> Check:
 
 
 def check_github(config: Config, timeout: float) -> list[Check]:
-    from tracker.propose import forge
 
     gh = config.github
     assert gh is not None
