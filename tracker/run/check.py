@@ -130,7 +130,7 @@ def check_telegram(config: Config, timeout: float) -> list[Check]:
     cfg = config.telegram
     assert cfg is not None
     token = config.secret("telegram.token_env", cfg.token_env)
-    probe_cfg = replace(cfg, retries=0, timeout_seconds=timeout)
+    probe_cfg = replace(cfg, retries=0, timeout_seconds=timeout, deadline_seconds=timeout + 1)
 
     async def probe() -> list[Check]:
         try:
