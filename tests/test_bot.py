@@ -8,6 +8,7 @@ from datetime import datetime, timezone
 import pytest
 
 from delivery_fixtures import TOKEN, fill_store, sample_papers, write_config
+from tracker.config import load_config
 from tracker.deliver.bot import REFUSAL, BotContext, handle_update, run_bot
 from tracker.deliver.outbox import run_digest
 from tracker.deliver import triage
@@ -197,3 +198,36 @@ def test_decide_cli(tmp_path, run_cli):
     code, out, err = run_cli("--config", str(config.file), "decide", "9999.99999", "reject")
     assert code == 1 and "not in the store" in err
     assert ids[2] not in latest_decisions(db)
+
+
+def test_whoami_tells_any_chat_its_ids_and_start_does_too(tmp_path, run_cli, monkeypatch):
+    """`tracker bot --whoami` before chat_ids is filled in: a /start from a chat the config
+    does not know yet is answered with its chat id and the user's id, and printed."""
+    from tracker.standins.telegram import TelegramStandin
+
+    with TelegramStandin() as tg:
+        monkeypatch.setenv("WHO_TOKEN", tg.token)
+        config = tmp_path / "tracker.toml"
+        (tmp_path / "s.md").write_text("# S\n\n## Models\n\n1. **A.** x\n", encoding="utf-8")
+        config.write_text(f'[survey]\npath = "s.md"\n[store]\npath = "data/tracker.db"\n'
+                          f'[telegram]\napi_url = "{tg.url}"\ntoken_env = "WHO_TOKEN"\nchat_ids = []\n'
+                          '[[sections]]\nid = "m"\nheading = "Models"\nany = ["model"]\n', encoding="utf-8")
+        tg.queue_update({"message": {"message_id": 3, "date": 0, "text": "/start",
+                                     "chat": {"id": -100777, "type": "supergroup", "title": "Lab"},
+                                     "from": {"id": 4242, "is_bot": False, "first_name": "M", "username": "maint"}}})
+        code, out, err = run_cli("--config", str(config), "bot", "--whoami", "--wait", "10", "--poll-timeout", "1")
+        assert code == 0, err
+        assert "chat id -100777 (supergroup Lab), user id 4242 (@maint)" in out
+        assert "chat_ids = [-100777], allowed_user_ids = [4242]" in out
+        reply = tg.sent(-100777)[0]["text"]
+        assert "-100777" in reply and "4242" in reply and "not in telegram.chat_ids" in reply
+
+        code, out, err = run_cli("--config", str(config), "bot", "--whoami", "--wait", "1", "--poll-timeout", "1")
+        assert code == 1 and "no message reached the bot within 1 s" in err and "send /start" in err
+
+    ctx = BotContext(load_config(config), open_store(":memory:"))
+    start = {"message": {"message_id": 1, "date": 0, "text": "/start", "chat": {"id": 5, "type": "private"},
+                         "from": {"id": 5, "is_bot": False, "first_name": "X"}}}
+    actions = handle_update(start, ctx)
+    assert [a.method for a in actions] == ["sendMessage"] and "<code>5</code>" in actions[0].params["text"]
+    assert REFUSAL not in actions[0].params["text"]

@@ -242,14 +242,15 @@ def test_a_report_with_clashing_keys_still_logs(tmp_path):
     assert result.outcome == "ok" and result.summary["sent"] == 2
 
 
-def test_the_bot_runs_in_the_daemon_and_stops_with_it(tmp_path, monkeypatch):
+def test_the_bot_runs_in_the_daemon_by_default_and_stops_with_it(tmp_path, monkeypatch):
     import time
 
     from tracker.standins.telegram import TelegramStandin
 
     with TelegramStandin() as tg:
         monkeypatch.setenv("TEST_TELEGRAM_TOKEN", tg.token)
-        telegram = TELEGRAM.replace("chat_ids = [1]", f'chat_ids = [1]\napi_url = "{tg.url}"\nrun_bot = true')
+        telegram = "\n".join(l for l in TELEGRAM.splitlines() if not l.startswith("run_bot"))  # the default: on
+        telegram = telegram.replace("chat_ids = [1]", f'chat_ids = [1]\napi_url = "{tg.url}"')
         config = make_config(tmp_path, telegram)
         stop, polled = threading.Event(), threading.Event()
         rec = Recorder(behave={"poll": polled.set})

@@ -13,6 +13,7 @@ from tracker.config import Config, load_config
 TELEGRAM = """
 [telegram]
 token_env = "TEST_TELEGRAM_TOKEN"
+run_bot = false  # the bot has its own tests; these drive the scheduler
 chat_ids = [1]
 """
 EMAIL = """

@@ -6,7 +6,7 @@ import click
 
 from tracker.timeutil import utcnow
 from tracker.commands.common import json_option, pass_app, print_json
-from tracker.errors import DeliveryError
+from tracker.errors import DeliveryError, TrackerError
 
 
 def _channels(value: str | None, config) -> list[str]:  # type: ignore[no-untyped-def]
@@ -107,15 +107,36 @@ def decide(app, arxiv_id: str, decision: str, section: str | None, as_json: bool
 @click.option("--max-updates", type=int, default=None, help="Stop after handling this many updates (default: run until Ctrl-C).")
 @click.option("--poll-timeout", type=click.IntRange(0, 60), default=25, show_default=True,
               help="Seconds each getUpdates long poll waits for news.")
+@click.option("--whoami", is_flag=True,
+              help="Wait for a message to the bot (send it /start from the chat the digest should go to), "
+                   "print and reply that chat's id and your user id, then exit.")
+@click.option("--wait", "wait_seconds", type=click.FloatRange(min=0), default=300, show_default=True,
+              help="With --whoami: how long to wait for a message.")
+@json_option
 @pass_app
-def bot(app, max_updates: int | None, poll_timeout: int) -> None:
-    """Run the Telegram triage bot (long polling): buttons, /latest, /search, /section, /status."""
+def bot(app, max_updates: int | None, poll_timeout: int, whoami: bool, wait_seconds: float, as_json: bool) -> None:
+    """Run the Telegram triage bot (long polling): buttons, /latest, /search, /section, /status;
+    /start or /whoami answers anyone with their chat and user id."""
     from tracker.deliver.bot import run_bot
     from tracker.deliver.outbox import require_channel
     from tracker.store import open_store
 
     config = app.config
     require_channel(config, "telegram")
+    if whoami:
+        from tracker.deliver.bot import whoami as ask  # start-up time: loads python-telegram-bot
+
+        seen = ask(config, wait_seconds, poll_timeout)
+        if as_json:
+            print_json(seen)
+        for s in [] if as_json else seen:
+            click.echo(f"chat id {s['chat_id']} ({s['chat_type']} {s['chat_title'] or ''}".rstrip() +
+                       f"), user id {s['user_id']}" + (f" (@{s['username']})" if s["username"] else ""))
+            click.echo(f"  in the config: [telegram] chat_ids = [{s['chat_id']}], allowed_user_ids = [{s['user_id']}]")
+        if not seen:
+            raise TrackerError(f"no message reached the bot within {wait_seconds:g} s",
+                               "open a chat with your bot (or add it to the group), send /start, run this again")
+        return
     db = open_store(config.store.path)
     try:
         handled = run_bot(config, db, max_updates=max_updates, poll_timeout=poll_timeout)

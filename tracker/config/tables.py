@@ -209,7 +209,7 @@ def parse_telegram(t: Table) -> TelegramConfig:
     d = TelegramConfig(token_env="", chat_ids=())
     cfg = TelegramConfig(
         token_env=t.get("token_env", str, "TELEGRAM_BOT_TOKEN"),
-        chat_ids=int_list(t, "chat_ids", nonempty=True),
+        chat_ids=int_list(t, "chat_ids", nonempty=False),  # empty until `tracker bot --whoami` tells the ids
         api_url=t.url("api_url", d.api_url),
         allowed_user_ids=int_list(t, "allowed_user_ids", nonempty=False),
         send_empty=t.get("send_empty", bool, d.send_empty),

@@ -115,7 +115,7 @@ class TelegramConfig:
     send_empty: bool = False
     timeout_seconds: float = 30.0
     retries: int = 3
-    run_bot: bool = False
+    run_bot: bool = True  # the daemon answers the digest's buttons where the digest is sent
     deadline_seconds: float = 60.0
     max_retry_wait_seconds: float = 600.0
 

@@ -137,11 +137,26 @@ def _chosen(ctx: BotContext, row: outbox.OutboxRow) -> dict[str, str]:
     return {pid: decided[pid].decision for pid in row.paper_ids if pid in decided}
 
 
+def whoami_text(message: Mapping[str, Any], cfg: TelegramConfig | None) -> str:
+    """The ids a maintainer pastes into the config, for the chat and user of `message`."""
+    chat = message.get("chat") or {}
+    user = message.get("from") or {}
+    lines = [f"chat id: <code>{html.escape(str(chat.get('id')))}</code> ({html.escape(str(chat.get('type', '?')))})",
+             f"your user id: <code>{html.escape(str(user.get('id')))}</code>",
+             f"In tracker.toml: [telegram] chat_ids = [{html.escape(str(chat.get('id')))}], "
+             f"allowed_user_ids = [{html.escape(str(user.get('id')))}]"]
+    if cfg is not None and chat.get("id") not in cfg.chat_ids:
+        lines.append("This chat is not in telegram.chat_ids yet: the digest does not come here.")
+    return "\n".join(lines)
+
+
 def _command(message: Mapping[str, Any], ctx: BotContext) -> list[Action]:
     chat_id = (message.get("chat") or {}).get("id")
     user_id = (message.get("from") or {}).get("id")
     word, _, rest = str(message["text"]).strip().partition(" ")
     name = word[1:].split("@")[0].lower()
+    if name in ("start", "whoami") and chat_id is not None:  # anyone may learn their own ids
+        return [Action("sendMessage", {"chat_id": chat_id, "text": whoami_text(message, ctx.telegram)})]
     if not allowed(ctx.telegram, chat_id, user_id):
         log(logger, logging.WARNING, "bot.refused", chat=chat_id, user=user_id, command=name)
         return [Action("sendMessage", {"chat_id": chat_id, "text": REFUSAL})] if chat_id is not None else []
@@ -281,3 +296,41 @@ def run_bot(
             return await poll_loop(BotContext(config, db), client, stop, max_updates, poll_timeout)
 
     return asyncio.run(main())
+
+
+def whoami(config: Config, wait_seconds: float, poll_timeout: int = 25) -> list[dict[str, Any]]:
+    """`tracker bot --whoami`: wait up to `wait_seconds` for messages to the bot (from any
+    chat), answer each with its chat and user id, and return them. Works before
+    telegram.chat_ids is filled in: that is what it is for."""
+    assert config.telegram is not None
+    token = bot_token(config)
+    seen: list[dict[str, Any]] = []
+
+    async def main() -> None:
+        loop = asyncio.get_running_loop()
+        until = loop.time() + wait_seconds
+        async with TelegramClient(config.telegram, token) as client:  # type: ignore[arg-type]
+            await client.call("deleteWebhook", None, lambda: client.bot.delete_webhook(drop_pending_updates=False))
+            offset: int | None = None
+            while not seen and loop.time() < until:
+                timeout = max(0, min(poll_timeout, int(until - loop.time())))
+                for update in await client.get_updates(offset, timeout):
+                    offset = int(update["update_id"]) + 1
+                    message = update.get("message") or (update.get("callback_query") or {}).get("message")
+                    sender = update.get("message", {}).get("from") or (update.get("callback_query") or {}).get("from")
+                    if not message or not (message.get("chat") or {}).get("id"):
+                        continue
+                    message = {**message, "from": sender or {}}
+                    chat, user = message["chat"], message["from"]
+                    seen.append({"chat_id": chat.get("id"), "chat_type": chat.get("type"),
+                                 "chat_title": chat.get("title") or chat.get("username") or chat.get("first_name"),
+                                 "user_id": user.get("id"), "username": user.get("username")})
+                    await perform(client, Action("sendMessage", {"chat_id": chat["id"],
+                                                                  "text": whoami_text(message, config.telegram)}))
+                if not timeout:
+                    break
+            if offset is not None:
+                await client.confirm(offset)
+
+    asyncio.run(main())
+    return seen
