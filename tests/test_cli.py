@@ -9,13 +9,29 @@ import click
 import pytest
 
 from conftest import ROOT
-from tracker.cli import cli
+from tracker.cli import COMMAND_MODULES, cli
 
-COMMANDS = sorted(cli.commands)
+COMMANDS = cli.list_commands(None)
 
 
 def test_the_contract_commands_are_registered():
     assert {"survey", "patch", "init"} <= set(COMMANDS)
+
+
+def test_each_command_is_found_in_its_own_module():
+    """The lazy group's table names every command's module (else that command imports them all)."""
+    assert COMMAND_MODULES == {name: cli.commands[name].callback.__module__.rsplit(".", 1)[1] for name in COMMANDS}
+
+
+def test_classify_does_not_import_the_poll_pipeline(tmp_path):
+    papers = tmp_path / "papers.jsonl"
+    papers.write_text('{"id": "2401.00001", "title": "A language model", "abstract": "x"}\n', encoding="utf-8")
+    code = ("import sys; from tracker.cli import main\n"
+            "try:\n    main(['classify', '--input', sys.argv[1]])\nexcept SystemExit:\n    pass\n"
+            "print(sorted(m for m in sys.modules if m.startswith(('tracker.run', 'tracker.commands.poll', 'httpx'))))")
+    out = subprocess.run([sys.executable, "-c", code, str(papers)],
+                         capture_output=True, text=True, cwd=ROOT, check=True).stdout
+    assert out.strip().splitlines()[-1] == "[]"
 
 
 @pytest.mark.parametrize("name", COMMANDS)

@@ -12,6 +12,7 @@ import zlib
 from dataclasses import asdict, dataclass, field
 from typing import Any, Iterable, Iterator, TextIO
 
+from tracker import jsonl
 from tracker.errors import InputError
 from tracker.fsutil import read_failure
 
@@ -163,43 +164,47 @@ class Paper:
         if not isinstance(title, str) or not title.strip():
             raise InputError(f"{where}: field 'title' is missing or not a string")
 
-        def text(key: str, default: str | None = None) -> str | None:
-            value = obj.get(key, default)
+        get = obj.get
+        for key in _TEXT_FIELDS:
+            value = get(key)
             if value is not None and not isinstance(value, str):
                 raise InputError(f"{where}: field '{key}' must be a string")
-            return value
-
-        def strings(key: str) -> tuple[str, ...]:
-            value = obj.get(key, [])
-            if isinstance(value, str):
-                value = [value]
-            if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-                raise InputError(f"{where}: field '{key}' must be a list of strings")
-            return tuple(value)
-
-        raw_version = obj.get("version", version)
+        authors, categories = _strings(get("authors", []), "authors", where), _strings(get("categories", []), "categories", where)
+        raw_version = get("version", version)
         if isinstance(raw_version, str) and raw_version.lstrip("v").isdigit():
             raw_version = int(raw_version.lstrip("v"))
         if raw_version is not None and (not isinstance(raw_version, int) or isinstance(raw_version, bool)):
             raise InputError(f"{where}: field 'version' must be an integer")
-        known = {f for f in cls.__dataclass_fields__ if f != "extra"}
         return cls(
             id=paper_id,
             title=title,
-            abstract=text("abstract", "") or "",
-            authors=strings("authors"),
-            categories=strings("categories"),
-            published=text("published", "") or "",
+            abstract=get("abstract") or "",
+            authors=authors,
+            categories=categories,
+            published=get("published") or "",
             version=raw_version,
-            updated=text("updated"),
-            comment=text("comment"),
-            journal_ref=text("journal_ref"),
-            doi=text("doi"),
-            section=text("section"),
-            primary_category=text("primary_category"),
-            source=text("source"),
-            extra={k: v for k, v in obj.items() if k not in known},
+            updated=get("updated"),
+            comment=get("comment"),
+            journal_ref=get("journal_ref"),
+            doi=get("doi"),
+            section=get("section"),
+            primary_category=get("primary_category"),
+            source=get("source"),
+            extra={k: v for k, v in obj.items() if k not in _PAPER_FIELDS},
         )
+
+
+_TEXT_FIELDS = ("abstract", "published", "updated", "comment", "journal_ref", "doi", "section", "primary_category", "source")
+_PAPER_FIELDS = frozenset(f for f in Paper.__dataclass_fields__ if f != "extra")
+
+
+def _strings(value: Any, key: str, where: str) -> tuple[str, ...]:
+    """A list of strings (one string reads as a list of one)."""
+    if isinstance(value, str):
+        return (value,)
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise InputError(f"{where}: field '{key}' must be a list of strings")
+    return tuple(value)
 
 
 def _lines(raw: Any, name: str) -> Iterator[bytes]:
@@ -232,7 +237,8 @@ def numbered_lines(stream: TextIO, name: str) -> Iterator[tuple[int, str]]:
             line = data.decode("utf-8")
         except UnicodeDecodeError as exc:
             raise InputError(f"{name}:{number + 1}: not valid UTF-8 ({exc.reason} at byte {exc.start + 1} of the line)") from None
-        for part in _CR_ONLY.split(line):  # old-Mac line ends, as text mode's universal newlines read them
+        # old-Mac line ends, as text mode's universal newlines read them (rare: test before splitting)
+        for part in _CR_ONLY.split(line) if "\r" in line else (line,):
             number += 1
             yield number, part.lstrip("\ufeff") if number == 1 else part
 
@@ -261,14 +267,14 @@ def read_papers(stream: TextIO, name: str) -> Iterator[Paper]:
         if not line.strip():
             continue
         try:
-            obj = json.loads(line)
+            obj = jsonl.loads(line)
         except json.JSONDecodeError as exc:
             raise InputError(f"{name}:{number}: not valid JSON ({exc.msg} at column {exc.colno})") from None
         yield Paper.from_json(obj, f"{name}:{number}")
 
 
 def dump_papers(papers: Iterable[Paper]) -> str:
-    return "".join(json.dumps(p.to_json(), ensure_ascii=False) + "\n" for p in papers)
+    return "".join(jsonl.dumps(p.to_json()) + "\n" for p in papers)
 
 
 @dataclass(frozen=True)

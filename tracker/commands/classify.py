@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
-import json
+import shutil
+import sys
+import tempfile
 from typing import Any, TextIO
 
 import click
 
+from tracker import jsonl
 from tracker.commands.common import PapersInput, json_option, pass_app, print_json
 from tracker.errors import InputError, StoreError
 from tracker.models import read_papers, split_arxiv_id
+
+
+SPOOL_BYTES = 8 << 20  # output held in memory up to this size, then in a temporary file
 
 
 @click.command("classify")
@@ -28,11 +34,12 @@ def classify_cmd(app, stream: TextIO) -> None:
     classifier = Classifier.from_config(app.config)
     name = getattr(stream, "name", "input")
     name = "<stdin>" if name in ("-", "<stdin>") else name
-    lines = [
-        json.dumps(result_json(p.id, classifier.classify(p)), ensure_ascii=False) for p in read_papers(stream, name)
-    ]
-    if lines:
-        click.echo("\n".join(lines))
+    with tempfile.SpooledTemporaryFile(SPOOL_BYTES) as out:
+        for paper in read_papers(stream, name):
+            out.write(jsonl.dumps_line(result_json(paper.id, classifier.classify(paper))))
+        out.seek(0)
+        sys.stdout.flush()
+        shutil.copyfileobj(out, click.get_binary_stream("stdout"))
 
 
 def explain_paper(config: Any, raw_id: str) -> dict[str, Any]:

@@ -6,7 +6,6 @@ jobs' schedule; `STATUS_PARTS` renders each part as text.
 
 from __future__ import annotations
 
-import json
 import sys
 from datetime import date, datetime, timezone
 from pathlib import Path
@@ -14,6 +13,7 @@ from typing import Any, Callable
 
 import click
 
+from tracker import jsonl
 from tracker.commands.common import json_option, parse_now, pass_app, print_json
 from tracker.config import Config
 from tracker.errors import InputError, SourceError, TrackerError
@@ -130,7 +130,7 @@ def _export_batch(db: Database, papers: list, sections: dict[str, list[str]], de
             obj["section"] = section
         obj["sections"] = sections.get(p.id, [])
         obj["links"] = [l.to_json() for l in links.get(p.id, [])]
-        yield json.dumps(obj, ensure_ascii=False) + "\n"
+        yield jsonl.dumps(obj) + "\n"
 
 
 @click.command("export")

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import json
 from typing import Iterable
 
 from sqlite_utils import Database
 
+from tracker import jsonl
 from tracker.models import Match, SectionScore
 from tracker.timeutil import now_iso
 
@@ -26,7 +26,7 @@ def save_classifications(
                     "section": s.section,
                     "rank": rank,
                     "score": s.score,
-                    "matches": json.dumps([m.to_json() for m in s.matches], ensure_ascii=False),
+                    "matches": jsonl.dumps([m.to_json() for m in s.matches]),
                     "rules_fingerprint": fingerprint,
                     "classified_at": at,
                 }
@@ -64,6 +64,6 @@ def load_classifications(db: Database, paper_id: str, headings: dict[str, str] |
     headings = headings or {}
     out = []
     for row in db["classifications"].rows_where("paper_id = ?", [paper_id], order_by="rank"):
-        matches = tuple(Match.from_json(m) for m in json.loads(row["matches"] or "[]"))
+        matches = tuple(Match.from_json(m) for m in jsonl.loads(row["matches"] or "[]"))
         out.append(SectionScore(row["section"], headings.get(row["section"], row["section"]), row["score"], matches))
     return out

@@ -9,12 +9,12 @@ that channel carrying it is sent. Pending rows are re-sent by the next run.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from typing import Any, Iterable, Sequence
 
 from sqlite_utils import Database
 
+from tracker import jsonl
 from tracker.models import Match, Paper, SectionScore, WorkLink
 from tracker.timeutil import now_iso
 from tracker.store.links import links_for
@@ -92,7 +92,7 @@ def _candidates(db: Database, rows: list[dict[str, Any]]) -> list[Candidate]:
         chunk = ids[start : start + 500]
         marks = ",".join("?" * len(chunk))
         for row in db.query(f"SELECT * FROM classifications WHERE paper_id IN ({marks}) ORDER BY paper_id, rank", chunk):
-            matches = tuple(Match.from_json(m) for m in json.loads(row["matches"] or "[]"))
+            matches = tuple(Match.from_json(m) for m in jsonl.loads(row["matches"] or "[]"))
             scores[row["paper_id"]].append(SectionScore(row["section"], row["section"], row["score"], matches))
     links = links_for(db, ids)
     return [
@@ -140,7 +140,7 @@ def queue_digest(
                     "target": m.target,
                     "seq": seq,
                     "body": m.body,
-                    "payload": json.dumps(m.payload, ensure_ascii=False),
+                    "payload": jsonl.dumps(m.payload),
                     "status": PENDING,
                     "attempts": 0,
                     "created": at,
@@ -161,7 +161,7 @@ def queue_digest(
 def _row(db: Database, r: dict[str, Any]) -> OutboxRow:
     papers = tuple(p for (p,) in db.execute("SELECT paper_id FROM outbox_papers WHERE outbox_id = ? ORDER BY rowid", [r["id"]]))
     return OutboxRow(
-        r["id"], r["run_id"], r["channel"], r["target"], r["seq"], r["body"], json.loads(r["payload"] or "{}"),
+        r["id"], r["run_id"], r["channel"], r["target"], r["seq"], r["body"], jsonl.loads(r["payload"] or "{}"),
         papers, r["status"], r["attempts"] or 0, r["last_error"], r["message_id"],
     )
 

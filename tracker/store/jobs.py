@@ -9,13 +9,13 @@ killed mid-way never counts as a success.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Mapping
 
 from sqlite_utils import Database
 
+from tracker import jsonl
 from tracker.store.ledger import FAILED, INTERRUPTED, OK, RUNNING, SKIPPED, Ledger
 from tracker.timeutil import iso
 
@@ -50,7 +50,7 @@ class JobRun:
 def _row(r: Mapping[str, Any]) -> JobRun:
     return JobRun(
         id=r["id"], job=r["job"], trigger=r["trigger"] or "schedule", started=r["started"], finished=r["finished"],
-        outcome=r["outcome"], error=r["error"], summary=json.loads(r["summary"] or "{}"), next_run=r["next_run"],
+        outcome=r["outcome"], error=r["error"], summary=jsonl.loads(r["summary"] or "{}"), next_run=r["next_run"],
     )
 
 
@@ -75,7 +75,7 @@ def record_job_finish(
             "finished": iso(finished),
             "outcome": outcome,
             "error": error,
-            "summary": json.dumps(dict(summary or {}), ensure_ascii=False, default=str),
+            "summary": jsonl.dumps(dict(summary or {})),
             "next_run": iso(next_run) if next_run else None,
         },
     )

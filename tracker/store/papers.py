@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from typing import Any, Iterable, Iterator, Sequence
 
 from sqlite_utils import Database
 
+from tracker import jsonl
 from tracker.models import Paper
 from tracker.timeutil import now_iso
 
@@ -32,8 +32,8 @@ def _row(p: Paper, source: str, seen: str) -> dict[str, Any]:
         "version": p.version,
         "title": p.title,
         "abstract": p.abstract,
-        "authors": json.dumps(list(p.authors), ensure_ascii=False),
-        "categories": json.dumps(list(p.categories)),
+        "authors": jsonl.dumps(list(p.authors)),
+        "categories": jsonl.dumps(list(p.categories)),
         "primary_category": p.primary_category or (p.categories[0] if p.categories else None),
         "published": p.published,
         "updated": p.updated,
@@ -41,7 +41,7 @@ def _row(p: Paper, source: str, seen: str) -> dict[str, Any]:
         "journal_ref": p.journal_ref,
         "doi": p.doi,
         "announce_type": p.extra.get("announce_type"),
-        "sources": json.dumps([source]),
+        "sources": jsonl.dumps([source]),
         "first_seen": seen,
         "last_seen": seen,
     }
@@ -74,7 +74,7 @@ def upsert_papers(db: Database, papers: Iterable[Paper], source: str, seen: str 
             for pid, version, sources in db.execute(
                 f"SELECT id, version, sources FROM papers WHERE id IN ({marks})", chunk
             ).fetchall():
-                existing[pid] = (version, json.loads(sources or "[]"))
+                existing[pid] = (version, jsonl.loads(sources or "[]"))
         new_rows, versions, touched = [], [], []
         for pid, p in batch.items():
             row = _row(p, source, seen)
@@ -91,12 +91,12 @@ def upsert_papers(db: Database, papers: Iterable[Paper], source: str, seen: str 
             merged = sources if source in sources else sources + [source]
             if _is_newer(p.version, stored_version):
                 row.pop("first_seen")
-                row["sources"] = json.dumps(merged)
+                row["sources"] = jsonl.dumps(merged)
                 db["papers"].update(pid, row)
                 counts.updated += 1
                 changed.append(pid)
             else:
-                touched.append((seen, json.dumps(merged), pid))
+                touched.append((seen, jsonl.dumps(merged), pid))
                 counts.unchanged += 1
         if touched:
             db.conn.executemany("UPDATE papers SET last_seen = ?, sources = ? WHERE id = ?", touched)
@@ -113,8 +113,8 @@ def row_to_paper(row: dict[str, Any]) -> Paper:
         id=row["id"],
         title=row["title"],
         abstract=row.get("abstract") or "",
-        authors=tuple(json.loads(row.get("authors") or "[]")),
-        categories=tuple(json.loads(row.get("categories") or "[]")),
+        authors=tuple(jsonl.loads(row.get("authors") or "[]")),
+        categories=tuple(jsonl.loads(row.get("categories") or "[]")),
         published=row.get("published") or "",
         version=row.get("version"),
         updated=row.get("updated"),
@@ -122,7 +122,7 @@ def row_to_paper(row: dict[str, Any]) -> Paper:
         journal_ref=row.get("journal_ref"),
         doi=row.get("doi"),
         primary_category=row.get("primary_category"),
-        source=(json.loads(row.get("sources") or "[]") or [None])[0],
+        source=(jsonl.loads(row.get("sources") or "[]") or [None])[0],
     )
 
 

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any, Iterable
 
 from sqlite_utils import Database
 
+from tracker import jsonl
 from tracker.models import TITLE_SEARCH, UNRESOLVED, Work
 
 
@@ -17,7 +17,7 @@ def _row(work: Work, at: str) -> dict[str, Any]:
         "arxiv_id": work.arxiv_id,
         "year": work.year,
         "section": work.section,
-        "aliases": json.dumps(list(work.aliases), ensure_ascii=False),
+        "aliases": jsonl.dumps(list(work.aliases)),
         "resolved_by": work.resolved_by,
         "resolved_at": at,
     }
@@ -39,7 +39,7 @@ def load_works(db: Database) -> list[Work]:
     """Stored works, aliases as stored."""
     out = []
     for r in db["works"].rows_where(order_by="section, id"):
-        aliases = tuple(json.loads(r["aliases"] or "[]"))
+        aliases = tuple(jsonl.loads(r["aliases"] or "[]"))
         out.append(Work(r["id"], r["title"], r["arxiv_id"], r["year"], r["section"] or "", aliases, r["resolved_by"] or ""))
     return out
 
