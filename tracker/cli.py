@@ -46,6 +46,7 @@ COMMAND_MODULES = {
     "classify": "classify", "explain": "classify", "eval": "classify",
     "demo": "demo",
     "digest": "digest", "decide": "digest", "bot": "digest",
+    "suggest": "learn", "tune": "learn",
     "poll": "poll", "export": "poll", "status": "poll",
     "propose": "propose",
     "suggest": "learn", "tune": "learn",
