@@ -39,7 +39,7 @@ def classify_cmd(app, stream: TextIO) -> None:
             out.write(jsonl.dumps_line(result_json(paper.id, classifier.classify(paper))))
         out.seek(0)
         sys.stdout.flush()
-        shutil.copyfileobj(out, click.get_binary_stream("stdout"))
+        shutil.copyfileobj(out, sys.stdout.buffer)
 
 
 def explain_paper(config: Any, raw_id: str) -> dict[str, Any]:
