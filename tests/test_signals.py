@@ -3,6 +3,7 @@ the process exits 0 and leaves no "running" rows. Real processes, real signals."
 
 from __future__ import annotations
 
+import json
 import signal
 import sqlite3
 import subprocess
@@ -51,7 +52,7 @@ def test_daemon_finishes_the_running_job_then_exits_0(tmp_path, sig):
     assert "run.stopped" in err
     rows = job_rows(tmp_path)
     assert [r[:3] for r in rows] == [("digest", "schedule", "ok"), ("poll", "catch-up", "ok")]
-    assert '"new": 7' in rows[1][3]
+    assert json.loads(rows[1][3])["new"] == 7
 
 
 def test_once_finishes_the_current_stage_and_skips_the_rest(tmp_path):
