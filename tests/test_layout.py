@@ -22,7 +22,6 @@ LAZY_OFFENDERS: set[str] = {
     "tracker.commands.classify", "tracker.commands.demo", "tracker.commands.digest",
     "tracker.commands.propose", "tracker.commands.run", "tracker.commands.survey", "tracker.deliver.digest",
     "tracker.propose.proposals", "tracker.run.demo",
-    "tracker.run.pipeline", "tracker.run.runner",
 }
 
 

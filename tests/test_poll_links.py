@@ -57,6 +57,12 @@ def test_poll_citations_stores_cites_links_and_explain_lists_them(tmp_path, run_
         assert code == 0, err
         report = json.loads(out)
         assert [s["source"] for s in report["sources"]] == ["citations"] and report["ok"]
+        assert report["sources"][0]["detail"]["linked"] == 2 and report["sources"][0]["detail"]["citing"] == 2
+        code, out, err = run_cli("--config", str(config), "status", "--json")
+        assert code == 0, err
+        assert json.loads(out)["last_runs"][0]["detail"]["linked"] == 2
+        code, out, err = run_cli("--config", str(config), "status")
+        assert "citations: ok" in out and "linked 2" in out
         code, out, err = run_cli("--config", str(config), "explain", "2510.24963", "--json")
     assert code == 0, err
     explained = json.loads(out)

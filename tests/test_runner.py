@@ -11,7 +11,10 @@ from zoneinfo import ZoneInfo
 import pytest
 from test_runner_support import ALL_SERVICES, EMAIL, TELEGRAM, Recorder, Report, make_config, write_config
 
+from tracker.deliver.outbox import DigestReport
+from tracker.propose.proposals import ProposeReport
 from tracker.run import runner
+from tracker.run.pipeline import PollReport, SourceReport
 from tracker.run import schedule
 from tracker.errors import SourceError
 from tracker.store import jobs, open_store
@@ -34,7 +37,7 @@ def test_once_runs_the_stages_in_order_and_records_each(tmp_path):
     assert rec.names == ["poll", "digest", "email", "propose"]
     assert [(r.job, r.outcome) for r in results] == [(n, "ok") for n in rec.names]
     assert rows(db) == [(n, "once", "ok") for n in rec.names]
-    assert results[0].summary == {"new": 1, "sources": 0}
+    assert results[0].summary == {"new": 1}
     assert all(now == MONDAY for _, now in rec.calls)
 
 
@@ -56,8 +59,7 @@ def test_a_failing_stage_is_recorded_and_the_others_still_run(tmp_path):
 def test_a_report_saying_not_ok_fails_the_job_with_the_source_errors(tmp_path):
     config = make_config(tmp_path)
     db = open_store(":memory:")
-    bad = Report(ok=False, sources=[{"source": "api", "new": 3, "error": None, "outcome": "ok"},
-                                    {"source": "rss", "new": 0, "error": "HTTP 500", "outcome": "failed"}])
+    bad = Report(ok=False, new=3, problems=["rss: HTTP 500"])
     rec = Recorder(behave={"poll": lambda: bad})
     result = runner.run_once(config, db, rec.stages(), clock=lambda: MONDAY)[0]
     assert (result.outcome, result.error, result.summary["new"]) == ("failed", "rss: HTTP 500", 3)
@@ -207,18 +209,21 @@ def test_status_marks_unconfigured_jobs(tmp_path):
     assert store_status(open_store(":memory:"))["delivery_backlog"] == {}
 
 
-@pytest.mark.parametrize("report, expected", [
-    (None, {}), ({"sent": 2, "ok": True}, {"sent": 2}), (Report(new=4), {"new": 4, "sources": 0}),
-    ({"proposed": [{"id": "1", "score": 3}], "failures": ("chat 1: 403",)}, {"proposed": 1, "failures": 1}),
-])
-def test_summarize(report, expected):
-    assert runner.summarize(report) == expected
-
-
-def test_failure_reasons_from_strings_and_items():
-    assert runner.failure({"ok": False, "failures": ("chat 1: Forbidden",)}) == "chat 1: Forbidden"
-    assert runner.failure({"ok": True, "failures": ()}) is None
-    assert runner.failure({"failed": True}) == "the stage reported a failure"
+def test_stage_reports_count_and_explain_their_failures():
+    api = SourceReport("api", "a", "b", fetched=5, new=3, updated=1, requests=2, outcome="ok")
+    rss = SourceReport("rss", "a", "b", fetched=4, new=0, updated=0, requests=1, outcome="failed", error="HTTP 500")
+    cites = SourceReport("citations", "a", "b", 2, 2, 0, 3, "ok", detail={"works": 9, "linked": 4})
+    poll = PollReport((api, rss, cites))
+    assert poll.counts() == {"fetched": 11, "new": 5, "updated": 1, "requests": 6, "skipped": 0, "works": 9, "linked": 4}
+    assert (poll.ok, poll.errors()) == (False, ["rss: HTTP 500"])
+    assert runner.failure(poll) == "rss: HTTP 500"
+    digest = DigestReport("telegram", "day", "a", "b", papers=4, messages=("m1", "m2"), sent=1, failures=("chat 1: 403",))
+    assert digest.counts() == {"papers": 4, "messages": 2, "queued": 0, "sent": 1, "resent": 0, "delivered": 0,
+                               "failures": 1}
+    assert runner.failure(digest) == "chat 1: 403"
+    assert runner.failure(Report(ok=False)) == "the stage reported a failure"
+    assert runner.failure(Report(problems=["ignored while ok"])) is None
+    assert ProposeReport(refreshed=((1, "open"),)).counts() == {"proposed": 0, "skipped": 0, "refreshed": 1}
 
 
 def test_status_lines(tmp_path):
@@ -237,7 +242,7 @@ def test_status_lines(tmp_path):
 
 def test_a_report_with_clashing_keys_still_logs(tmp_path):
     config = make_config(tmp_path)
-    rec = Recorder(behave={"poll": lambda: {"job": "x", "seconds": 9, "error": 1, "sent": 2}})
+    rec = Recorder(behave={"poll": lambda: Report(extra={"job": 1, "seconds": 9, "error": 1, "sent": 2})})
     result = runner.run_once(config, open_store(":memory:"), rec.stages(), clock=lambda: MONDAY)[0]
     assert result.outcome == "ok" and result.summary["sent"] == 2
 

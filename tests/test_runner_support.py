@@ -58,12 +58,21 @@ def make_config(tmp: Path, extra: str = "", schedule: str = "") -> Config:
 
 @dataclass
 class Report:
+    """A fake StageReport."""
+
     ok: bool = True
     new: int = 0
-    sources: list[dict[str, Any]] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+    extra: dict[str, int] = field(default_factory=dict)
+
+    def counts(self) -> dict[str, int]:
+        return {"new": self.new, **self.extra}
+
+    def errors(self) -> list[str]:
+        return list(self.problems)
 
     def to_json(self) -> dict[str, Any]:
-        return {"ok": self.ok, "new": self.new, "sources": self.sources}
+        return {"ok": self.ok, **self.counts(), "errors": self.problems}
 
 
 @dataclass

@@ -10,7 +10,7 @@ import re
 import sys
 import zlib
 from dataclasses import asdict, dataclass, field
-from typing import Any, Iterable, Iterator, TextIO
+from typing import Any, Iterable, Iterator, Protocol, TextIO
 
 from tracker import jsonl
 from tracker.errors import InputError
@@ -389,3 +389,16 @@ def capped(paper: Paper) -> Paper:
         changes["authors"] = tuple(authors)
     return dataclasses.replace(paper, **changes) if changes else paper
 
+
+class StageReport(Protocol):
+    """What every stage (poll, digest, email, propose) returns; the runner and `status`
+    read nothing else: `ok`, the counts worth a log line, why it failed, its JSON."""
+
+    @property
+    def ok(self) -> bool: ...
+
+    def counts(self) -> dict[str, int]: ...
+
+    def errors(self) -> list[str]: ...
+
+    def to_json(self) -> dict[str, Any]: ...

@@ -160,6 +160,8 @@ def _render_runs(rows: list[dict[str, Any]]) -> list[str]:
     for r in rows:
         out.append(f"{r['source']}: {r['outcome']} (started {r['started']}, window {r['window_start']} .. {r['window_end']}; "
                    f"fetched {r['fetched']}, new {r['new']}, updated {r['updated']}, {r['requests']} requests)")
+        if r.get("detail"):
+            out.append("  " + ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in r["detail"].items()))
         if r.get("error"):
             out.append(f"  error: {r['error']}")
     return out

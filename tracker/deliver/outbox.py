@@ -67,6 +67,13 @@ class DigestReport:
     def ok(self) -> bool:
         return not self.failures
 
+    def counts(self) -> dict[str, int]:
+        return {"papers": self.papers, "messages": len(self.messages), "queued": self.queued, "sent": self.sent,
+                "resent": self.resent, "delivered": self.delivered, "failures": len(self.failures)}
+
+    def errors(self) -> list[str]:
+        return list(self.failures)
+
     def to_json(self) -> dict[str, Any]:
         out = asdict(self)
         out.pop("email_html")

@@ -73,6 +73,17 @@ class ProposeReport:
     refreshed: tuple[tuple[int, str], ...] = ()
     message: str = ""
 
+    @property
+    def ok(self) -> bool:
+        """A propose that returns has done its work; its failures raise (ForgeError)."""
+        return True
+
+    def counts(self) -> dict[str, int]:
+        return {"proposed": len(self.proposed), "skipped": len(self.skipped), "refreshed": len(self.refreshed)}
+
+    def errors(self) -> list[str]:
+        return []
+
     def to_json(self) -> dict[str, Any]:
         return {
             "action": self.action, "message": self.message, "title": self.title,

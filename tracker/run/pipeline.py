@@ -22,14 +22,15 @@ from typing import Any, Callable, Iterable, Iterator, Protocol, Sequence
 
 import httpx
 
+from tracker.classify.matcher import Classifier as RuleClassifier
 from tracker.config import Config
 from tracker.errors import ConfigError, InputError, SourceError, SurveyError, TrackerError
 from tracker.locking import exclusive
-from tracker.links.works import mentions_hook
+from tracker.links.works import mentions_hook, prepare_works
 from tracker.logs import log
 from tracker.models import Paper, SectionScore, capped
 from tracker.net.retry import Interrupted, interruptible_sleep
-from tracker.sources import HostGate, Http, arxiv_api, arxiv_rss
+from tracker.sources import HostGate, Http, arxiv_api, arxiv_rss, citations
 from tracker.store import Database, runs
 from tracker.store.classifications import save_classifications
 from tracker.store.papers import upsert_papers
@@ -49,7 +50,23 @@ class Classifier(Protocol):
     def classify(self, paper: Paper) -> list[SectionScore]: ...
 
 
-SourceFn = Callable[[Config, Http, datetime, datetime], Iterable[list[Paper]]]
+@dataclass(frozen=True)
+class SourceCall:
+    """What every source gets: its window, an Http for arXiv, the store callback for each
+    page it fetches, and the poll's context (the listed works, the injected sleep/clock)."""
+
+    config: Config
+    db: Database
+    http: Http
+    start: datetime
+    end: datetime
+    store: Callable[[list[Paper]], None]
+    ctx: "PollContext"
+
+
+# A source fetches pages and hands each to `call.store`; it returns its own counts
+# (beyond fetched/new/updated/requests, which the poll keeps for every source).
+SourceFn = Callable[[SourceCall], dict[str, int]]
 
 
 def api_clauses(config: Config) -> tuple[list[str], str]:
@@ -73,41 +90,45 @@ def api_clauses(config: Config) -> tuple[list[str], str]:
     return clauses, "arxiv.query is \"terms\""
 
 
-def _api(config: Config, http: Http, start: datetime, end: datetime) -> Iterable[list[Paper]]:
-    clauses, why = api_clauses(config)
-    if config.arxiv.query == "terms" and not clauses:
+def _api(call: SourceCall) -> dict[str, int]:
+    clauses, why = api_clauses(call.config)
+    if call.config.arxiv.query == "terms" and not clauses:
         log(logger, logging.WARNING, "poll.api.listing_categories", reason=why,
             hint="the API lists the whole categories this poll; see docs/sources.md")
-    return arxiv_api.fetch(config.arxiv, http, clauses, start, end)
+    for page in arxiv_api.fetch(call.config.arxiv, call.http, clauses, call.start, call.end):
+        call.store(page)
+    return {}
 
 
-def _rss(config: Config, http: Http, start: datetime, end: datetime) -> Iterable[list[Paper]]:
-    yield arxiv_rss.fetch(config.arxiv, http)
+def _rss(call: SourceCall) -> dict[str, int]:
+    call.store(arxiv_rss.fetch(call.config.arxiv, call.http))
+    return {}
 
 
-SOURCES: dict[str, SourceFn] = {"api": _api, "rss": _rss}
+def _citations(call: SourceCall) -> dict[str, int]:
+    """Citing papers of every listed work: fetched through the arXiv API when not yet
+    stored, stored like any page, then linked with kind "cites"."""
+    config = call.config
+    s2 = citations.http_for(config, **call.ctx.http_inject())
+    try:
+        report = citations.poll_citations(
+            config, call.db, call.ctx.works, call.start.date(), http=s2,
+            fetch_papers=lambda ids: arxiv_api.fetch_ids(config.arxiv, ids, http=call.http), store_papers=call.store,
+        )
+    finally:
+        call.http.requests += s2.requests
+        s2.close()
+    return report.counts()
+
+
 CITATIONS = "citations"
-KNOWN_SOURCES = (*SOURCES, CITATIONS)
+SOURCES: dict[str, SourceFn] = {"api": _api, "rss": _rss, CITATIONS: _citations}
+KNOWN_SOURCES = tuple(SOURCES)
 HINTS = {
     "api": "check arxiv.api_url and your network; the next poll retries the same window",
     "rss": "check arxiv.rss_url and arxiv.categories; the api source catches up what the feed missed",
     CITATIONS: "check citations.api_url and the key named by citations.api_key_env; the next poll retries",
 }
-
-
-def _citations(config: Config, db: Database, http: Http, start: datetime, consume: Callable[[list[Paper]], None],
-               ctx: "PollContext") -> None:
-    """Citing papers of every listed work: fetched through the arXiv API when not yet
-    stored, stored like any page, then linked with kind "cites"."""
-    from tracker.sources.citations import http_for, poll_citations
-
-    s2 = http_for(config, **ctx.http_inject())
-    try:
-        poll_citations(config, db, ctx.works, start.date(), http=s2,
-                       fetch_papers=lambda ids: arxiv_api.fetch_ids(config.arxiv, ids, http=http), store_papers=consume)
-    finally:
-        http.requests += s2.requests
-        s2.close()
 
 
 @dataclass(frozen=True)
@@ -123,6 +144,11 @@ class SourceReport:
     error: str | None = None
     seconds: float = 0.0
     skipped: int = 0
+    detail: dict[str, int] = field(default_factory=dict)
+
+    def counts(self) -> dict[str, int]:
+        return {"fetched": self.fetched, "new": self.new, "updated": self.updated, "requests": self.requests,
+                "skipped": self.skipped, **self.detail}
 
     def to_json(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -140,15 +166,22 @@ class PollReport:
     def changed(self) -> int:
         return sum(s.new + s.updated for s in self.sources)
 
+    def counts(self) -> dict[str, int]:
+        """Each count summed over the sources."""
+        out: dict[str, int] = {}
+        for s in self.sources:
+            for key, value in s.counts().items():
+                out[key] = out.get(key, 0) + value
+        return out
+
+    def errors(self) -> list[str]:
+        return [f"{s.source}: {s.error}" for s in self.sources if s.outcome != runs.OK and s.error]
+
     def to_json(self) -> dict[str, Any]:
         return {"ok": self.ok, "sources": [s.to_json() for s in self.sources]}
 
 
 def default_classifier(config: Config) -> Classifier:
-    try:
-        from tracker.classify.matcher import Classifier as RuleClassifier
-    except ImportError:
-        raise TrackerError("poll needs the classifier (tracker.classify.matcher), which is not installed") from None
     return RuleClassifier.from_config(config)
 
 
@@ -282,12 +315,9 @@ def poll_source(config: Config, db: Database, source: str, now: datetime, since:
         if ctx.progress:
             ctx.progress(source, t.fetched)
 
+    detail: dict[str, int] = {}
     try:
-        if source == CITATIONS:
-            _citations(config, db, http, start, consume, ctx)
-        else:
-            for page in SOURCES[source](config, http, start, end):
-                consume(page)
+        detail = SOURCES[source](SourceCall(config, db, http, start, end, consume, ctx))
     except TrackerError as exc:
         outcome, error, hint = runs.FAILED, str(exc), exc.hint or HINTS[source]
     except Exception as exc:  # a bug or an unexpected library error: record it, keep the other sources going
@@ -298,14 +328,14 @@ def poll_source(config: Config, db: Database, source: str, now: datetime, since:
         raise
     finally:
         http.close()
-    runs.finish_run(db, run_id, outcome, t.fetched, t.new, t.updated, http.requests, error)
+    runs.finish_run(db, run_id, outcome, t.fetched, t.new, t.updated, http.requests, error, detail=detail)
     seconds = time.perf_counter() - began
     failed = {"error": error.removesuffix(f" ({hint})") if hint else error, "hint": hint} if error else {}
     log(logger, logging.ERROR if error else logging.INFO, "poll.source.failed" if error else "poll.source.done",
         source=source, outcome=outcome, fetched=t.fetched, new=t.new, updated=t.updated, skipped=t.skipped,
         requests=http.requests, seconds=round(seconds, 2), **failed)
     return SourceReport(source, iso(start), iso(end), t.fetched,
-                        t.new, t.updated, http.requests, outcome, error, seconds, t.skipped)
+                        t.new, t.updated, http.requests, outcome, error, seconds, t.skipped, detail)
 
 
 def _works(config: Config, db: Database, now: datetime, online: bool, ctx: PollContext) -> Sequence[Any]:
@@ -314,8 +344,6 @@ def _works(config: Config, db: Database, now: datetime, online: bool, ctx: PollC
     unresolved (looked up again at a later poll); nothing here fails the poll or keeps
     its runs from being recorded. Look-ups share the poll's host gate, so a dead arXiv
     costs one failed request here, not one per work."""
-    from tracker.links.works import prepare_works
-
     http = arxiv_api.http_for(config.arxiv, **ctx.http_inject())
 
     def search(title: str) -> list[Paper]:
@@ -361,17 +389,19 @@ def poll(
     progress: Progress | None = None,
     lock_wait: float = 10.0,
     link_works: bool = True,
-    **inject: Any,
+    sleep: Callable[[float], None] = interruptible_sleep,
+    clock: Callable[[], float] = time.monotonic,
+    transport: httpx.BaseTransport | None = None,
 ) -> PollReport:
-    """Poll each source in turn; `inject` may carry sleep, clock and transport for tests.
+    """Poll each source in turn; tests pass `sleep`, `clock` and `transport` (never the network).
     With `link_works`, every stored paper is also linked to the listed works it names."""
     names = parse_sources(sources)
     require_headings(config)
     if CITATIONS in names and config.citations.provider == "none":
         raise ConfigError(f"{config.file}: key 'citations.provider' is \"none\"; set it to \"semantic_scholar\" to poll citations")
     classifier = classifier if classifier is not None else default_classifier(config)
-    ctx = PollContext(classifier=classifier, after_store=after_store, progress=progress,
-                      seen=iso(now), **inject)
+    ctx = PollContext(classifier=classifier, after_store=after_store, progress=progress, sleep=sleep, clock=clock,
+                      transport=transport, seen=iso(now))
     with exclusive(config.data_dir / "poll.lock", "poll", lock_wait):
         stale = runs.LEDGER.mark_interrupted(db, now)
         if stale:

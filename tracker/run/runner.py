@@ -1,8 +1,8 @@
 """Running jobs: one cycle (`run --once`) and the daemon (`run`).
 
-Each job is a stage callable `(config, db, now) -> report` looked up lazily from
-the real modules, so a test injects fakes and a missing stage module does not
-break import. Every execution is recorded in job_runs before it starts and after
+Each job is a stage callable `(config, db, now) -> StageReport` (tracker.models):
+the runner reads only its `ok`, `counts()` and `errors()`, so a test injects fakes
+with the same three. Every execution is recorded in job_runs before it starts and after
 it ends; a failing job is logged and recorded, and the next one still runs.
 
 Shutdown: SIGTERM/SIGINT set a stop flag. Nothing new starts; the job in
@@ -31,11 +31,16 @@ from tracker.errors import TrackerError
 from tracker.logs import log
 from tracker.net import retry
 from tracker.timeutil import iso, utcnow
-from tracker.store import Database, jobs
+from tracker.deliver.bot import run_bot
+from tracker.deliver.outbox import run_digest
+from tracker.models import StageReport
+from tracker.propose.proposals import run_propose
+from tracker.run.pipeline import KNOWN_SOURCES, poll
+from tracker.store import Database, jobs, open_store
 
 logger = logging.getLogger("tracker.run")
 
-Stage = Callable[[Config, Database, datetime], Any]
+Stage = Callable[[Config, Database, datetime], StageReport]
 Clock = Callable[[], datetime]
 ONCE_ORDER = ("poll", "digest", "email", "propose")
 EMAIL_MAX_GAP = timedelta(days=7)
@@ -44,37 +49,27 @@ STOP_GRACE_SECONDS = 5.0
 
 
 def poll_sources(config: Config) -> list[str]:
-    from tracker.run.pipeline import KNOWN_SOURCES
-
     wanted = ["api", "rss"] + (["citations"] if config.citations.provider != "none" else [])
     return [s for s in wanted if s in KNOWN_SOURCES]
 
 
-def poll_stage(config: Config, db: Database, now: datetime) -> Any:
-    from tracker.run.pipeline import poll
-
+def poll_stage(config: Config, db: Database, now: datetime) -> StageReport:
     return poll(config, db, poll_sources(config), now)
 
 
-def digest_stage(config: Config, db: Database, now: datetime) -> Any:
-    from tracker.deliver.outbox import run_digest
-
+def digest_stage(config: Config, db: Database, now: datetime) -> StageReport:
     return run_digest(config, db, "telegram", "day", now)
 
 
-def email_stage(config: Config, db: Database, now: datetime) -> Any:
+def email_stage(config: Config, db: Database, now: datetime) -> StageReport:
     """The weekly email reports on the period between the last two fire times of
     schedule.email, so a run at 08:03 or a catch-up on Tuesday covers the same week."""
-    from tracker.deliver.outbox import run_digest
-
     spec = next(s for s in schedule.job_specs(config) if s.name == "email")
     period = schedule.scheduled_period(spec.trigger, now) if spec.trigger is not None else None
     return run_digest(config, db, "email", "week", now, scheduled=period)
 
 
-def propose_stage(config: Config, db: Database, now: datetime) -> Any:
-    from tracker.propose.proposals import run_propose
-
+def propose_stage(config: Config, db: Database, now: datetime) -> StageReport:
     return run_propose(config, db, now, open_pr=config.github is not None)
 
 
@@ -82,48 +77,11 @@ def default_stages() -> dict[str, Stage]:
     return {"poll": poll_stage, "digest": digest_stage, "email": email_stage, "propose": propose_stage}
 
 
-def _as_dict(report: Any) -> dict[str, Any]:
-    if report is None:
-        return {}
-    if isinstance(report, Mapping):
-        return dict(report)
-    if hasattr(report, "to_json"):
-        return dict(report.to_json())
-    return {k: v for k, v in vars(report).items() if not k.startswith("_")} if hasattr(report, "__dict__") else {}
-
-
-def summarize(report: Any) -> dict[str, Any]:
-    """Counts worth a log line: top-level numbers, list lengths, and numbers summed
-    over per-part reports (items with an "outcome", e.g. a poll's sources)."""
-    out: dict[str, Any] = {}
-    for key, value in _as_dict(report).items():
-        if isinstance(value, (int, float)) and not isinstance(value, bool):
-            out[key] = value
-        elif isinstance(value, (list, tuple)) and value and all(isinstance(v, Mapping) and "outcome" in v for v in value):
-            for item in value:
-                for k, v in item.items():
-                    if isinstance(v, int) and not isinstance(v, bool):
-                        out[k] = out.get(k, 0) + v
-        elif isinstance(value, (list, tuple)):
-            out[key] = len(value)
-    return out
-
-
-def failure(report: Any) -> str | None:
+def failure(report: StageReport) -> str | None:
     """Why a stage that returned normally still failed (a poll source, a chat)."""
-    data = _as_dict(report)
-    failed = getattr(report, "failed", data.get("failed"))
-    ok = getattr(report, "ok", data.get("ok"))
-    if not (failed is True or ok is False):
+    if report.ok:
         return None
-    reasons = []
-    for value in data.values():
-        for item in value if isinstance(value, (list, tuple)) else ():
-            if isinstance(item, str):
-                reasons.append(item)
-            elif isinstance(item, Mapping) and item.get("error"):
-                reasons.append(f"{item.get('source') or item.get('channel') or item.get('target') or '?'}: {item['error']}")
-    return "; ".join(reasons) or "the stage reported a failure"
+    return "; ".join(report.errors()) or "the stage reported a failure"
 
 
 @dataclass(frozen=True)
@@ -156,7 +114,7 @@ def run_job(
     outcome, error, summary = jobs.OK, None, {}
     try:
         report = stages[schedule.ACTION.get(job, job)](config, db, started)
-        summary = summarize(report)
+        summary = report.counts()
         error = failure(report)
     except TrackerError as exc:
         error = str(exc)
@@ -278,12 +236,6 @@ def start_bot(config: Config, stop: threading.Event) -> threading.Thread | None:
     connections are per thread) and ends within one poll timeout after `stop`."""
     if config.telegram is None or not config.telegram.run_bot:
         return None
-    try:
-        from tracker.deliver.bot import run_bot
-    except ImportError as exc:
-        log(logger, logging.WARNING, "bot.unavailable", reason=f"cannot import tracker.deliver.bot: {exc}")
-        return None
-    from tracker.store import open_store
 
     def target() -> None:
         db = open_store(config.store.path)
@@ -339,8 +291,6 @@ def serve(
     """The daemon: catch up missed jobs once, then run the crontab jobs until `stop`.
     The caller holds run.lock and installs the signal handlers."""
     from apscheduler.events import EVENT_JOB_MAX_INSTANCES, EVENT_JOB_MISSED
-
-    from tracker.store import open_store
 
     stages = stages or default_stages()
     stop = stop or threading.Event()

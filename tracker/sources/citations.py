@@ -145,6 +145,10 @@ class CitationsReport:
     linked: int = 0
     requests: int = 0
 
+    def counts(self) -> dict[str, int]:
+        """What the citations source adds to its poll run (fetched and requests are the run's own)."""
+        return {"works": self.works, "works_missing": len(self.missing), "citing": self.citing, "linked": self.linked}
+
     def to_json(self) -> dict[str, Any]:
         return dict(self.__dict__)
 

@@ -7,12 +7,13 @@ poll (holding the poll lock) marks it "interrupted", and never counts as success
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 from sqlite_utils import Database
 
+from tracker import jsonl
 from tracker.store.ledger import FAILED, INTERRUPTED, OK, RUNNING, Ledger
 from tracker.timeutil import iso, now_iso
 
@@ -33,13 +34,16 @@ class Run:
     updated: int
     requests: int
     error: str | None
+    detail: dict[str, int] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
         return dict(self.__dict__)
 
 
 def _run(row: dict[str, Any]) -> Run:
-    return Run(**{k: row.get(k) for k in Run.__dataclass_fields__})
+    fields = {k: row.get(k) for k in Run.__dataclass_fields__}
+    fields["detail"] = jsonl.loads(row.get("detail") or "{}")
+    return Run(**fields)
 
 
 def start_run(db: Database, source: str, window_start: datetime, window_end: datetime, at: str | None = None) -> int:
@@ -66,7 +70,7 @@ def update_counts(db: Database, run_id: int, fetched: int, new: int, updated: in
 
 def finish_run(
     db: Database, run_id: int, outcome: str, fetched: int, new: int, updated: int, requests: int,
-    error: str | None = None, at: str | None = None,
+    error: str | None = None, at: str | None = None, detail: dict[str, int] | None = None,
 ) -> None:
     db["poll_runs"].update(
         run_id,
@@ -78,6 +82,7 @@ def finish_run(
             "updated": updated,
             "requests": requests,
             "error": error,
+            "detail": jsonl.dumps(detail) if detail else None,
         },
     )
 

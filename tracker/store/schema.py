@@ -254,3 +254,9 @@ def m135_outbox_unconfirmed(db: Database) -> None:
     """Sends of a row that may have reached the server without an acknowledgement (an email
     whose connection was lost after its data): bounded, so a message repeats at most once."""
     db["outbox"].add_column("unconfirmed", int, not_null_default=0)
+
+
+@migrations()
+def m140_poll_run_detail(db: Database) -> None:
+    """A source's own counts (citations: works, citing papers, links) as JSON, for `status`."""
+    db["poll_runs"].add_column("detail", str)
