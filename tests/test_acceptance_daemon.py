@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import json
 
-from test_forge_support import make_remote
-from test_runner_e2e import NOW, SEED, write_config
+from forge_support import make_remote
+from e2e_support import NOW, SEED, write_config
 
 from tracker.config import load_config
 from tracker.standins.arxiv import ArxivReplay

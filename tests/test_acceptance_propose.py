@@ -9,7 +9,7 @@ import subprocess
 import pytest
 from conftest import SEED
 from delivery_fixtures import sample_papers
-from test_forge_support import make_remote, write_config
+from forge_support import make_remote, write_config
 
 from tracker.config import load_config
 from tracker.models import Match, SectionScore

@@ -7,7 +7,7 @@ from datetime import date, datetime, timezone
 from pathlib import Path
 
 import pytest
-from test_poll_support import expected_ids, write_config
+from poll_support import expected_ids, write_config
 
 from tracker.classify.matcher import Classifier
 from tracker.classify.terms import parse_term

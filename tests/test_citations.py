@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from test_links import make_config
+from links_support import make_config
 from tracker.config import ArxivConfig
 from tracker.errors import ConfigError, SourceError
 from tracker.links.match import Work

@@ -2,41 +2,12 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
+from classify_support import classifier, config_file, paper, sections
 
-from tracker.classify.matcher import Classifier
 from tracker.classify.terms import normalise, parse_term
 from tracker.config import load_config
 from tracker.errors import ConfigError
-from tracker.models import Paper
-
-HEAD = """
-[survey]
-path = "survey.md"
-[store]
-path = "data/tracker.db"
-"""
-
-
-def config_file(tmp_path: Path, rules: str) -> Path:
-    path = tmp_path / "tracker.toml"
-    path.write_text(HEAD + rules, encoding="utf-8")
-    return path
-
-
-def classifier(tmp_path: Path, rules: str) -> Classifier:
-    return Classifier.from_config(load_config(config_file(tmp_path, rules)))
-
-
-def paper(title: str, abstract: str = "", **kw) -> Paper:
-    return Paper(id="2501.00001", title=title, abstract=abstract, **kw)
-
-
-def sections(c: Classifier, p: Paper) -> list[str]:
-    return [s.section for s in c.classify(p)]
-
 
 ONE = """
 [[sections]]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from test_classify import classifier, config_file, paper, sections
+from classify_support import classifier, config_file, paper, sections
 from tracker.config import load_config
 from tracker.errors import ConfigError
 from tracker.run.pipeline import api_clauses

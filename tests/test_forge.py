@@ -7,7 +7,7 @@ from datetime import datetime, timezone
 
 import pytest
 
-from test_forge_support import git, make_remote, reject_pushes, remote_file
+from forge_support import git, make_remote, reject_pushes, remote_file
 from tracker.propose import forge
 from tracker.errors import ConfigError, ForgeError
 from tracker.standins.github import GitHubStandin

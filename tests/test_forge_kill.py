@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from conftest import SEED
-from test_forge_support import make_remote, remote_file, write_config
+from forge_support import make_remote, remote_file, write_config
 from tracker.config import load_config
 from tracker.models import Match, SectionScore
 from tracker.run.demo import sample_papers

@@ -199,3 +199,15 @@ def test_function_level_imports_say_why():
 def test_cycle_finder_finds_a_cycle():
     assert find_cycle({"a": {"b"}, "b": {"c"}, "c": {"a"}}) == ["a", "b", "c", "a"]
     assert find_cycle({"a": {"b"}, "b": set()}) is None
+
+
+def test_no_test_module_imports_another():
+    """Shared helpers live in conftest.py or *_support.py modules, never in a test module."""
+    tests = Path(__file__).resolve().parent
+    found = []
+    for path in sorted(tests.glob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else (
+                [node.module or ""] if isinstance(node, ast.ImportFrom) else [])
+            found += [f"{path.name} line {node.lineno}: {n}" for n in names if n.split(".")[0].startswith("test_")]
+    assert not found, "test modules importing test modules:\n" + "\n".join(found)

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from conftest import SEED
-from tracker.config import parse_config
+from links_support import SEED_ALIASES, make_config
 from tracker.run.demo import sample_papers
 from tracker.errors import ConfigError
 from tracker.links.match import CONFIG, NAME, Matcher, Work, derive_aliases, describe, find_mentions, known_works
@@ -19,37 +18,6 @@ from tracker.store import open_store
 from tracker.store.links import links_for
 from tracker.store.papers import upsert_papers
 from tracker.survey.parse import load_survey
-
-SEED_ALIASES = {
-    "scaling": {"2203.15556": ["Chinchilla"]},
-    "encoder_decoder": {"1910.10683": ["T5"], "Scaling Instruction-Finetuned Language Models": ["Flan-T5"]},
-    "decoder_only": {
-        "Language models are few-shot learners": ["GPT-3"],
-        "Introducing chatgpt": ["ChatGPT"],
-        "Visual instruction tuning": ["LLaVA", "arXiv:2304.08485"],
-        "2305.14201": ["!Goat"],
-    },
-    "non_transformer": {"2111.00396": ["S4"]},
-}
-SECTIONS = [
-    ("scaling", "大数据+大模型→新智能"),
-    ("architecture", "大语言模型架构概览"),
-    ("encoder_only", "基于 Encoder-only 架构的大语言模型"),
-    ("encoder_decoder", "基于 Encoder-Decoder 架构的大语言模型"),
-    ("decoder_only", "基于 Decoder-only 架构的大语言模型"),
-    ("non_transformer", "非 Transformer 架构"),
-]
-
-
-def make_config(tmp_path: Path, aliases: dict[str, dict[str, list[str]]] | None = None) -> Any:
-    raw: dict[str, Any] = {"survey": {"path": str(SEED)}, "store": {"path": str(tmp_path / "t.db")}, "sections": []}
-    for sid, heading in SECTIONS:
-        section: dict[str, Any] = {"id": sid, "heading": heading, "any": [sid]}
-        if aliases and sid in aliases:
-            section["aliases"] = aliases[sid]
-        raw["sections"].append(section)
-    return parse_config(raw, tmp_path / "tracker.toml")
-
 
 @pytest.fixture(scope="module")
 def seed_works(tmp_path_factory) -> list[Work]:

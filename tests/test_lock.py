@@ -9,7 +9,7 @@ import sqlite3
 import subprocess
 import sys
 
-from test_runner_support import start_driver, write_config
+from runner_support import start_driver, write_config
 
 TRACKER = [sys.executable, "-m", "tracker"]
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from test_poll_support import expected_ids, write_config
+from poll_support import expected_ids, write_config
 
 from tracker.standins.arxiv import ArxivReplay
 

@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 
 import pytest
-from test_poll_support import expected_ids, write_config
+from poll_support import expected_ids, write_config
 
 from tracker.standins.arxiv import ArxivReplay
 

@@ -6,7 +6,7 @@ import json
 from datetime import date, datetime, timedelta, timezone
 
 import pytest
-from test_poll_support import TermClassifier, config_for, expected_ids
+from poll_support import TermClassifier, config_for, expected_ids
 
 from tracker.errors import StoreError
 from tracker.locking import exclusive

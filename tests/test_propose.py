@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from conftest import SEED
-from test_forge_support import git, make_remote, reject_pushes, remote_file, upstream_edit, write_config
+from forge_support import git, make_remote, reject_pushes, remote_file, upstream_edit, write_config
 from tracker.config import Config, load_config
 from tracker.run.demo import sample_papers
 from tracker.errors import ForgeError

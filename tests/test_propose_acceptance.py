@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from conftest import SEED, SURVEYS
-from test_forge_support import git, write_config
+from forge_support import git, write_config
 from tracker.config import Rule, SectionConfig, load_config
 from tracker.run.demo import sample_papers
 from tracker.propose.proposals import Candidate, build_proposal

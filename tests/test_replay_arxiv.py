@@ -8,7 +8,7 @@ from urllib.parse import urlencode
 
 import httpx
 import pytest
-from test_poll_support import API
+from poll_support import API
 
 from tracker.standins.arxiv import ArxivReplay, recorded_responses
 from tracker.standins.arxiv_feeds import QueryError, parse_query

@@ -9,7 +9,7 @@ from datetime import datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
 import pytest
-from test_runner_support import ALL_SERVICES, EMAIL, TELEGRAM, Recorder, Report, make_config, write_config
+from runner_support import ALL_SERVICES, EMAIL, TELEGRAM, Recorder, Report, make_config, write_config
 
 from tracker.deliver.outbox import DigestReport
 from tracker.propose.proposals import ProposeReport

@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from apscheduler.triggers.cron import CronTrigger
-from test_runner_support import ALL_SERVICES, make_config
+from runner_support import ALL_SERVICES, make_config
 
 from tracker.run import schedule
 from tracker.errors import ConfigError

@@ -12,7 +12,7 @@ import time
 from datetime import datetime, timedelta, timezone
 
 import pytest
-from test_runner_support import TELEGRAM, read_until, start_driver, write_config
+from runner_support import TELEGRAM, read_until, start_driver, write_config
 
 from tracker.store import jobs, open_store
 
@@ -64,8 +64,8 @@ def test_once_finishes_the_current_stage_and_skips_the_rest(tmp_path):
 
 
 def test_sigterm_during_a_real_poll_against_the_arxiv_replay(tmp_path):
-    from test_poll_support import expected_ids
-    from test_poll_support import write_config as poll_config
+    from poll_support import expected_ids
+    from poll_support import write_config as poll_config
 
     from tracker.standins.arxiv import ArxivReplay
 

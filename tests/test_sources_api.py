@@ -6,7 +6,7 @@ from datetime import datetime, timezone
 from urllib.parse import urlencode
 
 import pytest
-from test_poll_support import API
+from poll_support import API
 
 from tracker.classify.terms import parse_term
 from tracker.config import ArxivConfig

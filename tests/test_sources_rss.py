@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from test_poll_support import RSS
+from poll_support import RSS
 
 from tracker.config import ArxivConfig
 from tracker.errors import SourceError

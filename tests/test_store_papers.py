@@ -6,7 +6,7 @@ import json
 from datetime import datetime, timezone
 
 import pytest
-from test_poll_support import API, RSS
+from poll_support import API, RSS
 
 from tracker.sources.arxiv_api import parse_page
 from tracker.sources.arxiv_rss import parse_feed

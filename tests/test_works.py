@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from conftest import SEED
-from test_links import SEED_ALIASES, make_config
+from links_support import SEED_ALIASES, make_config
 from tracker.config import ArxivConfig
 from tracker.links.match import Work, find_mentions, known_works
 from tracker.models import Paper
