@@ -18,11 +18,7 @@ LAZY_MARK = re.compile(r"start-?up", re.IGNORECASE)
 
 # Shrinking allow-lists: modules that still break a rule. Empty them; never add to them.
 SQL_OFFENDERS: set[str] = set()
-LAZY_OFFENDERS: set[str] = {
-    "tracker.commands.classify", "tracker.commands.demo", "tracker.commands.digest",
-    "tracker.commands.propose", "tracker.commands.run", "tracker.commands.survey", "tracker.deliver.digest",
-    "tracker.propose.proposals", "tracker.run.demo",
-}
+LAZY_OFFENDERS: set[str] = set()
 
 
 def modules() -> dict[str, Path]:

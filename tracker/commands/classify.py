@@ -11,6 +11,7 @@ import click
 
 from tracker import jsonl
 from tracker.commands.common import PapersInput, json_option, pass_app, print_json
+from tracker.classify.matcher import Classifier, result_json
 from tracker.errors import InputError, StoreError
 from tracker.models import read_papers, split_arxiv_id
 
@@ -29,8 +30,6 @@ def classify_cmd(app, stream: TextIO) -> None:
 
     Stateless: nothing is stored. The whole input is checked first, so a bad
     line prints nothing but the error (file:line and field) and exits 1."""
-    from tracker.classify.matcher import Classifier, result_json
-
     classifier = Classifier.from_config(app.config)
     name = getattr(stream, "name", "input")
     name = "<stdin>" if name in ("-", "<stdin>") else name
@@ -44,7 +43,7 @@ def classify_cmd(app, stream: TextIO) -> None:
 
 def explain_paper(config: Any, raw_id: str) -> dict[str, Any]:
     """A stored paper's sections and links, re-classified when the stored result is missing or stale."""
-    from tracker.classify.matcher import Classifier
+    # start-up: `tracker classify` needs none of the store
     from tracker.store import open_store
     from tracker.store.classifications import fingerprints_of, load_classifications
     from tracker.store.links import links_for
@@ -136,8 +135,7 @@ def explain_cmd(app, arxiv_id: str, as_json: bool) -> None:
 def eval_cmd(app, stream: TextIO, misses: bool, as_json: bool) -> None:
     """Measure the rules against labeled papers: precision/recall/F1 of "any section" (negatives
     included), top-section accuracy and coverage, per section and overall, and a confusion table."""
-    from tracker.classify.matcher import Classifier
-    from tracker.classify.evaluate import evaluate, norm_label, read_labeled, render_report
+    from tracker.classify.evaluate import evaluate, norm_label, read_labeled, render_report  # start-up: eval only
 
     classifier = Classifier.from_config(app.config)
     name = getattr(stream, "name", "input")

@@ -10,6 +10,8 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
 from tracker.commands.common import json_option, print_json
+from tracker.logs import setup_logging
+from tracker.run.demo import run_demo
 
 
 @click.command("demo")
@@ -24,8 +26,6 @@ def demo(out: Path, config_file: Path | None, as_json: bool) -> None:
 
     With --config, the same offline cycle on your own survey and rules, against the
     recorded listings: the digest, the weekly email and the patch as they would look."""
-    from tracker.run.demo import run_demo
-    from tracker.logs import setup_logging
 
     setup_logging("WARNING")
     console = Console(stderr=as_json, highlight=False)

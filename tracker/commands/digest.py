@@ -10,7 +10,7 @@ from tracker.errors import DeliveryError, TrackerError
 
 
 def _channels(value: str | None, config) -> list[str]:  # type: ignore[no-untyped-def]
-    from tracker.deliver.outbox import CHANNELS, configured_channels, require_channel
+    from tracker.deliver.outbox import CHANNELS, configured_channels, require_channel  # start-up: decide needs no clients
 
     if not value:
         return configured_channels(config) or ["stdout"]
@@ -35,6 +35,7 @@ def _channels(value: str | None, config) -> list[str]:  # type: ignore[no-untype
 @pass_app
 def digest(app, channel: str | None, period: str | None, dry_run: bool, as_json: bool) -> None:
     """Render and deliver the digest of papers not yet delivered on each channel."""
+    # start-up: the delivery clients (PTB, SMTP) load only for digest and bot
     from tracker.deliver.outbox import run_digest
     from tracker.store import open_store
 
@@ -77,6 +78,7 @@ def decide(app, arxiv_id: str, decision: str, section: str | None, as_json: bool
     """Record a maintainer's decision on a stored paper (the same as the Telegram buttons).
 
     SECTION (a configured section id) is required for `move`, optional for `accept`."""
+    # start-up: decide loads the store only
     from tracker.models import split_arxiv_id
     from tracker.store import open_store
     from tracker.store.decisions import record_decision
@@ -117,6 +119,7 @@ def decide(app, arxiv_id: str, decision: str, section: str | None, as_json: bool
 def bot(app, max_updates: int | None, poll_timeout: int, whoami: bool, wait_seconds: float, as_json: bool) -> None:
     """Run the Telegram triage bot (long polling): buttons, /latest, /search, /section, /status;
     /start or /whoami answers anyone with their chat and user id."""
+    # start-up: the bot and its clients load only for `tracker bot`
     from tracker.deliver.bot import run_bot
     from tracker.deliver.outbox import require_channel
     from tracker.store import open_store

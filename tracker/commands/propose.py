@@ -6,6 +6,8 @@ import click
 
 from tracker.timeutil import utcnow
 from tracker.commands.common import json_option, pass_app, print_json
+from tracker.propose.proposals import one_line, run_propose
+from tracker.store import open_store
 
 
 @click.command("propose")
@@ -15,8 +17,6 @@ from tracker.commands.common import json_option, pass_app, print_json
 @pass_app
 def propose(app, open_pr: bool, as_json: bool) -> None:
     """Build out/proposal.patch and out/PR_BODY.md from accepted papers."""
-    from tracker.propose.proposals import one_line, run_propose
-    from tracker.store import open_store
 
     config = app.config
     db = open_store(config.store.path)

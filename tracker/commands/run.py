@@ -15,6 +15,7 @@ from tracker.errors import TrackerError
 from tracker.locking import exclusive
 from tracker.logs import log
 from tracker.timeutil import utcnow
+from tracker.store import open_store
 
 
 def pinned_clock(text: str) -> runner.Clock:
@@ -60,7 +61,6 @@ def run_cmd(app, once: bool, now_text: str | None, as_json: bool) -> None:
         if not once:
             runner.serve(config, stop=stop)
             return
-        from tracker.store import open_store
 
         db = open_store(config.store.path)
         try:

@@ -103,7 +103,7 @@ def _display_path(path: Path) -> str:
 @pass_app
 def patch_cmd(app: App, survey_path: Path, input_path: str) -> None:
     """Print a unified diff that adds each input paper to its section of SURVEY.md."""
-    from tracker.survey.patch import add_papers, unified_diff
+    from tracker.survey.patch import add_papers, unified_diff  # start-up: only patch writes
 
     survey = load_survey(survey_path)
     papers = _read_input(input_path)
@@ -129,7 +129,7 @@ def init_cmd(survey_path: Path, out: Path | None, force: bool, background_path: 
              api_url: str | None) -> None:
     """Write a starter config for SURVEY.md: its sections with keyword rules learned from its entries."""
     from tracker.classify.background import bundled_background, read_papers_file  # start-up: heavy only for init
-    from tracker.fsutil import atomic_write
+    from tracker.fsutil import atomic_write  # start-up: only init writes
     from tracker.survey.init import learn_starter  # start-up: pulls in the classifier
 
     survey = load_survey(survey_path)

@@ -22,6 +22,7 @@ from tracker.models import WorkLink, display_safe
 from tracker.deliver.rank import priority
 from tracker.store.deliveries import Candidate
 from tracker.timeutil import utc
+from tracker.links.match import NAMED, describe
 
 PERIODS = {"day": timedelta(days=1), "week": timedelta(days=7)}
 ABBREVIATIONS = ("e.g.", "i.e.", "et al.", "etc.", "vs.", "cf.", "Fig.", "Eq.", "Sec.", "approx.", "resp.")
@@ -190,7 +191,6 @@ def first_sentence(abstract: str) -> str:
 def link_labels(links: Iterable[WorkLink]) -> tuple[str, ...]:
     """`extends: Mamba (2312.00752)`, `mentions: RedPajama`, `cites: LLaMA (2302.13971)`; a cited
     work is not also listed as named."""
-    from tracker.links.match import NAMED, describe
 
     links = list(links)
     cited = {l.work_id for l in links if l.kind == "cites"}

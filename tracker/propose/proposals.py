@@ -31,6 +31,9 @@ from tracker.links.match import describe
 from tracker.store.links import links_for
 from tracker.store.papers import get_paper
 from tracker.timeutil import iso, utc
+from tracker.survey.parse import load_survey
+from tracker.survey.parse import parse_survey
+from tracker.survey.patch import add_papers, unified_diff
 
 logger = logging.getLogger("tracker.propose.proposals")
 
@@ -157,8 +160,6 @@ class Proposal:
 def build_proposal(config: Config, survey_text: str, survey_name: str, candidates: Sequence[Candidate],
                    skipped: Sequence[tuple[Paper, str]], now: datetime) -> Proposal:
     """Insert the candidates into the survey text; the patch writer drops already-listed papers."""
-    from tracker.survey.patch import add_papers, unified_diff
-    from tracker.survey.parse import parse_survey
 
     if not candidates:
         return Proposal((), tuple(skipped), "", "", "", "")
@@ -281,7 +282,6 @@ def run_propose(config: Config, db: Database, now: datetime, open_pr: bool) -> P
     push and open (or update) the draft pull request, then record its papers."""
     if open_pr:
         return _run_pr(config, db, now)
-    from tracker.survey.parse import load_survey
 
     survey = load_survey(config.survey.path)
     candidates, skipped = choose_papers(config, db)

@@ -35,6 +35,20 @@ from tracker.models import Paper, read_papers
 from tracker.standins.arxiv_feeds import SAMPLE_LISTINGS as LISTINGS
 from tracker.store.decisions import all_decisions
 from tracker.store.status import section_counts, totals
+from tracker.classify.matcher import Classifier
+from tracker.commands.survey import format_survey
+from tracker.deliver.bot import run_bot
+from tracker.propose.forge import init_bare_remote
+from tracker.propose.proposals import run_propose
+from tracker.run import runner
+from tracker.run.pipeline import poll
+from tracker.standins.arxiv import ArxivReplay
+from tracker.standins.github import GitHubStandin
+from tracker.standins.smtp import SmtpStandin
+from tracker.standins.telegram import TelegramStandin
+from tracker.store import open_store
+from tracker.survey.parse import load_survey
+from tracker.survey.patch import add_papers, unified_diff
 
 NO_RECORDINGS = Path("/nonexistent/tracker-demo-recordings")  # serve the listings only, checkout or wheel alike
 DEMO_NOW = datetime(2025, 10, 31, 21, 0, tzinfo=ZoneInfo("America/New_York"))
@@ -104,8 +118,6 @@ def two_for_patch(config: Config) -> list[Paper]:
     """The best-scoring sample papers of two different sections, with `section` set."""
     from dataclasses import replace
 
-    from tracker.classify.matcher import Classifier
-
     classifier = Classifier.from_config(config)
     best: dict[str, tuple[float, Paper]] = {}
     for paper in sample_papers():
@@ -118,7 +130,6 @@ def two_for_patch(config: Config) -> list[Paper]:
 
 def press_accept(standins: Standins, config: Config, db: Any, how_many: int) -> int:
     """Tap Accept on the first digest entries through the real long-polling bot."""
-    from tracker.deliver.bot import run_bot
 
     queued = 0
     for req in standins.telegram.calls("sendMessage"):
@@ -187,18 +198,6 @@ def run_demo(out: Path, say: Say, progress: Callable[[str, int], None] | None = 
 
     `config_file`: preview a user's own list and rules (their services are replaced by
     the stand-ins, so no credential is needed); default the bundled config."""
-    from tracker.run import runner
-    from tracker.commands.survey import format_survey
-    from tracker.propose.forge import init_bare_remote
-    from tracker.survey.patch import add_papers, unified_diff
-    from tracker.run.pipeline import poll
-    from tracker.propose.proposals import run_propose
-    from tracker.standins.arxiv import ArxivReplay
-    from tracker.standins.github import GitHubStandin
-    from tracker.standins.smtp import SmtpStandin
-    from tracker.standins.telegram import TelegramStandin
-    from tracker.store import open_store
-    from tracker.survey.parse import load_survey
 
     base, survey_path = read_base(config_file)
     for stale in ("demo", "telegram", "email"):
