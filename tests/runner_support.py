@@ -108,14 +108,26 @@ DRIVER = r"""
 import sys
 from tracker.run import runner
 
+class Done:
+    ok = True
+    def __init__(self, **counts):
+        self._counts = counts
+    def counts(self):
+        return dict(self._counts)
+    def errors(self):
+        return []
+    def to_json(self):
+        return {"ok": True, **self._counts}
+
 def slow(config, db, now):
     print("started", flush=True)
     sys.stdin.readline()
-    return {"ok": True, "new": 7}
+    return Done(new=7)
 
 def quick(name):
     def stage(config, db, now):
         print("ran " + name, flush=True)
+        return Done()
     return stage
 
 runner.default_stages = lambda: {"poll": slow, "digest": quick("digest"), "email": quick("email"),
