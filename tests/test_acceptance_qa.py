@@ -11,7 +11,7 @@ from pathlib import Path
 
 from conftest import SEED
 from delivery_fixtures import sample_papers
-from test_forge_support import make_remote
+from forge_support import make_remote
 
 from tracker.config import load_config
 from tracker.models import Match, SectionScore
