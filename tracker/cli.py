@@ -43,6 +43,7 @@ class TrackerGroup(click.Group):
 # (`tracker classify` skips the poll pipeline, the scheduler and the HTTP clients).
 # A command missing here still works (then every module is imported); test_cli checks the table.
 COMMAND_MODULES = {
+    "check": "check",
     "classify": "classify", "explain": "classify", "eval": "classify",
     "demo": "demo",
     "digest": "digest", "decide": "digest", "bot": "digest",
