@@ -160,3 +160,45 @@ def test_bad_schedule_values_name_the_config_file(tmp_path):
         assert done.returncode == 1
         line = one_error_line(done.stderr)
         assert str(cfg) in line and key in line
+
+
+def test_digest_now_shows_what_a_replayed_poll_stored(tmp_path):
+    """`poll --now` stamps papers as first seen at that time, but `digest` had no `--now` and
+    always used the wall clock, so replaying a recorded day (poll --now, then digest) always
+    showed "0 new papers". And `--json` on stdout printed counts only, not which papers."""
+    from tracker.store.papers import upsert_papers as upsert
+
+    cfg = user_folder(tmp_path)
+    config = load_config(cfg)
+    db = open_store(config.store.path)
+    papers = sample_papers(5)
+    upsert(db, papers, "api", seen="2025-10-31T20:00:00+00:00")
+    section = config.section("decoder-only")
+    save_classifications(
+        db, [(p.id, [SectionScore(section.id, section.heading, 3.0, (Match("GPT", "title"),))]) for p in papers], "t"
+    )
+    db.conn.close()
+    done = tracker("--config", str(cfg), "digest", "--channel", "stdout", "--now", "2025-10-31T21:00:00-04:00", "--json",
+                   cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout)[0]
+    assert report["papers"] == 5 and sorted(report["paper_ids"]) == sorted(p.id for p in papers)  # --json shows the data
+    bad = tracker("--config", str(cfg), "digest", "--channel", "stdout", "--now", "yesterday", cwd=tmp_path)
+    assert bad.returncode == 2 and "Traceback" not in bad.stderr
+
+
+def test_a_work_semantic_scholar_does_not_know_is_not_blamed_on_the_arxiv_keys():
+    """A 404 from Semantic Scholar for a listed work said "check arxiv.api_url / arxiv.rss_url
+    and arxiv.categories in the config", sending the maintainer to the wrong keys."""
+    from tracker.sources import Http
+    from tracker.sources.citations import NotFound, SemanticScholar
+    from tracker.standins.semantic_scholar import SemanticScholarStandin
+
+    with SemanticScholarStandin() as s2:
+        provider = SemanticScholar(s2.url, Http(timeout=5, retries=0, delay_seconds=0, sleep=lambda s: None))
+        try:
+            list(provider.fetch_citing("1810.04805", None))
+        except NotFound as exc:
+            assert "arxiv." not in str(exc) and "1810.04805" in str(exc)
+        else:
+            raise AssertionError("an unknown work must raise NotFound")

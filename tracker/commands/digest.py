@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from tracker.timeutil import utcnow
-from tracker.commands.common import json_option, pass_app, print_json
+from tracker.commands.common import json_option, parse_now, pass_app, print_json
 from tracker.errors import DeliveryError, TrackerError
 
 
@@ -31,9 +31,11 @@ def _channels(value: str | None, config) -> list[str]:  # type: ignore[no-untype
 @click.option("--period", type=click.Choice(["day", "week"]), default=None,
               help="Papers first seen in the last day or week (default: day for telegram/stdout, week for email).")
 @click.option("--dry-run", is_flag=True, help="Render and print the digest; send nothing and mark nothing delivered.")
+@click.option("--now", "now_text", default=None,
+              help="Pretend the current time is this ISO date-time, as `poll --now` did (replays, tests).")
 @json_option
 @pass_app
-def digest(app, channel: str | None, period: str | None, dry_run: bool, as_json: bool) -> None:
+def digest(app, channel: str | None, period: str | None, dry_run: bool, now_text: str | None, as_json: bool) -> None:
     """Render and deliver the digest of papers not yet delivered on each channel."""
     # start-up: the delivery clients (PTB, SMTP) load only for digest and bot
     from tracker.deliver.outbox import run_digest
@@ -42,7 +44,7 @@ def digest(app, channel: str | None, period: str | None, dry_run: bool, as_json:
     config = app.config
     channels = _channels(channel, config)
     db = open_store(config.store.path)
-    now = utcnow()
+    now = parse_now(now_text) if now_text else utcnow()
     try:
         reports = [run_digest(config, db, name, period, now, dry_run=dry_run) for name in channels]
     finally:

@@ -62,6 +62,7 @@ class DigestReport:
     failures: tuple[str, ...] = ()
     dry_run: bool = False
     skipped_empty: bool = False
+    paper_ids: tuple[str, ...] = ()
 
     @property
     def ok(self) -> bool:
@@ -158,7 +159,8 @@ def run_digest(
             rendered, html = tuple(dict.fromkeys(m.body for m in messages)), None
         else:
             messages, rendered, html = ([], (), None) if empty else _email_messages(config, db, digest, now, scheduled)
-        base = dict(channel=channel, period=period, window_start=iso(start), window_end=iso(end), papers=digest.count)
+        base = dict(channel=channel, period=period, window_start=iso(start), window_end=iso(end), papers=digest.count,
+                    paper_ids=digest.paper_ids)
         if dry_run:
             return DigestReport(**base, messages=rendered, email_html=html, dry_run=True, skipped_empty=empty)
         if messages and channel == "telegram":  # a missing secret is a config error before anything is queued
@@ -183,7 +185,7 @@ def _stdout(config: Config, db: Database, period: str, now: datetime) -> DigestR
     start, end = window(period, now)
     digest = capped_digest(config, outbox.undelivered(db, "stdout", iso(start), iso(end)), period, start, end)
     text = render_stdout(digest, environment(config.templates_dir))
-    return DigestReport("stdout", period, iso(start), iso(end), digest.count, messages=(text,))
+    return DigestReport("stdout", period, iso(start), iso(end), digest.count, messages=(text,), paper_ids=digest.paper_ids)
 
 
 def _telegram_messages(config: Config, digest: Digest) -> list[outbox.OutboxMessage]:

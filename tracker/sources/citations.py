@@ -87,7 +87,8 @@ class SemanticScholar:
             response = self.http.get(url, params)
         except SourceError as exc:
             if "HTTP 404" in exc.message:
-                raise NotFound(f"{self.name}: no paper ARXIV:{work_arxiv_id}", exc.hint) from None
+                raise NotFound(f"{self.name}: no paper ARXIV:{work_arxiv_id}",
+                               "Semantic Scholar does not know this listed work; its citations are skipped") from None
             raise
         try:
             body = response.json()
