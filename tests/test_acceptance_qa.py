@@ -202,3 +202,15 @@ def test_a_work_semantic_scholar_does_not_know_is_not_blamed_on_the_arxiv_keys()
             assert "arxiv." not in str(exc) and "1810.04805" in str(exc)
         else:
             raise AssertionError("an unknown work must raise NotFound")
+
+
+def test_a_failed_check_ends_with_one_error_line_on_stderr(tmp_path):
+    """`tracker check` exited 1 with nothing on stderr; DESIGN: exit 1 = a handled failure with
+    a one-line message on stderr (scripts read stderr, not the report). stdout keeps the report."""
+    cfg = user_folder(tmp_path)  # arXiv points at 127.0.0.1:9, where nothing listens
+    for extra in ((), ("--json",)):
+        done = tracker("--config", str(cfg), "check", "--timeout", "2", *extra, cwd=tmp_path)
+        assert done.returncode == 1
+        line = one_error_line(done.stderr)
+        assert "arxiv" in line and "1 of" in line
+        assert "✗ arxiv" in done.stdout or json.loads(done.stdout)[0]["check"] == "config"

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import sys
-
 import click
 
 from tracker.commands.common import json_option, pass_app, print_json
+from tracker.errors import TrackerError
 
 DEFAULT_TIMEOUT = 10.0
 
@@ -32,7 +31,8 @@ def check_cmd(app, timeout: float, as_json: bool) -> None:
             click.echo(c.line())
         click.echo(f"{len(failed)} of {len(checks)} checks failed" if failed else "all checks passed")
     if failed:
-        sys.exit(1)
+        names = ", ".join(dict.fromkeys(c.name for c in failed))
+        raise TrackerError(f"{len(failed)} of {len(checks)} checks failed: {names}", "see the lines above for each fix")
 
 
 COMMANDS = [check_cmd]
