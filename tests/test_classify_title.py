@@ -156,3 +156,20 @@ any = ["language model|LLM"]
     assert sections(c, paper("Distillation of small nets", "No model named.")) == []
     with pytest.raises(ConfigError, match=r"scope.title_all"):
         load_config(config_file(tmp_path, '[scope]\ntitle_all = "x"\n[[sections]]\nid = "s"\nheading = "S"\nany = ["x"]\n'))
+
+
+def test_the_title_scope_gate_changes_no_result(monkeypatch):
+    """Papers whose title alone rules them out of scope skip the scan of their other fields;
+    with the gate off, the bundled rules give the same sections on the sample listings."""
+    from pathlib import Path
+
+    from tracker.classify.matcher import Classifier
+    from tracker.models import open_input, read_papers
+
+    root = Path(__file__).resolve().parent.parent
+    c = Classifier.from_config(load_config(root / "config" / "tracker.toml"))
+    papers = list(read_papers(open_input(str(root / "tests/fixtures/listings/sample-2025-10-29_31.jsonl.gz")), "sample"))
+    gated = [c.classify(p) for p in papers]
+    assert sum(1 for p in papers if c._title_rules_out(c._scan((p.title, p.abstract, p.comment, p.journal_ref)))) > len(papers) // 2
+    monkeypatch.setattr(c, "_title_rules_out", lambda hits: False)
+    assert [c.classify(p) for p in papers] == gated and any(gated)

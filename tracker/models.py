@@ -27,8 +27,9 @@ HIDDEN_CHARACTERS = dict.fromkeys(
 
 
 def display_safe(text: str) -> str:
-    """`text` without bidi controls and zero-width characters (see HIDDEN_CHARACTERS)."""
-    return text.translate(HIDDEN_CHARACTERS)
+    """`text` without bidi controls and zero-width characters (see HIDDEN_CHARACTERS).
+    ASCII text has none of them, and is by far the most common case (every author name)."""
+    return text if text.isascii() else text.translate(HIDDEN_CHARACTERS)
 
 
 def split_arxiv_id(raw: str) -> tuple[str, int | None] | None:

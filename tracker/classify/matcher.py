@@ -65,6 +65,7 @@ class _Owner:
     weights: tuple[float, ...]
     min_score: float
     groups: int
+    title_groups: frozenset[int]
     regex: tuple[tuple[str, re.Pattern[str]], ...]
     has_positive: bool
 
@@ -99,6 +100,7 @@ class Classifier:
                     weights=tuple(float(rule.weights.get(f, 0.0)) for f in FIELDS),
                     min_score=rule.min_score,
                     groups=len(rule.all_) + len(rule.title_all),
+                    title_groups=frozenset(range(len(rule.all_), len(rule.all_) + len(rule.title_all))),
                     regex=regex,
                     has_positive=bool(rule.positive_terms or rule.regex),
                 )
@@ -177,7 +179,9 @@ class Classifier:
         self, title: str, abstract: str = "", comment: str | None = None, journal_ref: str | None = None
     ) -> list[SectionScore]:
         texts = (title, abstract, comment, journal_ref)
-        hits = self._scan(texts) if not self._empty else {}
+        hits = self._scan(texts, scope_gate=True) if not self._empty else {}
+        if hits is None:
+            return []
         if not hits and not self._regex_owners and (self._scope is None or not self._owners[self._scope].regex):
             return []
         by_owner: dict[int, list[tuple[int, int, int]]] = {}
@@ -202,20 +206,36 @@ class Classifier:
             out.sort(key=lambda s: s.section in self._fallbacks)
         return out
 
-    def _scan(self, texts: tuple[str | None, ...]) -> dict[tuple[int, int], tuple[int, int]]:
-        """One automaton pass over all fields joined by a separator the patterns cannot span.
+    def _scan(
+        self, texts: tuple[str | None, ...], scope_gate: bool = False
+    ) -> dict[tuple[int, int], tuple[int, int]] | None:
+        """Automaton passes over all fields joined by a separator the patterns cannot span.
 
         Returns the first (start, stop) span of each (term, field) hit, in the
-        joined text (`_joined`), padding excluded."""
+        joined text (`_joined`), padding excluded. The title is scanned first;
+        with `scope_gate`, a paper whose title alone rules it out of scope
+        (`_title_rules_out`) returns None without the other fields being scanned:
+        most papers end there, and their long abstracts are never read."""
         raw = _joined(texts)
         low = normalise(raw)
         b1 = low.find("\x01")
         b2 = low.find("\x01", b1 + 1)
         b3 = low.find("\x01", b2 + 1)
-        cased: str | None = None
         hits: dict[tuple[int, int], tuple[int, int]] = {}
+        cased = self._scan_span(raw, low, 0, b1, (b1, b2, b3), hits, None)
+        if scope_gate and self._title_rules_out(hits):
+            return None
+        self._scan_span(raw, low, b1, len(low), (b1, b2, b3), hits, cased)
+        return hits
+
+    def _scan_span(
+        self, raw: str, low: str, start: int, stop: int, bounds: tuple[int, int, int],
+        hits: dict[tuple[int, int], tuple[int, int]], cased: str | None,
+    ) -> str | None:
+        """Add the hits ending in low[start:stop] to `hits`; returns the cased text if it was needed."""
+        b1, b2, b3 = bounds
         field_ok = self._field_ok
-        for end, (length, tids, exact, lpad, rpad) in self._automaton.iter(low):
+        for end, (length, tids, exact, lpad, rpad) in self._automaton.iter(low, start, stop):
             field = 0 if end < b1 else 1 if end < b2 else 2 if end < b3 else 3
             if exact is None:
                 for tid in tids:
@@ -228,7 +248,19 @@ class Classifier:
             for tid, form in zip(tids, exact):
                 if (form is None or span == form) and (tid, field) not in hits and field in field_ok[tid]:
                     hits[tid, field] = (end - length + 1 + lpad, end + 1 - rpad)
-        return hits
+        return cased
+
+    def _title_rules_out(self, title_hits: dict[tuple[int, int], tuple[int, int]]) -> bool:
+        """True when the title's hits alone make `_judge` reject the scope: a `title_all`
+        group with no hit, or a `title_not` hit without an `unless` hit (all title-only
+        terms, so the other fields cannot change this)."""
+        if self._scope is None:
+            return False
+        scope, owner_of, kind_of = self._scope, self._owner_of, self._kind_of
+        kinds = {kind_of[tid] for tid, _field in title_hits if owner_of[tid] == scope}
+        if not self._owners[scope].title_groups <= kinds:
+            return True
+        return KIND_TITLE_NOT in kinds and KIND_UNLESS not in kinds
 
     def _judge(
         self, owner: int, found: Iterable[tuple[int, tuple[int, int], int]], texts: tuple[str | None, ...], explain: bool = True
