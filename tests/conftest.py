@@ -1,16 +1,60 @@
-"""Shared test helpers: fixture paths and a way to run the CLI in-process."""
+"""Shared test helpers: fixture paths, the one `write_config` fixture, and a way to run
+the CLI in-process."""
 
 from __future__ import annotations
 
+import copy
+import tomllib
 from pathlib import Path
+from typing import Any
 
 import pytest
+import tomli_w
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 SEED = FIXTURES / "seed" / "llm-survey.md"
 SURVEYS = FIXTURES / "surveys"
 DEFAULT_CONFIG = ROOT / "config" / "tracker.toml"
+
+# The smallest valid config: every test states only the tables it changes.
+MINIMAL_CONFIG: dict[str, Any] = {
+    "survey": {"path": "survey.md"},
+    "store": {"path": "data/tracker.db"},
+    "sections": [{"id": "llm", "heading": "Language models", "any": ["language model"]}],
+}
+
+
+def _merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
+    """Deep-merge `over` into `base`: tables merge key by key, anything else (arrays such as
+    `sections` included) replaces, and None removes the key."""
+    for key, value in over.items():
+        if value is None:
+            base.pop(key, None)
+        elif isinstance(value, dict) and isinstance(base.get(key), dict):
+            _merge(base[key], value)
+        else:
+            base[key] = copy.deepcopy(value)
+    return base
+
+
+@pytest.fixture
+def write_config(tmp_path):
+    """`write_config(*layers, **tables) -> Path`: writes `tracker.toml` (in `folder`, default
+    tmp_path) from MINIMAL_CONFIG, or from the shipped config with `shipped=True`, deep-merged
+    with each layer (a dict of tables a test module shares) and then with the given tables, e.g.
+    `write_config(ALL_SERVICES, arxiv={"api_url": server.api_url}, telegram={"run_bot": None})`."""
+
+    def write(*layers: dict[str, Any], folder: Path | None = None, shipped: bool = False, **tables: Any) -> Path:
+        folder = tmp_path if folder is None else folder
+        raw = tomllib.loads(DEFAULT_CONFIG.read_text(encoding="utf-8")) if shipped else copy.deepcopy(MINIMAL_CONFIG)
+        for layer in (*layers, tables):
+            _merge(raw, layer)
+        path = folder / "tracker.toml"
+        path.write_text(tomli_w.dumps(raw), encoding="utf-8")
+        return path
+
+    return write
 
 
 @pytest.fixture

@@ -1,13 +1,11 @@
-"""Helpers for the poll/source/store tests: a temp config pointing at the replay server,
+"""Helpers for the poll/source/store tests: the [arxiv] table pointing at the replay server,
 a tiny classifier fake (the real one is another stage's), and the expected sets."""
 
 from __future__ import annotations
 
-import json
 import re
 from pathlib import Path
 
-from tracker.config import Config, load_config
 from tracker.models import Match, Paper, SectionScore
 from tracker.standins.arxiv_feeds import SAMPLE_LISTINGS, read_listings
 
@@ -17,38 +15,16 @@ RSS = FIXTURES / "arxiv-rss"
 CATS = ("cs.CL", "cs.LG", "cs.AI")
 
 
-def write_config(tmp: Path, api_url: str, rss_url: str, *, terms: bool = False, timeout: float = 2.0,
-                 retries: int = 2, page_size: int = 100, extra: str = "") -> Path:
-    """Sections with `all` rules only => the API query is categories-only (an easy expected set)."""
-    rule = 'any = ["language model", "LLM"]' if terms else 'all = [["language model", "LLM", "transformer"]]'
-    text = f"""
-[survey]
-path = "survey.md"
-[store]
-path = "data/tracker.db"
-[arxiv]
-api_url = "{api_url}"
-rss_url = "{rss_url}"
-categories = {json.dumps(list(CATS))}
-delay_seconds = 0
-timeout_seconds = {timeout}
-retries = {retries}
-page_size = {page_size}
-overlap_days = 2
-first_poll_days = 7
-{extra}
-[[sections]]
-id = "llm"
-heading = "Language models"
-{rule}
-"""
-    path = tmp / "tracker.toml"
-    path.write_text(text, encoding="utf-8")
-    return path
+ARXIV = {"categories": list(CATS), "delay_seconds": 0, "timeout_seconds": 2.0, "retries": 2, "page_size": 100,
+         "overlap_days": 2, "first_poll_days": 7}
+# Sections with `all` rules only => the API query is categories-only (an easy expected set).
+LLM_ALL = {"id": "llm", "heading": "Language models", "all": [["language model", "LLM", "transformer"]]}
+LLM_ANY = {"id": "llm", "heading": "Language models", "any": ["language model", "LLM"]}
 
 
-def config_for(tmp: Path, server, **kw) -> Config:
-    return load_config(write_config(tmp, server.api_url, server.rss_url, **kw))
+def arxiv_at(api_url: str, rss_url: str, **changes) -> dict:
+    """The [arxiv] table of the poll tests, pointed at a replay server (a config input, not a writer)."""
+    return {**ARXIV, "api_url": api_url, "rss_url": rss_url, **changes}
 
 
 class TermClassifier:

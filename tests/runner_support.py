@@ -1,4 +1,4 @@
-"""Helpers for the scheduler/runner tests: a temp config and recording stage fakes."""
+"""Helpers for the scheduler/runner tests: config layers and recording stage fakes."""
 
 from __future__ import annotations
 
@@ -8,52 +8,17 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Callable
 
-from tracker.config import Config, load_config
+from tracker.config import Config
 
-TELEGRAM = """
-[telegram]
-token_env = "TEST_TELEGRAM_TOKEN"
-run_bot = false  # the bot has its own tests; these drive the scheduler
-chat_ids = [1]
-"""
-EMAIL = """
-[email]
-host = "127.0.0.1"
-from = "tracker@example.org"
-to = ["maintainer@example.org"]
-security = "none"
-port = 2525
-"""
-GITHUB = """
-[github]
-remote_url = "/nonexistent/remote.git"
-repo = "owner/survey"
-"""
-ALL_SERVICES = TELEGRAM + EMAIL + GITHUB
-
-
-def write_config(tmp: Path, extra: str = "", schedule: str = "") -> Path:
-    text = f"""
-[survey]
-path = "survey.md"
-[store]
-path = "data/tracker.db"
-{extra}
-[schedule]
-{schedule if "timezone" in schedule else 'timezone = "America/New_York"'}
-{"" if "timezone" in schedule else schedule}
-[[sections]]
-id = "llm"
-heading = "Language models"
-any = ["language model"]
-"""
-    path = tmp / "tracker.toml"
-    path.write_text(text, encoding="utf-8")
-    return path
-
-
-def make_config(tmp: Path, extra: str = "", schedule: str = "") -> Config:
-    return load_config(write_config(tmp, extra, schedule))
+# Config layers for `write_config(RUNNER, ALL_SERVICES, schedule={...})` (conftest).
+RUNNER = {"schedule": {"timezone": "America/New_York"}}
+TELEGRAM = {"telegram": {"token_env": "TEST_TELEGRAM_TOKEN",
+                         "run_bot": False,  # the bot has its own tests; these drive the scheduler
+                         "chat_ids": [1]}}
+EMAIL = {"email": {"host": "127.0.0.1", "from": "tracker@example.org", "to": ["maintainer@example.org"],
+                   "security": "none", "port": 2525}}
+GITHUB = {"github": {"remote_url": "/nonexistent/remote.git", "repo": "owner/survey"}}
+ALL_SERVICES = {**TELEGRAM, **EMAIL, **GITHUB}
 
 
 @dataclass

@@ -3,11 +3,12 @@ default, and term-narrowed queries (opt-in) translated from the term model."""
 
 from __future__ import annotations
 
+import tomllib
 from datetime import date, datetime, timezone
 from pathlib import Path
 
 import pytest
-from poll_support import expected_ids, write_config
+from poll_support import LLM_ALL, arxiv_at, expected_ids
 
 from tracker.classify.matcher import Classifier
 from tracker.classify.terms import parse_term
@@ -40,11 +41,11 @@ def test_each_alternative_and_form_is_its_own_clause():
     assert arxiv_api.term_clauses(parse_term("state space*")) is None  # nor a wildcard after a phrase
 
 
-def _config(tmp_path: Path, server, rule: str, query: str = "terms"):
-    path = write_config(tmp_path, server.api_url, server.rss_url, extra=f'query = "{query}"', page_size=2000)
-    text = path.read_text(encoding="utf-8").replace('all = [["language model", "LLM", "transformer"]]', rule)
-    path.write_text(text, encoding="utf-8")
-    return load_config(path)
+def _config(write_config, folder: Path, server, rule: str, query: str = "terms"):
+    """The section's rule is given as TOML text, e.g. 'any = ["LLM"]'."""
+    section = {"id": LLM_ALL["id"], "heading": LLM_ALL["heading"], **tomllib.loads(rule)}
+    arxiv = arxiv_at(server.api_url, server.rss_url, query=query, page_size=2000)
+    return load_config(write_config(folder=folder, arxiv=arxiv, sections=[section]))
 
 
 def _taken(classifier: Classifier) -> set[str]:
@@ -65,8 +66,8 @@ def _classified(db) -> set[str]:
         'any = ["scaling law|neural scaling", "state space model|SSM"]',
     ],
 )
-def test_term_query_finds_what_the_classifier_takes(tmp_path, server, rule):
-    config = _config(tmp_path, server, rule)
+def test_term_query_finds_what_the_classifier_takes(tmp_path, server, rule, write_config):
+    config = _config(write_config, tmp_path, server, rule)
     clauses, _why = api_clauses(config)
     assert clauses  # really narrowed
     classifier = Classifier.from_config(config)
@@ -82,8 +83,8 @@ def test_term_query_finds_what_the_classifier_takes(tmp_path, server, rule):
     assert all("all:" in r.params.get("search_query", "") for r in server.api_requests())
 
 
-def test_a_term_arxiv_cannot_say_lists_the_categories(tmp_path, server):
-    config = _config(tmp_path, server, 'any = ["*GPT*", "vision-language model|VLM"]')
+def test_a_term_arxiv_cannot_say_lists_the_categories(tmp_path, server, write_config):
+    config = _config(write_config, tmp_path, server, 'any = ["*GPT*", "vision-language model|VLM"]')
     clauses, why = api_clauses(config)
     assert clauses == [] and "*GPT*" in why
     classifier = Classifier.from_config(config)
@@ -97,8 +98,8 @@ def test_a_term_arxiv_cannot_say_lists_the_categories(tmp_path, server):
     assert all("all:" not in r.params.get("search_query", "") for r in server.api_requests())
 
 
-def test_default_lists_the_categories_in_one_request_per_2000(tmp_path, server):
-    config = _config(tmp_path, server, 'any = ["vision-language model|VLM"]', query="categories")
+def test_default_lists_the_categories_in_one_request_per_2000(tmp_path, server, write_config):
+    config = _config(write_config, tmp_path, server, 'any = ["vision-language model|VLM"]', query="categories")
     assert config.arxiv.page_size == 2000
     assert api_clauses(config)[0] == []
     db = open_store(config.store.path)
@@ -109,14 +110,14 @@ def test_default_lists_the_categories_in_one_request_per_2000(tmp_path, server):
     assert {row["id"] for row in db.query("SELECT id FROM papers")} == expected_ids()
 
 
-def test_api_and_rss_polls_of_one_recorded_day_store_the_same_papers(tmp_path):
+def test_api_and_rss_polls_of_one_recorded_day_store_the_same_papers(tmp_path, write_config):
     """The stand-in serves 2025-10-31 as the day's feed; the API lists what was submitted the day before."""
     with ArxivReplay(rss_day="2025-10-31") as server:
         stores = {}
         for source in ("api", "rss"):
             folder = tmp_path / source
             folder.mkdir()
-            config = _config(folder, server, 'any = ["LLM", "*GPT*", "vision-language model|VLM"]', query="categories")
+            config = _config(write_config, folder, server, 'any = ["LLM", "*GPT*", "vision-language model|VLM"]', query="categories")
             db = open_store(config.store.path)
             now = datetime(2025, 10, 30, 23, 59, 59, tzinfo=timezone.utc)
             report = poll(config, db, [source], now, since=date(2025, 10, 30), link_works=False, **NO_SLEEP)

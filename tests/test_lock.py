@@ -9,13 +9,13 @@ import sqlite3
 import subprocess
 import sys
 
-from runner_support import start_driver, write_config
+from runner_support import RUNNER, start_driver
 
 TRACKER = [sys.executable, "-m", "tracker"]
 
 
-def test_second_run_exits_1_then_a_killed_holder_frees_the_lock(tmp_path):
-    config = write_config(tmp_path)
+def test_second_run_exits_1_then_a_killed_holder_frees_the_lock(tmp_path, write_config):
+    config = write_config(RUNNER)
     first = start_driver(config)  # the daemon: its start-up poll blocks, holding run.lock
     try:
         assert first.stdout.readline().strip() == "started"

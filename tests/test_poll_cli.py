@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from poll_support import expected_ids, write_config
+from poll_support import LLM_ALL, LLM_ANY, arxiv_at, expected_ids
 
 from tracker.standins.arxiv import ArxivReplay
 
@@ -13,9 +13,9 @@ NOW = "2025-11-01T00:00:00Z"
 
 
 @pytest.fixture
-def env(tmp_path):
+def env(write_config):
     with ArxivReplay() as server:
-        yield server, write_config(tmp_path, server.api_url, server.rss_url, terms=True)
+        yield server, write_config(arxiv=arxiv_at(server.api_url, server.rss_url), sections=[LLM_ANY])
 
 
 def test_poll_then_export_and_status(env, run_cli, tmp_path):
@@ -69,10 +69,10 @@ def test_commands_have_help(run_cli):
         assert code == 0 and len(out) > 100
 
 
-def test_status_before_any_poll_reports_without_creating_the_database(run_cli, tmp_path):
+def test_status_before_any_poll_reports_without_creating_the_database(run_cli, tmp_path, write_config):
     from tracker.config import load_config
 
-    cfg = write_config(tmp_path, "http://127.0.0.1:9/api/query", "http://127.0.0.1:9/rss")
+    cfg = write_config(arxiv=arxiv_at("http://127.0.0.1:9/api/query", "http://127.0.0.1:9/rss"), sections=[LLM_ALL])
     db_path = load_config(cfg).store.path
     code, out, err = run_cli("--config", str(cfg), "status", "--json")
     assert code == 0, err

@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 
 import pytest
-from poll_support import expected_ids, write_config
+from poll_support import LLM_ALL, arxiv_at, expected_ids
 
 from tracker.standins.arxiv import ArxivReplay
 
@@ -45,9 +45,9 @@ def read_db(path: Path) -> tuple[str, set[str], list[str]]:
 
 
 @pytest.mark.parametrize("kill_after", [1, 4, 9, 15])
-def test_sigkill_mid_poll_then_the_next_poll_stores_exactly_the_full_set(tmp_path, kill_after):
+def test_sigkill_mid_poll_then_the_next_poll_stores_exactly_the_full_set(tmp_path, kill_after, write_config):
     with ArxivReplay(latency=0.03) as server:
-        config = write_config(tmp_path, server.api_url, server.rss_url, page_size=20)
+        config = write_config(arxiv=arxiv_at(server.api_url, server.rss_url, page_size=20), sections=[LLM_ALL])
         db_path = tmp_path / "data" / "tracker.db"
         proc = start_poll(config)
         wait_for(lambda: len(server.api_requests()) >= kill_after or proc.poll() is not None, "the poll to page")
@@ -67,10 +67,10 @@ def test_sigkill_mid_poll_then_the_next_poll_stores_exactly_the_full_set(tmp_pat
         assert outcomes == ["interrupted", "ok"]
 
 
-def test_two_polls_at_once_second_exits_with_a_clear_message(tmp_path):
+def test_two_polls_at_once_second_exits_with_a_clear_message(tmp_path, write_config):
     # slow enough that the first poll still holds the lock after a second process starts on a loaded machine
     with ArxivReplay(latency=0.2) as server:
-        config = write_config(tmp_path, server.api_url, server.rss_url, page_size=20)
+        config = write_config(arxiv=arxiv_at(server.api_url, server.rss_url, page_size=20), sections=[LLM_ALL])
         first = start_poll(config)
         wait_for(lambda: len(server.api_requests()) >= 2 or first.poll() is not None, "the first poll to start")
         second = subprocess.run([*TRACKER, "--config", str(config), "poll", "--source", "api", "--now", NOW,

@@ -6,8 +6,9 @@ import json
 from datetime import date, datetime, timedelta, timezone
 
 import pytest
-from poll_support import TermClassifier, config_for, expected_ids
+from poll_support import LLM_ALL, TermClassifier, arxiv_at, expected_ids
 
+from tracker.config import load_config
 from tracker.errors import StoreError
 from tracker.locking import exclusive
 from tracker.run.pipeline import poll, window
@@ -25,8 +26,8 @@ def server():
 
 
 @pytest.fixture
-def setup(tmp_path, server):
-    config = config_for(tmp_path, server)
+def setup(server, write_config):
+    config = load_config(write_config(arxiv=arxiv_at(server.api_url, server.rss_url), sections=[LLM_ALL]))
     db = open_store(config.store.path)
     return config, db
 
@@ -116,8 +117,8 @@ FAULTS = [
 
 
 @pytest.mark.parametrize("kind,options,reason", FAULTS, ids=[f[0] for f in FAULTS])
-def test_fault_fails_the_run_keeps_the_store_and_next_poll_recovers(tmp_path, server, kind, options, reason):
-    config = config_for(tmp_path, server, timeout=0.5)
+def test_fault_fails_the_run_keeps_the_store_and_next_poll_recovers(tmp_path, server, kind, options, reason, write_config):
+    config = load_config(write_config(arxiv=arxiv_at(server.api_url, server.rss_url, timeout_seconds=0.5), sections=[LLM_ALL]))
     db = open_store(config.store.path)
     run(config, db, since=date(2025, 10, 29), now=datetime(2025, 10, 30, tzinfo=timezone.utc))
     before = stored(db)

@@ -9,8 +9,9 @@ from datetime import datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
 import pytest
-from runner_support import ALL_SERVICES, EMAIL, TELEGRAM, Recorder, Report, make_config, write_config
+from runner_support import ALL_SERVICES, EMAIL, RUNNER, TELEGRAM, Recorder, Report
 
+from tracker.config import load_config
 from tracker.deliver.outbox import DigestReport
 from tracker.propose.proposals import ProposeReport
 from tracker.run import runner
@@ -29,8 +30,8 @@ def rows(db):
     return [(r["job"], r["trigger"], r["outcome"]) for r in db.query("SELECT * FROM job_runs ORDER BY id")]
 
 
-def test_once_runs_the_stages_in_order_and_records_each(tmp_path):
-    config = make_config(tmp_path, ALL_SERVICES)
+def test_once_runs_the_stages_in_order_and_records_each(tmp_path, write_config):
+    config = load_config(write_config(RUNNER, ALL_SERVICES))
     db = open_store(":memory:")
     rec = Recorder()
     results = runner.run_once(config, db, rec.stages(), clock=lambda: MONDAY)
@@ -41,8 +42,8 @@ def test_once_runs_the_stages_in_order_and_records_each(tmp_path):
     assert all(now == MONDAY for _, now in rec.calls)
 
 
-def test_a_failing_stage_is_recorded_and_the_others_still_run(tmp_path):
-    config = make_config(tmp_path, ALL_SERVICES)
+def test_a_failing_stage_is_recorded_and_the_others_still_run(tmp_path, write_config):
+    config = load_config(write_config(RUNNER, ALL_SERVICES))
     db = open_store(":memory:")
 
     def boom():
@@ -56,8 +57,8 @@ def test_a_failing_stage_is_recorded_and_the_others_still_run(tmp_path):
     assert failed == {"poll": "arXiv answered 503 three times", "email": "ZeroDivisionError: division by zero"}
 
 
-def test_a_report_saying_not_ok_fails_the_job_with_the_source_errors(tmp_path):
-    config = make_config(tmp_path)
+def test_a_report_saying_not_ok_fails_the_job_with_the_source_errors(tmp_path, write_config):
+    config = load_config(write_config(RUNNER))
     db = open_store(":memory:")
     bad = Report(ok=False, new=3, problems=["rss: HTTP 500"])
     rec = Recorder(behave={"poll": lambda: bad})
@@ -65,8 +66,8 @@ def test_a_report_saying_not_ok_fails_the_job_with_the_source_errors(tmp_path):
     assert (result.outcome, result.error, result.summary["new"]) == ("failed", "rss: HTTP 500", 3)
 
 
-def test_unconfigured_services_are_skipped_and_propose_writes_files_only(tmp_path, caplog):
-    config = make_config(tmp_path)
+def test_unconfigured_services_are_skipped_and_propose_writes_files_only(tmp_path, caplog, write_config):
+    config = load_config(write_config(RUNNER))
     db = open_store(":memory:")
     rec = Recorder()
     results = runner.run_once(config, db, rec.stages(), clock=lambda: MONDAY)
@@ -78,18 +79,18 @@ def test_unconfigured_services_are_skipped_and_propose_writes_files_only(tmp_pat
 
 
 class TestEmailDue:
-    def setup(self, tmp_path):
-        return make_config(tmp_path, EMAIL), open_store(":memory:")
+    def setup(self, write_config):
+        return load_config(write_config(RUNNER, EMAIL)), open_store(":memory:")
 
     def succeed(self, db, when):
         jobs.record_job_finish(db, jobs.record_job_start(db, "email", when), when, jobs.OK)
 
-    def test_never_sent_is_due(self, tmp_path):
-        config, db = self.setup(tmp_path)
+    def test_never_sent_is_due(self, tmp_path, write_config):
+        config, db = self.setup(write_config)
         assert runner.email_due(config, db, WEDNESDAY)
 
-    def test_monday_after_the_cron_time_is_due_once(self, tmp_path):
-        config, db = self.setup(tmp_path)
+    def test_monday_after_the_cron_time_is_due_once(self, tmp_path, write_config):
+        config, db = self.setup(write_config)
         self.succeed(db, MONDAY - timedelta(days=7))
         assert not runner.email_due(config, db, MONDAY.replace(hour=7))
         assert runner.email_due(config, db, MONDAY)
@@ -97,21 +98,21 @@ class TestEmailDue:
         assert not runner.email_due(config, db, MONDAY + timedelta(hours=5))
         assert not runner.email_due(config, db, WEDNESDAY)
 
-    def test_a_missed_monday_is_sent_later_in_the_week(self, tmp_path):
-        config, db = self.setup(tmp_path)
+    def test_a_missed_monday_is_sent_later_in_the_week(self, tmp_path, write_config):
+        config, db = self.setup(write_config)
         self.succeed(db, MONDAY - timedelta(days=8))
         assert runner.email_due(config, db, WEDNESDAY)
 
-    def test_once_skips_the_email_when_not_due(self, tmp_path):
-        config, db = self.setup(tmp_path)
+    def test_once_skips_the_email_when_not_due(self, tmp_path, write_config):
+        config, db = self.setup(write_config)
         self.succeed(db, MONDAY)
         rec = Recorder()
         results = runner.run_once(config, db, rec.stages(), clock=lambda: WEDNESDAY)
         assert "email" not in rec.names and results[2].outcome == "skipped" and "not due" in results[2].error
 
 
-def test_a_stop_request_ends_the_cycle_after_the_current_stage(tmp_path):
-    config = make_config(tmp_path, ALL_SERVICES)
+def test_a_stop_request_ends_the_cycle_after_the_current_stage(tmp_path, write_config):
+    config = load_config(write_config(RUNNER, ALL_SERVICES))
     db = open_store(":memory:")
     stop = threading.Event()
     rec = Recorder(behave={"digest": stop.set})
@@ -119,8 +120,8 @@ def test_a_stop_request_ends_the_cycle_after_the_current_stage(tmp_path):
     assert rec.names == ["poll", "digest"] and [r.outcome for r in results] == ["ok", "ok"]
 
 
-def test_cli_once_exits_1_when_a_stage_failed_and_prints_each(tmp_path, run_cli, monkeypatch):
-    path = write_config(tmp_path, ALL_SERVICES)
+def test_cli_once_exits_1_when_a_stage_failed_and_prints_each(tmp_path, run_cli, monkeypatch, write_config):
+    path = write_config(RUNNER, ALL_SERVICES)
     rec = Recorder(behave={"digest": lambda: 1 / 0})
     monkeypatch.setattr(runner, "default_stages", rec.stages)
     monkeypatch.setenv("TEST_TELEGRAM_TOKEN", "1:t")
@@ -135,10 +136,10 @@ def test_cli_once_exits_1_when_a_stage_failed_and_prints_each(tmp_path, run_cli,
     assert all(later - earlier >= timedelta(seconds=1) for earlier, later in zip(times, times[1:]))
 
 
-def test_cli_once_json_and_exit_0(tmp_path, run_cli, monkeypatch):
+def test_cli_once_json_and_exit_0(tmp_path, run_cli, monkeypatch, write_config):
     import json
 
-    path = write_config(tmp_path)
+    path = write_config(RUNNER)
     monkeypatch.setattr(runner, "default_stages", Recorder().stages)
     code, out, err = run_cli("--config", str(path), "run", "--once", "--json")
     assert code == 0, err
@@ -147,8 +148,8 @@ def test_cli_once_json_and_exit_0(tmp_path, run_cli, monkeypatch):
     assert "job.done" in err and "job=poll" in err
 
 
-def test_cli_now_needs_once(tmp_path, run_cli):
-    code, _, err = run_cli("--config", str(write_config(tmp_path)), "run", "--now", "2024-01-08T15:00:00Z")
+def test_cli_now_needs_once(tmp_path, run_cli, write_config):
+    code, _, err = run_cli("--config", str(write_config(RUNNER)), "run", "--now", "2024-01-08T15:00:00Z")
     assert code == 2 and "--now only works with --once" in err
 
 
@@ -161,8 +162,8 @@ def serve_in_thread(config, rec, wait_for: threading.Event, stop: threading.Even
     assert not thread.is_alive()
 
 
-def test_daemon_catches_up_at_start_and_one_failure_does_not_stop_the_next(tmp_path):
-    config = make_config(tmp_path, TELEGRAM)
+def test_daemon_catches_up_at_start_and_one_failure_does_not_stop_the_next(tmp_path, write_config):
+    config = load_config(write_config(RUNNER, TELEGRAM))
     db = open_store(config.store.path)
     long_ago = datetime.now(timezone.utc) - timedelta(days=3)
     jobs.record_job_finish(db, jobs.record_job_start(db, "digest", long_ago), long_ago, jobs.OK)
@@ -187,8 +188,8 @@ def test_daemon_catches_up_at_start_and_one_failure_does_not_stop_the_next(tmp_p
     assert datetime.fromisoformat(nxt).astimezone(NY).time().isoformat() == "08:00:00"
 
 
-def test_job_status_shows_last_run_outcome_and_next_run(tmp_path):
-    config = make_config(tmp_path, ALL_SERVICES)
+def test_job_status_shows_last_run_outcome_and_next_run(tmp_path, write_config):
+    config = load_config(write_config(RUNNER, ALL_SERVICES))
     db = open_store(":memory:")
     runner.run_once(config, db, Recorder(behave={"email": lambda: 1 / 0}).stages(), clock=lambda: MONDAY)
     status = {s["job"]: s for s in runner.status_jobs(config, db, WEDNESDAY)}
@@ -201,8 +202,8 @@ def test_job_status_shows_last_run_outcome_and_next_run(tmp_path):
     assert [s["job"] for s in runner.status_jobs(scheduler, db, WEDNESDAY)] == list(schedule.JOBS)
 
 
-def test_status_marks_unconfigured_jobs(tmp_path):
-    config = make_config(tmp_path)
+def test_status_marks_unconfigured_jobs(tmp_path, write_config):
+    config = load_config(write_config(RUNNER))
     status = {s["job"]: s for s in runner.status_jobs(config, open_store(":memory:"), WEDNESDAY)}
     assert status["digest"]["enabled"] is False and status["digest"]["next_run"] is None
     assert "writes out/ files only" in status["propose"]["note"]
@@ -226,10 +227,10 @@ def test_stage_reports_count_and_explain_their_failures():
     assert ProposeReport(refreshed=((1, "open"),)).counts() == {"proposed": 0, "skipped": 0, "refreshed": 1}
 
 
-def test_status_lines(tmp_path):
+def test_status_lines(tmp_path, write_config):
     from tracker.commands.run import render_backlog, render_jobs
 
-    config = make_config(tmp_path, ALL_SERVICES)
+    config = load_config(write_config(RUNNER, ALL_SERVICES))
     db = open_store(":memory:")
     runner.run_once(config, db, Recorder(behave={"email": lambda: 1 / 0}).stages(), clock=lambda: MONDAY)
     lines = render_jobs(runner.status_jobs(config, db, WEDNESDAY))
@@ -240,23 +241,21 @@ def test_status_lines(tmp_path):
         "telegram: 1 messages pending, 3 papers queued, 9 delivered"]
 
 
-def test_a_report_with_clashing_keys_still_logs(tmp_path):
-    config = make_config(tmp_path)
+def test_a_report_with_clashing_keys_still_logs(tmp_path, write_config):
+    config = load_config(write_config(RUNNER))
     rec = Recorder(behave={"poll": lambda: Report(extra={"job": 1, "seconds": 9, "error": 1, "sent": 2})})
     result = runner.run_once(config, open_store(":memory:"), rec.stages(), clock=lambda: MONDAY)[0]
     assert result.outcome == "ok" and result.summary["sent"] == 2
 
 
-def test_the_bot_runs_in_the_daemon_by_default_and_stops_with_it(tmp_path, monkeypatch):
+def test_the_bot_runs_in_the_daemon_by_default_and_stops_with_it(tmp_path, monkeypatch, write_config):
     import time
 
     from tracker.standins.telegram import TelegramStandin
 
     with TelegramStandin() as tg:
         monkeypatch.setenv("TEST_TELEGRAM_TOKEN", tg.token)
-        telegram = "\n".join(l for l in TELEGRAM.splitlines() if not l.startswith("run_bot"))  # the default: on
-        telegram = telegram.replace("chat_ids = [1]", f'chat_ids = [1]\napi_url = "{tg.url}"')
-        config = make_config(tmp_path, telegram)
+        config = load_config(write_config(RUNNER, TELEGRAM, telegram={"run_bot": None, "api_url": tg.url}))  # the default: on
         stop, polled = threading.Event(), threading.Event()
         rec = Recorder(behave={"poll": polled.set})
         thread = threading.Thread(target=runner.serve, kwargs={"config": config, "stages": rec.stages(), "stop": stop})

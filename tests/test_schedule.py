@@ -8,8 +8,9 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from apscheduler.triggers.cron import CronTrigger
-from runner_support import ALL_SERVICES, make_config
+from runner_support import ALL_SERVICES, RUNNER
 
+from tracker.config import load_config
 from tracker.run import schedule
 from tracker.errors import ConfigError
 
@@ -25,16 +26,16 @@ def fire(expr: str, after: datetime, tz: str = "America/New_York") -> datetime:
     return schedule.next_fire(schedule.crontab_trigger(expr, tz), after)
 
 
-def test_default_config_builds_poll_catch_up_and_propose_only(tmp_path):
-    config = make_config(tmp_path)
+def test_default_config_builds_poll_catch_up_and_propose_only(tmp_path, write_config):
+    config = load_config(write_config(RUNNER))
     scheduler = schedule.build_scheduler(config, lambda name, trigger: None)
     assert sorted(j.id for j in scheduler.get_jobs()) == ["catch_up", "poll", "propose"]
     skipped = {s.name: s.skip_reason for s in schedule.job_specs(config) if not s.enabled}
     assert skipped == {"digest": "no [telegram] table in the config", "email": "no [email] table in the config"}
 
 
-def test_all_services_give_five_jobs_with_deliberate_misfire_settings(tmp_path):
-    config = make_config(tmp_path, ALL_SERVICES, 'misfire_grace_seconds = 900')
+def test_all_services_give_five_jobs_with_deliberate_misfire_settings(tmp_path, write_config):
+    config = load_config(write_config(RUNNER, ALL_SERVICES, schedule={"misfire_grace_seconds": 900}))
     scheduler = schedule.build_scheduler(config, lambda name, trigger: None)
     jobs = {j.id: j for j in scheduler.get_jobs()}
     assert sorted(jobs) == sorted(schedule.JOBS)
@@ -105,15 +106,15 @@ def test_bad_expressions_name_the_key(expr, words):
     assert "schedule.poll" in str(err.value) and words in str(err.value)
 
 
-def test_bad_config_is_reported_when_the_specs_are_built(tmp_path):
+def test_bad_config_is_reported_when_the_specs_are_built(tmp_path, write_config):
     with pytest.raises(ConfigError, match="schedule.timezone"):
-        schedule.job_specs(make_config(tmp_path, schedule='timezone = "Mars/Olympus"'))
+        schedule.job_specs(load_config(write_config(RUNNER, schedule={"timezone": "Mars/Olympus"})))
     with pytest.raises(ConfigError, match="schedule.email"):
-        schedule.job_specs(make_config(tmp_path, ALL_SERVICES, 'email = "0 8 * * 9"'))
+        schedule.job_specs(load_config(write_config(RUNNER, ALL_SERVICES, schedule={"email": "0 8 * * 9"})))
 
 
-def test_a_job_can_be_switched_off(tmp_path):
-    specs = {s.name: s for s in schedule.job_specs(make_config(tmp_path, schedule='catch_up = "off"'))}
+def test_a_job_can_be_switched_off(tmp_path, write_config):
+    specs = {s.name: s for s in schedule.job_specs(load_config(write_config(RUNNER, schedule={"catch_up": "off"})))}
     assert not specs["catch_up"].enabled and "disabled" in specs["catch_up"].skip_reason
 
 
@@ -132,43 +133,43 @@ def test_last_fire_looks_back_to_the_latest_occurrence():
 class TestCatchUp:
     """missed_jobs at start: from job_runs facts, with plain datetimes."""
 
-    def specs(self, tmp_path):
-        return schedule.job_specs(make_config(tmp_path, ALL_SERVICES))
+    def specs(self, write_config):
+        return schedule.job_specs(load_config(write_config(RUNNER, ALL_SERVICES)))
 
-    def test_a_weekly_job_missed_while_down_runs_once(self, tmp_path):
+    def test_a_weekly_job_missed_while_down_runs_once(self, tmp_path, write_config):
         now = datetime(2024, 1, 24, 13, tzinfo=NY)  # a Wednesday; Mondays 8th, 15th, 22nd all passed
         last = {"email": datetime(2024, 1, 5, tzinfo=NY), "poll": now - timedelta(minutes=30),
                 "digest": datetime(2024, 1, 24, 8, 30, tzinfo=NY), "propose": datetime(2024, 1, 22, 9, 5, tzinfo=NY)}
         ran = {n: True for n in schedule.JOBS}
-        assert schedule.missed_jobs(self.specs(tmp_path), last, ran, now) == ["email"]
+        assert schedule.missed_jobs(self.specs(write_config), last, ran, now) == ["email"]
 
-    def test_nothing_is_due_when_every_job_succeeded_after_its_last_fire(self, tmp_path):
+    def test_nothing_is_due_when_every_job_succeeded_after_its_last_fire(self, tmp_path, write_config):
         now = datetime(2024, 1, 24, 12, 30, tzinfo=NY)
         last = {n: now - timedelta(minutes=5) for n in schedule.JOBS}
-        assert schedule.missed_jobs(self.specs(tmp_path), last, {n: True for n in schedule.JOBS}, now) == []
+        assert schedule.missed_jobs(self.specs(write_config), last, {n: True for n in schedule.JOBS}, now) == []
 
-    def test_a_failed_last_run_counts_as_missed(self, tmp_path):
+    def test_a_failed_last_run_counts_as_missed(self, tmp_path, write_config):
         now = datetime(2024, 1, 24, 12, 30, tzinfo=NY)
         last = {n: now - timedelta(minutes=5) for n in schedule.JOBS} | {"digest": datetime(2024, 1, 23, 8, tzinfo=NY)}
-        assert schedule.missed_jobs(self.specs(tmp_path), last, {n: True for n in schedule.JOBS}, now) == ["digest"]
+        assert schedule.missed_jobs(self.specs(write_config), last, {n: True for n in schedule.JOBS}, now) == ["digest"]
 
-    def test_poll_and_catch_up_both_missed_give_one_poll(self, tmp_path):
+    def test_poll_and_catch_up_both_missed_give_one_poll(self, tmp_path, write_config):
         now = datetime(2024, 1, 24, 13, tzinfo=NY)
         last = {n: now for n in schedule.JOBS} | {"poll": datetime(2024, 1, 20, tzinfo=NY), "catch_up": None}
-        assert schedule.missed_jobs(self.specs(tmp_path), last, {n: True for n in schedule.JOBS}, now) == ["poll"]
+        assert schedule.missed_jobs(self.specs(write_config), last, {n: True for n in schedule.JOBS}, now) == ["poll"]
 
-    def test_a_catch_up_success_satisfies_the_poll(self, tmp_path):
+    def test_a_catch_up_success_satisfies_the_poll(self, tmp_path, write_config):
         now = datetime(2024, 1, 24, 13, tzinfo=NY)
         last = {n: now for n in schedule.JOBS} | {"poll": datetime(2024, 1, 20, tzinfo=NY),
                                                     "catch_up": datetime(2024, 1, 24, 12, 1, tzinfo=NY)}
-        assert schedule.missed_jobs(self.specs(tmp_path), last, {n: True for n in schedule.JOBS}, now) == []
+        assert schedule.missed_jobs(self.specs(write_config), last, {n: True for n in schedule.JOBS}, now) == []
 
-    def test_fresh_install_polls_at_once_but_sends_nothing(self, tmp_path):
+    def test_fresh_install_polls_at_once_but_sends_nothing(self, tmp_path, write_config):
         now = datetime(2024, 1, 24, 12, tzinfo=NY)
-        assert schedule.missed_jobs(self.specs(tmp_path), {}, {}, now) == ["poll"]
+        assert schedule.missed_jobs(self.specs(write_config), {}, {}, now) == ["poll"]
 
-    def test_an_occurrence_older_than_the_max_age_is_not_caught_up(self, tmp_path):
-        config = make_config(tmp_path, ALL_SERVICES, 'propose = "0 9 1 1 *"')
+    def test_an_occurrence_older_than_the_max_age_is_not_caught_up(self, tmp_path, write_config):
+        config = load_config(write_config(RUNNER, ALL_SERVICES, schedule={"propose": "0 9 1 1 *"}))
         specs = [s for s in schedule.job_specs(config) if s.name == "propose"]
         now = datetime(2024, 3, 1, tzinfo=NY)
         assert schedule.missed_jobs(specs, {"propose": datetime(2023, 1, 1, 10, tzinfo=NY)}, {"propose": True}, now) == []

@@ -12,7 +12,7 @@ import time
 from datetime import datetime, timedelta, timezone
 
 import pytest
-from runner_support import TELEGRAM, read_until, start_driver, write_config
+from runner_support import RUNNER, TELEGRAM, read_until, start_driver
 
 from tracker.store import jobs, open_store
 
@@ -38,8 +38,8 @@ def stop_mid_job(proc, sig: int) -> tuple[str, str]:
 
 
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
-def test_daemon_finishes_the_running_job_then_exits_0(tmp_path, sig):
-    config = write_config(tmp_path, TELEGRAM)
+def test_daemon_finishes_the_running_job_then_exits_0(tmp_path, sig, write_config):
+    config = write_config(RUNNER, TELEGRAM)
     db = open_store(tmp_path / "data" / "tracker.db")
     long_ago = datetime.now(timezone.utc) - timedelta(days=3)
     jobs.record_job_finish(db, jobs.record_job_start(db, "digest", long_ago), long_ago, jobs.OK)
@@ -55,22 +55,21 @@ def test_daemon_finishes_the_running_job_then_exits_0(tmp_path, sig):
     assert json.loads(rows[1][3])["new"] == 7
 
 
-def test_once_finishes_the_current_stage_and_skips_the_rest(tmp_path):
-    proc = start_driver(write_config(tmp_path, TELEGRAM), "--once")
+def test_once_finishes_the_current_stage_and_skips_the_rest(tmp_path, write_config):
+    proc = start_driver(write_config(RUNNER, TELEGRAM), "--once")
     out, err = stop_mid_job(proc, signal.SIGTERM)
     assert proc.returncode == 0, err
     assert "ran" not in out and "run.stopped" in err and "remaining=digest,email,propose" in err
     assert [r[:3] for r in job_rows(tmp_path)] == [("poll", "once", "ok")]
 
 
-def test_sigterm_during_a_real_poll_against_the_arxiv_replay(tmp_path):
-    from poll_support import expected_ids
-    from poll_support import write_config as poll_config
+def test_sigterm_during_a_real_poll_against_the_arxiv_replay(tmp_path, write_config):
+    from poll_support import LLM_ALL, arxiv_at, expected_ids
 
     from tracker.standins.arxiv import ArxivReplay
 
     with ArxivReplay(latency=0.03) as server:
-        config = poll_config(tmp_path, server.api_url, server.rss_url, page_size=20)
+        config = write_config(arxiv=arxiv_at(server.api_url, server.rss_url, page_size=20), sections=[LLM_ALL])
         proc = subprocess.Popen([*TRACKER, "--config", str(config), "run", "--once", "--now", "2025-11-01T00:00:00Z"],
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         deadline = time.monotonic() + 60
