@@ -1,13 +1,10 @@
-"""Helpers for the digest/delivery tests: a config with [telegram]/[email] pointed at the
-local stand-ins, and a store filled with real arXiv listings classified by keyword."""
+"""Helpers for the digest/delivery tests: the config layer their [telegram]/[email] tables
+(pointed at the local stand-ins) merge into, and a store filled with real arXiv listings classified by keyword."""
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
 from typing import Any, Iterable
 
-from tracker.config import Config, load_config
 from tracker.run.demo import sample_papers  # noqa: F401  (re-exported for the delivery tests)
 from tracker.models import Match, Paper, SectionScore
 from tracker.store.classifications import save_classifications
@@ -24,22 +21,11 @@ SECTIONS = [
 ]
 
 
-def _toml(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=False)
-
-
-def write_config(
-    folder: Path, telegram: dict[str, Any] | None = None, email: dict[str, Any] | None = None, extra: str = ""
-) -> Config:
-    lines = ['[survey]\npath = "survey.md"', '[store]\npath = "data/tracker.db"', '[output]\npath = "out"']
-    for sid, heading, terms in SECTIONS:
-        lines.append(f"[[sections]]\nid = {_toml(sid)}\nheading = {_toml(heading)}\nany = {_toml(terms)}")
-    for name, table in (("telegram", telegram), ("email", email)):
-        if table is not None:
-            lines.append(f"[{name}]\n" + "\n".join(f"{k} = {_toml(v)}" for k, v in table.items()))
-    file = folder / "tracker.toml"
-    file.write_text("\n\n".join(lines) + "\n" + extra, encoding="utf-8")
-    return load_config(file)
+# The config layer of the delivery tests: `load_config(write_config(DELIVERY, telegram={...}))` (conftest).
+DELIVERY = {
+    "output": {"path": "out"},
+    "sections": [{"id": sid, "heading": heading, "any": terms} for sid, heading, terms in SECTIONS],
+}
 
 
 def keyword_scores(paper: Paper) -> list[SectionScore]:

@@ -7,7 +7,8 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from delivery_fixtures import TOKEN, fill_store, sample_papers, write_config
+from delivery_fixtures import DELIVERY, TOKEN, fill_store, sample_papers
+from tracker.config import load_config
 from tracker.deliver.outbox import GIVE_UP_AFTER, run_digest
 from tracker.standins.smtp import SmtpStandin
 from tracker.standins.telegram import TelegramStandin
@@ -30,11 +31,11 @@ def _outbox_rows(db):
 # --- Telegram: a wrong token is reported once, not once per pending message ----------
 
 
-def test_wrong_telegram_token_is_reported_once(tmp_path, monkeypatch):
+def test_wrong_telegram_token_is_reported_once(tmp_path, monkeypatch, write_config):
     with TelegramStandin(token=TOKEN) as tg:
         monkeypatch.setenv("TG_TOKEN", "987654:wrong-token")
         table = {"api_url": tg.url, "token_env": "TG_TOKEN", "chat_ids": [1, 2, 3], "retries": 0}
-        config = write_config(tmp_path, telegram=table)
+        config = load_config(write_config(DELIVERY, telegram=table))
         db = open_store(config.store.path)
         ids = fill_store(db, sample_papers(60), SEEN)
         report = run_digest(config, db, "telegram", "day", NOW, sleep=no_sleep)
@@ -48,19 +49,19 @@ def test_wrong_telegram_token_is_reported_once(tmp_path, monkeypatch):
 # --- SMTP: a refused login is a setup problem, not a refused recipient ----------------
 
 
-def _email(tmp_path, server, **extra):
+def _email(write_config, server, **extra):
     table = {"host": "127.0.0.1", "port": server.port, "security": "none", "from": "tracker@example.org", "to": TO,
              "username_env": "SMTP_USER", "password_env": "SMTP_PASSWORD", **extra}
-    config = write_config(tmp_path, email=table)
+    config = load_config(write_config(DELIVERY, email=table))
     db = open_store(config.store.path)
     return config, db, fill_store(db, sample_papers(40), SEEN)
 
 
-def test_refused_login_tries_once_and_never_gives_up_the_messages(tmp_path, monkeypatch):
+def test_refused_login_tries_once_and_never_gives_up_the_messages(tmp_path, monkeypatch, write_config):
     monkeypatch.setenv("SMTP_USER", "robot")
     monkeypatch.setenv("SMTP_PASSWORD", "wrong-password")
     with SmtpStandin(credentials=("robot", "right-password")) as server:
-        config, db, ids = _email(tmp_path, server)
+        config, db, ids = _email(write_config, server)
         for _ in range(GIVE_UP_AFTER + 1):
             report = run_digest(config, db, "email", "week", NOW, sleep=no_sleep)
             assert len(report.failures) == 1 and "refused the login" in report.failures[0]
@@ -75,7 +76,7 @@ def test_refused_login_tries_once_and_never_gives_up_the_messages(tmp_path, monk
         assert outbox.delivered_ids(db, "email") == set(ids)
 
 
-def test_refused_login_is_attempted_once_per_run(tmp_path, monkeypatch):
+def test_refused_login_is_attempted_once_per_run(tmp_path, monkeypatch, write_config):
     """smtplib tries each offered AUTH mechanism once per login; count them for one
     recipient, then check three recipients cost no more (was one login per recipient)."""
     monkeypatch.setenv("SMTP_USER", "robot")
@@ -95,7 +96,7 @@ def test_refused_login_is_attempted_once_per_run(tmp_path, monkeypatch):
         with server:
             table = {"host": "127.0.0.1", "port": server.port, "security": "none", "from": "t@example.org", "to": TO[:n],
                      "username_env": "SMTP_USER", "password_env": "SMTP_PASSWORD"}
-            config = write_config(folder, email=table)
+            config = load_config(write_config(DELIVERY, folder=folder, email=table))
             db = open_store(config.store.path)
             fill_store(db, sample_papers(40), SEEN)
             assert run_digest(config, db, "email", "week", NOW, sleep=no_sleep).failures
@@ -103,11 +104,11 @@ def test_refused_login_is_attempted_once_per_run(tmp_path, monkeypatch):
     assert counts[0] >= 1 and counts[1] == counts[0], counts
 
 
-def test_starttls_not_offered_keeps_the_messages_pending(tmp_path, monkeypatch):
+def test_starttls_not_offered_keeps_the_messages_pending(tmp_path, monkeypatch, write_config):
     monkeypatch.setenv("SMTP_USER", "robot")
     monkeypatch.setenv("SMTP_PASSWORD", "pw")
     with SmtpStandin() as server:
-        config, db, _ = _email(tmp_path, server, security="starttls")
+        config, db, _ = _email(write_config, server, security="starttls")
         for _ in range(GIVE_UP_AFTER + 1):
             report = run_digest(config, db, "email", "week", NOW, sleep=no_sleep)
             assert len(report.failures) == 1 and "does not offer STARTTLS" in report.failures[0]
@@ -118,17 +119,17 @@ def test_starttls_not_offered_keeps_the_messages_pending(tmp_path, monkeypatch):
 
 
 @pytest.mark.parametrize("channel", ["telegram", "email"])
-def test_missing_secret_writes_nothing_to_the_outbox(tmp_path, monkeypatch, run_cli, channel):
+def test_missing_secret_writes_nothing_to_the_outbox(tmp_path, monkeypatch, run_cli, channel, write_config):
     monkeypatch.delenv("TG_TOKEN", raising=False)
     monkeypatch.delenv("SMTP_PASSWORD", raising=False)
     monkeypatch.setenv("SMTP_USER", "robot")
     with TelegramStandin(token=TOKEN) as tg, SmtpStandin() as smtp:
-        config = write_config(
-            tmp_path,
+        config = load_config(write_config(
+            DELIVERY,
             telegram={"api_url": tg.url, "token_env": "TG_TOKEN", "chat_ids": [1]},
             email={"host": "127.0.0.1", "port": smtp.port, "security": "none", "from": "t@example.org", "to": ["a@example.org"],
                    "username_env": "SMTP_USER", "password_env": "SMTP_PASSWORD"},
-        )
+        ))
         db = open_store(config.store.path)
         seen = (datetime.now(timezone.utc) - timedelta(hours=1)).isoformat(timespec="seconds")
         assert fill_store(db, sample_papers(30), seen)
@@ -144,13 +145,13 @@ def test_missing_secret_writes_nothing_to_the_outbox(tmp_path, monkeypatch, run_
 # --- Usage errors exit 2 ------------------------------------------------------------
 
 
-def test_digest_with_an_empty_channel_list_is_a_usage_error(tmp_path, run_cli):
-    config = write_config(tmp_path)
+def test_digest_with_an_empty_channel_list_is_a_usage_error(tmp_path, run_cli, write_config):
+    config = load_config(write_config(DELIVERY))
     code, out, err = run_cli("--config", str(config.file), "digest", "--channel", ",")
     assert code == 2 and "--channel" in err  # was exit 0 doing nothing
 
 
-def test_run_once_with_a_bad_now_is_a_usage_error(tmp_path, run_cli):
-    config = write_config(tmp_path)
+def test_run_once_with_a_bad_now_is_a_usage_error(tmp_path, run_cli, write_config):
+    config = load_config(write_config(DELIVERY))
     code, out, err = run_cli("--config", str(config.file), "run", "--once", "--now", "yesterday")
     assert code == 2 and "--now" in err and "Traceback" not in err

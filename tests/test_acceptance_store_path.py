@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import pytest
 
-from delivery_fixtures import write_config
+from delivery_fixtures import DELIVERY
+from tracker.config import load_config
 
 
 @pytest.mark.parametrize(
@@ -18,10 +19,10 @@ from delivery_fixtures import write_config
         ("run", "--once"),
     ],
 )
-def test_store_under_a_regular_file_is_a_clean_error(tmp_path, run_cli, args):
+def test_store_under_a_regular_file_is_a_clean_error(tmp_path, run_cli, args, write_config):
     blocker = tmp_path / "data"
     blocker.write_text("a file where the data folder should be\n", encoding="utf-8")
-    config = write_config(tmp_path)  # store.path = data/tracker.db
+    config = load_config(write_config(DELIVERY))  # store.path = data/tracker.db
     (tmp_path / "survey.md").write_text("# A list\n\n## Section\n\n1. **A paper.** `arXiv`\n", encoding="utf-8")
     code, out, err = run_cli("--config", str(config.file), *args)
     assert code == 1 and "Traceback" not in err, err

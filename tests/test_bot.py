@@ -7,7 +7,7 @@ from datetime import datetime, timezone
 
 import pytest
 
-from delivery_fixtures import TOKEN, fill_store, sample_papers, write_config
+from delivery_fixtures import DELIVERY, TOKEN, fill_store, sample_papers
 from tracker.config import load_config
 from tracker.deliver.bot import REFUSAL, BotContext, handle_update, run_bot
 from tracker.deliver.outbox import run_digest
@@ -26,14 +26,14 @@ GROUP, MAINTAINER, STRANGER = -1001, 7, 666
 
 
 @pytest.fixture
-def world(tmp_path, monkeypatch):
+def world(tmp_path, monkeypatch, write_config):
     monkeypatch.setenv("TG_TOKEN", TOKEN)
     with TelegramStandin(token=TOKEN) as tg:
 
         def make(allowed_users=(), folder="a"):
             (tmp_path / folder).mkdir()
             table = {"api_url": tg.url, "token_env": "TG_TOKEN", "chat_ids": [GROUP], "allowed_user_ids": list(allowed_users), "timeout_seconds": 5}
-            config = write_config(tmp_path / folder, telegram=table)
+            config = load_config(write_config(DELIVERY, folder=tmp_path / folder, telegram=table))
             db = open_store(config.store.path)
             ids = fill_store(db, sample_papers(60), SEEN)
             assert run_digest(config, db, "telegram", "day", NOW).ok
@@ -181,8 +181,8 @@ def test_malformed_updates_are_skipped_and_confirmed_not_fatal(world):
     assert int(tg.calls("getUpdates")[-1].params.get("offset") or 0) == 4
 
 
-def test_decide_cli(tmp_path, run_cli):
-    config = write_config(tmp_path)
+def test_decide_cli(tmp_path, run_cli, write_config):
+    config = load_config(write_config(DELIVERY))
     db = open_store(config.store.path)
     ids = fill_store(db, sample_papers(30), SEEN)
     code, out, err = run_cli("--config", str(config.file), "decide", f"{ids[0]}v2", "accept")

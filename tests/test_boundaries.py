@@ -9,7 +9,8 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from rich.cells import cell_len
 
-from delivery_fixtures import fill_store, keyword_scores, sample_papers, write_config
+from delivery_fixtures import DELIVERY, fill_store, keyword_scores, sample_papers
+from tracker.config import load_config
 from tracker.deliver.outbox import run_digest
 from tracker.run import runner, schedule
 from tracker.standins.smtp import SmtpStandin
@@ -25,10 +26,10 @@ def smtp():
         yield server
 
 
-def email_config(tmp_path, smtp, schedule_email="0 8 * * mon"):
+def email_config(write_config, smtp, schedule_email="0 8 * * mon"):
     table = {"host": "127.0.0.1", "port": smtp.port, "security": "none", "from": "t@example.org", "to": ["m@example.org"]}
-    extra = f'\n[schedule]\ntimezone = "America/New_York"\nemail = "{schedule_email}"\n'
-    config = write_config(tmp_path, email=table, extra=extra)
+    schedule = {"timezone": "America/New_York", "email": schedule_email}
+    config = load_config(write_config(DELIVERY, email=table, schedule=schedule))
     return config, open_store(config.store.path)
 
 
@@ -36,8 +37,8 @@ def classified(papers, n):
     return [p for p in papers if keyword_scores(p)][:n]
 
 
-def test_a_paper_stored_in_the_same_second_is_in_the_digest(tmp_path):
-    config = write_config(tmp_path)
+def test_a_paper_stored_in_the_same_second_is_in_the_digest(tmp_path, write_config):
+    config = load_config(write_config(DELIVERY))
     db = open_store(config.store.path)
     first, later = classified(sample_papers(), 2)
     fill_store(db, [first], iso(NOW))  # same second as the digest, stored just before it
@@ -45,9 +46,9 @@ def test_a_paper_stored_in_the_same_second_is_in_the_digest(tmp_path):
     assert report.papers == 1 and first.id in report.messages[0]
 
 
-def test_a_paper_stored_in_that_second_after_the_digest_goes_out_next_time(tmp_path):
+def test_a_paper_stored_in_that_second_after_the_digest_goes_out_next_time(tmp_path, write_config):
     tg = {"api_url": "http://127.0.0.1:9", "token_env": "T_TOKEN", "chat_ids": [1]}
-    config = write_config(tmp_path, telegram=tg)
+    config = load_config(write_config(DELIVERY, telegram=tg))
     db = open_store(config.store.path)
     first, later = classified(sample_papers(), 2)
     fill_store(db, [first], iso(NOW))
@@ -74,9 +75,9 @@ def _count_lines(text: str) -> list[str]:
     return after.split("\n\n")[0].splitlines()[1:]
 
 
-def test_weekly_counts_follow_the_schedule_not_the_run_time(tmp_path, smtp):
+def test_weekly_counts_follow_the_schedule_not_the_run_time(tmp_path, smtp, write_config):
     """The email job runs a day late: counts still cover Mon 08:00 to Mon 08:00 (New York)."""
-    config, db = email_config(tmp_path, smtp)
+    config, db = email_config(write_config, smtp)
     papers = classified(sample_papers(), 30)
     fill_store(db, papers[:10], "2025-10-20T15:00:00+00:00")  # the previous scheduled week (20-27 Oct)
     fill_store(db, papers[10:20], "2025-10-29T15:00:00+00:00")  # this week
@@ -90,8 +91,8 @@ def test_weekly_counts_follow_the_schedule_not_the_run_time(tmp_path, smtp):
     assert all(f"arxiv.org/abs/{p.id}" in text for p in papers[10:30])  # listed: every undelivered paper
 
 
-def test_first_weekly_email_shows_no_change(tmp_path, smtp):
-    config, db = email_config(tmp_path, smtp)
+def test_first_weekly_email_shows_no_change(tmp_path, smtp, write_config):
+    config, db = email_config(write_config, smtp)
     fill_store(db, classified(sample_papers(), 12), "2025-10-30T15:00:00+00:00")
     report = runner.email_stage(config, db, NOW)
     assert report.ok and report.sent == 1
@@ -102,8 +103,8 @@ def test_first_weekly_email_shows_no_change(tmp_path, smtp):
     assert _count_lines(text)[-1].split()[:2] == ["Total", "12"]
 
 
-def test_plain_text_counts_line_up_with_wide_headings(tmp_path, smtp):
-    config, db = email_config(tmp_path, smtp)
+def test_plain_text_counts_line_up_with_wide_headings(tmp_path, smtp, write_config):
+    config, db = email_config(write_config, smtp)
     papers = classified(sample_papers(), 40)
     fill_store(db, papers[:25], "2025-10-22T15:00:00+00:00")
     fill_store(db, papers[25:], "2025-10-30T15:00:00+00:00")

@@ -10,7 +10,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from delivery_fixtures import fill_store, sample_papers, write_config
+from delivery_fixtures import DELIVERY, fill_store, sample_papers
+from tracker.config import load_config
 from tracker.deliver import digest as dg
 from tracker.timeutil import iso
 from tracker.models import Match, Paper, SectionScore, WorkLink
@@ -56,8 +57,8 @@ def check_html(text: str) -> str:
 
 
 @pytest.fixture
-def store(tmp_path):
-    config = write_config(tmp_path)
+def store(tmp_path, write_config):
+    config = load_config(write_config(DELIVERY))
     db = open_store(config.store.path)
     return config, db
 
@@ -233,11 +234,11 @@ def test_truncate_html_never_breaks_markup(pieces, limit):
     check_html(cut)
 
 
-def test_templates_dir_overrides_one_file(tmp_path):
+def test_templates_dir_overrides_one_file(tmp_path, write_config):
     folder = tmp_path / "tpl"
     folder.mkdir()
     (folder / "stdout.txt.j2").write_text("CUSTOM {{ digest.count }}\n", encoding="utf-8")
-    config = write_config(tmp_path, extra='\n[templates]\npath = "tpl"\n')
+    config = load_config(write_config(DELIVERY, templates={"path": "tpl"}))
     env = dg.environment(config.templates_dir)
     digest = dg.Digest("day", NOW, NOW, ())
     assert dg.render_stdout(digest, env) == "CUSTOM 0\n"

@@ -8,7 +8,8 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from delivery_fixtures import TOKEN, fill_store, sample_papers, write_config
+from delivery_fixtures import DELIVERY, TOKEN, fill_store, sample_papers
+from tracker.config import load_config
 from tracker.classify.terms import parse_term
 from tracker.deliver import digest as dg
 from tracker.deliver.outbox import run_digest
@@ -31,8 +32,8 @@ def _digest(config, db, now, cap, period="day"):
     return dg.build_digest(outbox.undelivered(db, "telegram", iso(start), iso(end)), config.sections, period, start, end, cap)
 
 
-def test_cap_keeps_the_highest_priorities_across_sections(tmp_path):
-    config = write_config(tmp_path)
+def test_cap_keeps_the_highest_priorities_across_sections(tmp_path, write_config):
+    config = load_config(write_config(DELIVERY))
     db = open_store(config.store.path)
     ids = fill_store(db, sample_papers(), iso(MONDAY - timedelta(hours=2)))
     full = _digest(config, db, MONDAY, 0)
@@ -47,25 +48,25 @@ def test_cap_keeps_the_highest_priorities_across_sections(tmp_path):
     assert [s.id for s in capped.sections] == sorted((s.id for s in capped.sections), key=order.index)
 
 
-def test_max_papers_is_checked(tmp_path):
-    assert write_config(tmp_path, extra="[digest]\nmax_papers = 7\n").digest.max_papers == 7
+def test_max_papers_is_checked(tmp_path, write_config):
+    assert load_config(write_config(DELIVERY, digest={"max_papers": 7})).digest.max_papers == 7
     with pytest.raises(ConfigError, match=r"digest\.max_papers"):
-        write_config(tmp_path, extra="[digest]\nmax_papers = -1\n")
+        load_config(write_config(DELIVERY, digest={"max_papers": -1}))
 
 
-def test_overflow_goes_to_the_weekly_email_and_never_back_to_telegram(tmp_path, monkeypatch):
+def test_overflow_goes_to_the_weekly_email_and_never_back_to_telegram(tmp_path, monkeypatch, write_config):
     monkeypatch.setenv("TG_TOKEN", TOKEN)
     monkeypatch.setenv("SMTP_USER", "robot")
     monkeypatch.setenv("SMTP_PASSWORD", "pw")
     papers = sample_papers(120)
     with TelegramStandin(token=TOKEN) as tg, SmtpStandin(credentials=("robot", "pw")) as smtp:
-        config = write_config(
-            tmp_path,
+        config = load_config(write_config(
+            DELIVERY,
             telegram={"api_url": tg.url, "token_env": "TG_TOKEN", "chat_ids": [7]},
             email={"host": "127.0.0.1", "port": smtp.port, "security": "none", "from": "t@example.org", "to": ["m@example.org"],
                    "username_env": "SMTP_USER", "password_env": "SMTP_PASSWORD"},
-            extra="[digest]\nmax_papers = 5\n",
-        )
+            digest={"max_papers": 5},
+        ))
         db = open_store(config.store.path)
         day1 = fill_store(db, papers[:60], iso(MONDAY - timedelta(hours=2)))
         first = run_digest(config, db, "telegram", "day", MONDAY, sleep=no_sleep)
@@ -93,8 +94,8 @@ def test_overflow_goes_to_the_weekly_email_and_never_back_to_telegram(tmp_path, 
             assert pid in body
 
 
-def test_stdout_digest_previews_the_cap_and_marks_nothing(tmp_path):
-    config = write_config(tmp_path, extra="[digest]\nmax_papers = 3\n")
+def test_stdout_digest_previews_the_cap_and_marks_nothing(tmp_path, write_config):
+    config = load_config(write_config(DELIVERY, digest={"max_papers": 3}))
     db = open_store(config.store.path)
     ids = fill_store(db, sample_papers(40), iso(datetime.now(timezone.utc) - timedelta(hours=1)))
     report = run_digest(config, db, "stdout", "day", datetime.now(timezone.utc))
@@ -105,13 +106,13 @@ def test_stdout_digest_previews_the_cap_and_marks_nothing(tmp_path):
     assert week.papers == len(ids)
 
 
-def test_digest_shows_the_papers_words_not_rule_syntax(tmp_path):
+def test_digest_shows_the_papers_words_not_rule_syntax(tmp_path, write_config):
     from tracker.classify.matcher import Classifier
     from tracker.deliver import telegram_html as th
     from tracker.store.classifications import save_classifications
     from tracker.store.papers import upsert_papers
 
-    config = write_config(tmp_path)
+    config = load_config(write_config(DELIVERY))
     db = open_store(config.store.path)
     rule = replace(config.sections[3].rule, any=(parse_term("*GPT*"),))
     classifier = Classifier(None, [(config.sections[3].id, config.sections[3].heading, rule)])

@@ -8,7 +8,8 @@ import pytest
 
 from collections import Counter
 
-from delivery_fixtures import fill_store, keyword_scores, sample_papers, write_config
+from delivery_fixtures import DELIVERY, fill_store, keyword_scores, sample_papers
+from tracker.config import load_config
 from tracker.deliver.outbox import GIVE_UP_AFTER, run_digest
 from tracker.models import Match, Paper, SectionScore
 from tracker.standins.smtp import SmtpStandin
@@ -40,14 +41,14 @@ def smtp():
         yield server
 
 
-def make(tmp_path, smtp, to=TO, **email):
+def make(write_config, smtp, to=TO, folder=None, **email):
     table = {"host": "127.0.0.1", "port": smtp.port, "security": "none", "from": "tracker@example.org", "to": to, **email}
-    config = write_config(tmp_path, email=table)
+    config = load_config(write_config(DELIVERY, folder=folder, email=table))
     return config, open_store(config.store.path)
 
 
-def test_weekly_email_parts_counts_and_decisions(tmp_path, smtp):
-    config, db = make(tmp_path, smtp)
+def test_weekly_email_parts_counts_and_decisions(tmp_path, smtp, write_config):
+    config, db = make(write_config, smtp)
     papers = sample_papers()
     this_week = fill_store(db, papers[:300], THIS_WEEK)
     last_week = fill_store(db, papers[300:], LAST_WEEK)  # before this week's window: counted, not listed
@@ -79,8 +80,8 @@ def test_weekly_email_parts_counts_and_decisions(tmp_path, smtp):
     assert "Accepted this week: 2" in text and "Rejected this week: 1" in text
 
 
-def test_change_from_previous_week(tmp_path, smtp):
-    config, db = make(tmp_path, smtp)
+def test_change_from_previous_week(tmp_path, smtp, write_config):
+    config, db = make(write_config, smtp)
     papers = sample_papers()
     fill_store(db, papers[:100], "2025-10-24T06:00:00+00:00")  # the week before this one
     fill_store(db, papers[100:130], THIS_WEEK)
@@ -94,8 +95,8 @@ def test_change_from_previous_week(tmp_path, smtp):
     assert any(d < 0 for d in changes.values()) and all(str(d) in text for d in changes.values() if d < 0)
 
 
-def test_a_title_with_a_newline_cannot_add_a_header(tmp_path, smtp):
-    config, db = make(tmp_path, smtp)
+def test_a_title_with_a_newline_cannot_add_a_header(tmp_path, smtp, write_config):
+    config, db = make(write_config, smtp)
     evil = Paper("2510.99999", "Attention\r\nBcc: victim@example.org\nX-Evil: 1", "Attention is all. Yes.", ("A",))
     upsert_papers(db, [evil], "api", seen=THIS_WEEK)
     save_classifications(db, [(evil.id, [SectionScore("architecture", "h", 99.0, (Match("attention", "title"),))])], "fp")
@@ -109,8 +110,8 @@ def test_a_title_with_a_newline_cannot_add_a_header(tmp_path, smtp):
     assert b"\r\nBcc:" not in received.data and b"\nX-Evil:" not in received.data
 
 
-def test_a_refused_recipient_is_reported_and_the_others_still_get_it(tmp_path, smtp):
-    config, db = make(tmp_path, smtp, to=["ann@example.org", "gone@example.org", "bob@example.org"])
+def test_a_refused_recipient_is_reported_and_the_others_still_get_it(tmp_path, smtp, write_config):
+    config, db = make(write_config, smtp, to=["ann@example.org", "gone@example.org", "bob@example.org"])
     ids = fill_store(db, sample_papers(50), THIS_WEEK)
     report = run_digest(config, db, "email", "week", NOW)
     assert report.failures == ("SMTP server refused recipient gone@example.org: 550 5.1.1 mailbox unavailable",)
@@ -124,10 +125,10 @@ def test_a_refused_recipient_is_reported_and_the_others_still_get_it(tmp_path, s
     assert len(smtp.messages_to("ann@example.org")) == 1 and ids
 
 
-def test_a_connection_dropped_after_the_data_is_sent_once_more(tmp_path, smtp):
+def test_a_connection_dropped_after_the_data_is_sent_once_more(tmp_path, smtp, write_config):
     """The server dropped instead of answering DATA: unknown whether it kept the message,
     so the same bytes (same Message-ID) go once more, at once."""
-    config, db = make(tmp_path, smtp)
+    config, db = make(write_config, smtp)
     ids = fill_store(db, sample_papers(50), THIS_WEEK)
     smtp.drop_data = 1
     sleeps = Sleeps()
@@ -137,8 +138,8 @@ def test_a_connection_dropped_after_the_data_is_sent_once_more(tmp_path, smtp):
     assert outbox.delivered_ids(db, "email") == set(ids)
 
 
-def test_a_connection_that_keeps_dropping_after_the_data_is_given_up_after_one_repeat(tmp_path, smtp):
-    config, db = make(tmp_path, smtp)
+def test_a_connection_that_keeps_dropping_after_the_data_is_given_up_after_one_repeat(tmp_path, smtp, write_config):
+    config, db = make(write_config, smtp)
     fill_store(db, sample_papers(50), THIS_WEEK)
     smtp.drop_data = 100
     report = run_digest(config, db, "email", "week", NOW, sleep=Sleeps())
@@ -151,24 +152,24 @@ def test_a_connection_that_keeps_dropping_after_the_data_is_given_up_after_one_r
     assert retry.sent == 0 and smtp.attempts == 4  # a given-up message is never sent again
 
 
-def test_login_uses_the_environment_and_hides_the_password(tmp_path, monkeypatch):
+def test_login_uses_the_environment_and_hides_the_password(tmp_path, monkeypatch, write_config):
     with SmtpStandin(credentials=("robot", "pa55-word-secret")) as server:
         monkeypatch.setenv("SMTP_USER", "robot")
         monkeypatch.setenv("SMTP_PASSWORD", "pa55-word-secret")
-        config, db = make(tmp_path, server, username_env="SMTP_USER", password_env="SMTP_PASSWORD")
+        config, db = make(write_config, server, username_env="SMTP_USER", password_env="SMTP_PASSWORD")
         fill_store(db, sample_papers(30), THIS_WEEK)
         assert run_digest(config, db, "email", "week", NOW).ok and server.logins == ["robot"]  # one connection for both recipients
     with SmtpStandin(credentials=("robot", "another-password")) as server:
         (tmp_path / "b").mkdir()
-        config, db = make(tmp_path / "b", server, username_env="SMTP_USER", password_env="SMTP_PASSWORD")
+        config, db = make(write_config, server, folder=tmp_path / "b", username_env="SMTP_USER", password_env="SMTP_PASSWORD")
         fill_store(db, sample_papers(30), THIS_WEEK)
         report = run_digest(config, db, "email", "week", NOW)
         assert report.failures and "refused the login" in report.failures[0]
         assert all("pa55-word-secret" not in f for f in report.failures)
 
 
-def test_starttls_required_but_not_offered(tmp_path, smtp):
-    config, db = make(tmp_path, smtp, security="starttls")
+def test_starttls_required_but_not_offered(tmp_path, smtp, write_config):
+    config, db = make(write_config, smtp, security="starttls")
     fill_store(db, sample_papers(30), THIS_WEEK)
     report = run_digest(config, db, "email", "week", NOW)
     assert report.failures and "does not offer STARTTLS" in report.failures[0] and smtp.received == []

@@ -16,7 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from delivery_fixtures import fill_store, sample_papers, write_config
+from delivery_fixtures import DELIVERY, fill_store, sample_papers
+from tracker.config import load_config
 from tracker.deliver import digest as dg
 from tracker.timeutil import iso
 from tracker.store import deliveries as outbox
@@ -74,8 +75,8 @@ def count_colour(row: bytes, bpp: int, colour: tuple[int, int, int]) -> int:
     return sum(1 for i in range(0, len(row), bpp) if row[i : i + 3] == needle)
 
 
-def render_weekly_html(folder: Path) -> tuple[Path, int]:
-    config = write_config(folder)
+def render_weekly_html(folder: Path, write_config) -> tuple[Path, int]:
+    config = load_config(write_config(DELIVERY, folder=folder))
     db = open_store(config.store.path)
     papers = sample_papers()
     fill_store(db, papers[:300], "2025-10-31T06:00:00+00:00")
@@ -104,8 +105,8 @@ def screenshot(html: Path, out: Path, profile: Path, size: str = "900,1400") -> 
 
 
 @pytest.mark.skipif(CHROMIUM is None, reason="Chromium is not installed (Debian package `chromium`; .ci/run installs it)")
-def test_weekly_email_renders_the_per_section_table(tmp_path):
-    html, sections = render_weekly_html(tmp_path)
+def test_weekly_email_renders_the_per_section_table(tmp_path, write_config):
+    html, sections = render_weekly_html(tmp_path, write_config)
     png = tmp_path / "weekly.png"
     screenshot(html, png, tmp_path / "profile")
     width, height, rows, bpp = decode_png(png.read_bytes(), max_rows=700)

@@ -14,7 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from delivery_fixtures import fill_store, sample_papers, write_config
+from delivery_fixtures import DELIVERY, fill_store, sample_papers
+from tracker.config import load_config
 from tracker.deliver.outbox import run_digest
 from tracker.standins.smtp import SmtpStandin
 from tracker.store import deliveries as outbox
@@ -66,12 +67,12 @@ def _server(certs: dict[str, Path], tls: str, **kwargs) -> SmtpStandin:
     return SmtpStandin(tls=tls, certfile=str(certs["server"]), keyfile=str(certs["server-key"]), **kwargs)
 
 
-def _setup(tmp_path: Path, server: SmtpStandin, security: str, host: str = "127.0.0.1", to=TO):
+def _setup(write_config, server: SmtpStandin, security: str, host: str = "127.0.0.1", to=TO):
     email = {
         "host": host, "port": server.port, "security": security, "username_env": "SMTP_USER",
         "password_env": "SMTP_PASSWORD", "from": "tracker@example.org", "to": to,
     }
-    config = write_config(tmp_path, email=email)
+    config = load_config(write_config(DELIVERY, email=email))
     db = open_store(config.store.path)
     now = datetime.now(timezone.utc).replace(microsecond=0)
     seen = (now - timedelta(days=1)).isoformat()
@@ -87,10 +88,10 @@ def login_env(monkeypatch):
 
 
 @pytest.mark.parametrize("security", ["starttls", "ssl"])
-def test_weekly_email_over_tls_with_login_through_the_cli(tmp_path, certs, security, monkeypatch, login_env, run_cli):
+def test_weekly_email_over_tls_with_login_through_the_cli(tmp_path, certs, security, monkeypatch, login_env, run_cli, write_config):
     monkeypatch.setenv("SSL_CERT_FILE", str(certs["ca"]))
     with _server(certs, security, credentials=(USER, PASSWORD)) as server:
-        config, db, _, ids = _setup(tmp_path, server, security)
+        config, db, _, ids = _setup(write_config, server, security)
         db.conn.close()
         code, out, err = run_cli("--config", str(config.file), "digest", "--channel", "email")
         assert code == 0, err
@@ -103,19 +104,19 @@ def test_weekly_email_over_tls_with_login_through_the_cli(tmp_path, certs, secur
     assert outbox.delivered_ids(db, "email") == set(ids)
 
 
-def test_starttls_by_host_name_checks_the_name_in_the_certificate(tmp_path, certs, monkeypatch, login_env):
+def test_starttls_by_host_name_checks_the_name_in_the_certificate(tmp_path, certs, monkeypatch, login_env, write_config):
     monkeypatch.setenv("SSL_CERT_FILE", str(certs["ca"]))
     with _server(certs, "starttls", credentials=(USER, PASSWORD)) as server:
-        config, db, now, ids = _setup(tmp_path, server, "starttls", host="localhost")
+        config, db, now, ids = _setup(write_config, server, "starttls", host="localhost")
         report = run_digest(config, db, "email", "week", now, sleep=lambda s: None)
         assert report.ok and report.sent == 2 and server.logins == [USER]
         assert outbox.delivered_ids(db, "email") == set(ids)
 
 
-def test_starttls_server_refuses_mail_and_login_before_the_upgrade(tmp_path, certs, monkeypatch, login_env):
+def test_starttls_server_refuses_mail_and_login_before_the_upgrade(tmp_path, certs, monkeypatch, login_env, write_config):
     """The stand-in really requires STARTTLS: a client speaking plain SMTP gets nowhere."""
     with _server(certs, "starttls", credentials=(USER, PASSWORD)) as server:
-        config, db, now, ids = _setup(tmp_path, server, "none")
+        config, db, now, ids = _setup(write_config, server, "none")
         report = run_digest(config, db, "email", "week", now, sleep=lambda s: None)
         assert report.failures and report.sent == 0 and server.received == [] and server.logins == []
         assert outbox.delivered_ids(db, "email") == set()
@@ -123,11 +124,11 @@ def test_starttls_server_refuses_mail_and_login_before_the_upgrade(tmp_path, cer
 
 
 @pytest.mark.parametrize("security", ["starttls", "ssl"])
-def test_untrusted_certificate_fails_clearly_and_delivers_nothing(tmp_path, certs, security, monkeypatch, login_env, run_cli):
+def test_untrusted_certificate_fails_clearly_and_delivers_nothing(tmp_path, certs, security, monkeypatch, login_env, run_cli, write_config):
     monkeypatch.setenv("SSL_CERT_FILE", str(certs["other-ca"]))  # a CA bundle that did not sign the server
     sleeps: list[float] = []
     with _server(certs, security, credentials=(USER, PASSWORD)) as server:
-        config, db, now, ids = _setup(tmp_path, server, security)
+        config, db, now, ids = _setup(write_config, server, security)
         report = run_digest(config, db, "email", "week", now, sleep=sleeps.append)
         assert server.received == [] and server.logins == []
         assert report.sent == 0 and report.delivered == 0 and len(report.failures) == 1
@@ -148,11 +149,11 @@ def test_untrusted_certificate_fails_clearly_and_delivers_nothing(tmp_path, cert
 
 
 
-def test_ssl_against_a_plain_server_says_to_check_security_and_is_not_retried(tmp_path, certs, monkeypatch, login_env):
+def test_ssl_against_a_plain_server_says_to_check_security_and_is_not_retried(tmp_path, certs, monkeypatch, login_env, write_config):
     monkeypatch.setenv("SSL_CERT_FILE", str(certs["ca"]))
     sleeps: list[float] = []
     with SmtpStandin() as server:  # plain SMTP, no TLS at all
-        config, db, now, ids = _setup(tmp_path, server, "ssl")
+        config, db, now, ids = _setup(write_config, server, "ssl")
         report = run_digest(config, db, "email", "week", now, sleep=sleeps.append)
         assert len(report.failures) == 1 and f"127.0.0.1:{server.port}" in report.failures[0]
         assert "email.security" in report.failures[0] and sleeps == []

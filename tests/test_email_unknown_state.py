@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import json
 
-from delivery_fixtures import fill_store, sample_papers, write_config
+from delivery_fixtures import DELIVERY, fill_store, sample_papers
+from tracker.config import load_config
 from tracker.standins.smtp import SmtpStandin
 from tracker.store import deliveries as outbox
 from tracker.store import open_store
@@ -17,10 +18,10 @@ SEEN = now_iso()  # the CLI runs on the real clock
 TO = ["ann@example.org", "bob@example.org"]
 
 
-def test_kept_then_dropped_email_repeats_at_most_once_and_is_reported(tmp_path, run_cli):
+def test_kept_then_dropped_email_repeats_at_most_once_and_is_reported(tmp_path, run_cli, write_config):
     with SmtpStandin(keep_then_drop=1000) as smtp:
         table = {"host": "127.0.0.1", "port": smtp.port, "security": "none", "from": "t@example.org", "to": TO}
-        config = write_config(tmp_path, email=table)
+        config = load_config(write_config(DELIVERY, email=table))
         db = open_store(config.store.path)
         ids = fill_store(db, sample_papers(40), SEEN)
         db.conn.close()
@@ -41,7 +42,7 @@ def test_kept_then_dropped_email_repeats_at_most_once_and_is_reported(tmp_path, 
     assert json.loads(out)["delivery_backlog"]["email"]["failed_messages"] == 2
 
 
-def test_a_send_lost_before_the_data_is_not_counted(tmp_path):
+def test_a_send_lost_before_the_data_is_not_counted(tmp_path, write_config):
     """A server that is down is not an unknown outcome: the row stays pending for good."""
     from datetime import datetime, timezone
 
@@ -50,7 +51,7 @@ def test_a_send_lost_before_the_data_is_not_counted(tmp_path):
     with SmtpStandin() as smtp:
         port = smtp.port
     table = {"host": "127.0.0.1", "port": port, "security": "none", "from": "t@example.org", "to": TO}
-    config = write_config(tmp_path, email=table)
+    config = load_config(write_config(DELIVERY, email=table))
     db = open_store(config.store.path)
     fill_store(db, sample_papers(40), SEEN)
     now = datetime.now(timezone.utc)

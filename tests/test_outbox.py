@@ -12,7 +12,8 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from delivery_fixtures import TOKEN, fill_store, sample_papers, write_config
+from delivery_fixtures import DELIVERY, TOKEN, fill_store, sample_papers
+from tracker.config import load_config
 from tracker.deliver.outbox import CRASH_ENV, run_digest
 from tracker.standins.telegram import TelegramStandin
 from tracker.store import deliveries as outbox
@@ -22,10 +23,10 @@ CHATS = [-1001, 42]
 
 
 @pytest.fixture
-def world(tmp_path):
+def world(tmp_path, write_config):
     with TelegramStandin(token=TOKEN) as tg:
         table = {"api_url": tg.url, "token_env": "TG_TOKEN", "chat_ids": CHATS, "timeout_seconds": 30, "retries": 1}
-        config = write_config(tmp_path, telegram=table)
+        config = load_config(write_config(DELIVERY, telegram=table))
         db = open_store(config.store.path)
         seen = (datetime.now(timezone.utc) - timedelta(minutes=5)).isoformat(timespec="seconds")
         ids = fill_store(db, sample_papers(160), seen)
@@ -94,8 +95,8 @@ def test_kill_before_the_ack_resends_without_duplicates(world):
     assert outbox.delivered_ids(db, "telegram") == set(ids)
 
 
-def test_a_paper_is_delivered_only_when_every_row_carrying_it_is_sent(tmp_path):
-    config = write_config(tmp_path)
+def test_a_paper_is_delivered_only_when_every_row_carrying_it_is_sent(tmp_path, write_config):
+    config = load_config(write_config(DELIVERY))
     db = open_store(config.store.path)
     ids = fill_store(db, sample_papers(20), "2025-10-31T06:00:00+00:00")
     a, b = ids[0], ids[1]
@@ -133,8 +134,8 @@ def test_stdout_channel_prints_and_marks_nothing(world, run_cli):
     assert db["deliveries"].count == 0 and db["outbox"].count == 0 and tg.requests == []
 
 
-def test_unconfigured_channel_asked_explicitly_is_an_error(tmp_path, run_cli):
-    config = write_config(tmp_path)
+def test_unconfigured_channel_asked_explicitly_is_an_error(tmp_path, run_cli, write_config):
+    config = load_config(write_config(DELIVERY))
     code, out, err = run_cli("--config", str(config.file), "digest", "--channel", "telegram,email")
     assert code == 1 and "[telegram]" in err and "not configured" in err
     code, out, err = run_cli("--config", str(config.file), "digest", "--channel", "email")

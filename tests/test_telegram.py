@@ -8,7 +8,8 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from delivery_fixtures import TOKEN, fill_store, sample_papers, write_config
+from delivery_fixtures import DELIVERY, TOKEN, fill_store, sample_papers
+from tracker.config import load_config
 from tracker.deliver.outbox import run_digest
 from tracker.deliver import triage
 from tracker.standins.telegram import TelegramStandin
@@ -32,12 +33,12 @@ def tg():
 
 
 @pytest.fixture
-def setup(tmp_path, tg, monkeypatch):
+def setup(tmp_path, tg, monkeypatch, write_config):
     monkeypatch.setenv("TG_TOKEN", TOKEN)
 
     def make(papers: int = 30, seen: str = SEEN, **telegram):
         table = {"api_url": tg.url, "token_env": "TG_TOKEN", "chat_ids": CHATS, "timeout_seconds": 5, "retries": 2, **telegram}
-        config = write_config(tmp_path, telegram=table)
+        config = load_config(write_config(DELIVERY, telegram=table))
         db = open_store(config.store.path)
         ids = fill_store(db, sample_papers(papers), seen)
         return config, db, ids
