@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+import tomllib
 from pathlib import Path
 
 SEED_COMMITTER = ["-c", "user.name=Upstream Maintainer", "-c", "user.email=maintainer@example.org",
@@ -57,25 +58,19 @@ def reject_pushes(bare: Path) -> None:
     hook.chmod(0o755)
 
 
-def write_config(tmp_path: Path, survey: Path, remote: Path | None = None, api_url: str = "http://127.0.0.1:9",
-                 extra_github: str = "", propose: str = "auto_accept_score = 0") -> Path:
-    """A config like config/tracker.toml, with store/output in tmp and [github] at the bare remote."""
-    base = Path(__file__).resolve().parent.parent / "config" / "tracker.toml"
-    text = base.read_text(encoding="utf-8")
-    head, _, rest = text.partition("[[sections]]")
-    sections = "[[sections]]" + rest.split("[propose]")[0]
-    github = ""
-    if remote is not None:
-        github = (
-            "[github]\n"
-            f'remote_url = "{remote}"\nrepo = "owner/survey"\nbase = "main"\nsurvey_path = "README.md"\n'
-            f'branch = "tracker/proposals"\napi_url = "{api_url}"\ntoken_env = "TRACKER_TEST_GH_TOKEN"\n{extra_github}\n'
-        )
-    cfg = tmp_path / "tracker.toml"
-    cfg.write_text(
-        f'[survey]\npath = "{survey}"\n[store]\npath = "{tmp_path / "data" / "t.db"}"\n'
-        f'[output]\npath = "{tmp_path / "out"}"\n[scope]\nany = ["language model", "LLM", "transformer"]\n\n'
-        f"{sections}\n[propose]\n{propose}\n\n{github}",
-        encoding="utf-8",
-    )
-    return cfg
+SHIPPED = tomllib.loads((Path(__file__).resolve().parent.parent / "config" / "tracker.toml").read_text(encoding="utf-8"))
+# The config layer of the propose tests (`write_config(PROPOSE, survey={"path": ...})`, conftest):
+# the shipped sections and digest, output in the test folder, every candidate auto-accepted.
+PROPOSE = {
+    "output": {"path": "out"},
+    "scope": {"any": ["language model", "LLM", "transformer"]},
+    "sections": SHIPPED["sections"],
+    "digest": SHIPPED["digest"],
+    "propose": {"auto_accept_score": 0},
+}
+
+
+def github_at(remote: Path, api_url: str = "http://127.0.0.1:9", **changes) -> dict:
+    """The [github] table pointed at the bare remote and the GitHub stand-in."""
+    return {"remote_url": str(remote), "repo": "owner/survey", "base": "main", "survey_path": "README.md",
+            "branch": "tracker/proposals", "api_url": api_url, "token_env": "TRACKER_TEST_GH_TOKEN", **changes}

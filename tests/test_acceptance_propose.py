@@ -9,7 +9,7 @@ import subprocess
 import pytest
 from conftest import SEED
 from delivery_fixtures import sample_papers
-from forge_support import make_remote, write_config
+from forge_support import PROPOSE, github_at, make_remote
 
 from tracker.config import load_config
 from tracker.models import Match, SectionScore
@@ -23,7 +23,7 @@ TOKEN = "ghp_acceptanceSecretToken789"
 
 
 @pytest.mark.parametrize("open_pr", [False, True])
-def test_unwritable_output_path_is_a_clean_error(tmp_path, monkeypatch, run_cli, open_pr):
+def test_unwritable_output_path_is_a_clean_error(tmp_path, monkeypatch, run_cli, open_pr, write_config):
     """output.path pointing at a regular file: was a FileExistsError traceback."""
     survey = tmp_path / "llm-survey.md"
     shutil.copyfile(SEED, survey)
@@ -31,7 +31,7 @@ def test_unwritable_output_path_is_a_clean_error(tmp_path, monkeypatch, run_cli,
     monkeypatch.setenv("TRACKER_TEST_GH_TOKEN", TOKEN)
     (tmp_path / "out").write_text("not a folder\n", encoding="utf-8")
     with GitHubStandin(token=TOKEN) as gh:
-        config = load_config(write_config(tmp_path, survey, bare, gh.url))
+        config = load_config(write_config(PROPOSE, survey={"path": str(survey)}, github=github_at(bare, gh.url)))
         db = open_store(config.store.path)
         paper = sample_papers(1)[0]
         upsert_papers(db, [paper], "api")

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from conftest import SEED
-from forge_support import make_remote, remote_file, write_config
+from forge_support import PROPOSE, github_at, make_remote, remote_file
 from tracker.config import load_config
 from tracker.models import Match, SectionScore
 from tracker.run.demo import sample_papers
@@ -54,7 +54,7 @@ def run_propose(config: Path, env: dict[str, str]) -> subprocess.CompletedProces
 
 @pytest.mark.skipif(REAL_GIT is None, reason="git is not installed")
 @pytest.mark.parametrize("step,delay", STEPS)
-def test_killed_with_its_git_child_at_each_step_the_next_run_succeeds(tmp_path, step, delay):
+def test_killed_with_its_git_child_at_each_step_the_next_run_succeeds(tmp_path, step, delay, write_config):
     survey = tmp_path / "llm-survey.md"
     shutil.copyfile(SEED, survey)
     bare = make_remote(tmp_path, SEED.read_text(encoding="utf-8"))
@@ -67,7 +67,7 @@ def test_killed_with_its_git_child_at_each_step_the_next_run_succeeds(tmp_path, 
     killer_env = {**base_env, "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}", "KILL_AT": step,
                   "KILL_MARK": str(mark), "KILL_DELAY": delay}
     with GitHubStandin(token=TOKEN) as gh:
-        config = load_config(write_config(tmp_path, survey, bare, gh.url))
+        config = load_config(write_config(PROPOSE, survey={"path": str(survey)}, github=github_at(bare, gh.url)))
         db = open_store(config.store.path)
         paper = [p for p in sample_papers() if "language model" in p.abstract.lower()][0]
         upsert_papers(db, [paper], "api")

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from conftest import SEED
-from forge_support import git, make_remote, reject_pushes, remote_file, upstream_edit, write_config
+from forge_support import PROPOSE, git, github_at, make_remote, reject_pushes, remote_file, upstream_edit
 from tracker.config import Config, load_config
 from tracker.run.demo import sample_papers
 from tracker.errors import ForgeError
@@ -60,13 +60,13 @@ class Env:
 
 
 @pytest.fixture
-def env(tmp_path, listing, monkeypatch) -> Env:
+def env(tmp_path, listing, monkeypatch, write_config) -> Env:
     survey = tmp_path / "llm-survey.md"
     shutil.copyfile(SEED, survey)
     bare = make_remote(tmp_path, SEED.read_text(encoding="utf-8"))
     monkeypatch.setenv("TRACKER_TEST_GH_TOKEN", TOKEN)
     with GitHubStandin(token=TOKEN) as gh:
-        config = load_config(write_config(tmp_path, survey, bare, gh.url))
+        config = load_config(write_config(PROPOSE, survey={"path": str(survey)}, github=github_at(bare, gh.url)))
         db = open_store(config.store.path)
         upsert_papers(db, listing.values(), "rss")
         yield Env(tmp_path, config, db, gh, bare, listing)
@@ -95,8 +95,8 @@ def test_choose_accept_move_reject_and_unreviewed(env):
     assert skipped == []
 
 
-def test_auto_accept_takes_unreviewed_papers_above_the_threshold_only(env, tmp_path):
-    config = load_config(write_config(tmp_path, env.config.survey.path, propose="auto_accept_score = 5.0"))
+def test_auto_accept_takes_unreviewed_papers_above_the_threshold_only(env, tmp_path, write_config):
+    config = load_config(write_config(PROPOSE, survey={"path": str(env.config.survey.path)}, propose={"auto_accept_score": 5.0}))
     env.classify(COUNT, "architecture", score=9.0)
     env.classify(MAMBA, "non_transformer", score=4.0)
     env.classify(VIT, "architecture", score=9.5)
@@ -290,9 +290,9 @@ def test_hostile_title_is_literal_text_in_commit_and_body(env):
     assert "$(touch" in env.gh.pulls[1]["body"]
 
 
-def test_bad_branch_name_is_a_config_error(env, tmp_path, run_cli):
-    cfg = write_config(tmp_path, env.config.survey.path, env.bare, env.gh.url, extra_github="")
-    cfg.write_text(cfg.read_text().replace('branch = "tracker/proposals"', 'branch = "-x;$(id)"'))
+def test_bad_branch_name_is_a_config_error(env, tmp_path, run_cli, write_config):
+    github = github_at(env.bare, env.gh.url, branch="-x;$(id)")
+    cfg = write_config(PROPOSE, survey={"path": str(env.config.survey.path)}, github=github)
     code, out, err = run_cli("--config", str(cfg), "propose", "--pr")
     assert code == 1 and "github.branch" in err
     assert env.gh.requests == []

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from conftest import SEED, SURVEYS
-from forge_support import git, write_config
+from forge_support import PROPOSE, git
 from tracker.config import Rule, SectionConfig, load_config
 from tracker.run.demo import sample_papers
 from tracker.propose.proposals import Candidate, build_proposal
@@ -38,14 +38,14 @@ def apply_in_repo(tmp_path: Path, name: str, old: str, diff: str) -> str:
 
 
 @pytest.mark.parametrize("survey_file", CASES, ids=lambda p: p.name)
-def test_patch_parses_back_with_old_bytes_unchanged(tmp_path, new_papers, survey_file):
+def test_patch_parses_back_with_old_bytes_unchanged(tmp_path, new_papers, survey_file, write_config):
     old = survey_file.read_bytes().decode("utf-8")
     survey = parse_survey(old, "README.md")
     targets = [s for s in survey.sections if s.entries]
     assert targets, "fixture has no entries to extend"
     sections = tuple(SectionConfig(f"s{i}", s.heading, Rule(any=("x",))) for i, s in enumerate(targets))
     shutil.copyfile(SEED, tmp_path / "seed.md")
-    config = replace(load_config(write_config(tmp_path, tmp_path / "seed.md")), sections=sections)
+    config = replace(load_config(write_config(PROPOSE, survey={"path": str(tmp_path / "seed.md")})), sections=sections)
     papers = iter(new_papers)
     candidates = []
     for i, s in enumerate(targets):
