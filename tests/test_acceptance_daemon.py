@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 
 from forge_support import make_remote
-from e2e_support import NOW, SEED, write_config
+from e2e_support import NOW, SEED, stand_ins
 
 from tracker.config import load_config
 from tracker.standins.arxiv import ArxivReplay
@@ -24,7 +24,7 @@ def test_a_relative_config_path_gives_absolute_data_paths(tmp_path, monkeypatch)
     assert config.data_dir.resolve() == (tmp_path / "data").resolve()
 
 
-def test_run_once_with_a_relative_config_path_opens_the_pr(tmp_path, run_cli, monkeypatch):
+def test_run_once_with_a_relative_config_path_opens_the_pr(tmp_path, run_cli, monkeypatch, write_config):
     """`--config tracker.toml` (or the default config/tracker.toml) from the config's
     folder: propose --pr used to fail with "git is not installed", because the forge
     clone folder was relative and git ran with it as cwd after changing directory."""
@@ -32,7 +32,8 @@ def test_run_once_with_a_relative_config_path_opens_the_pr(tmp_path, run_cli, mo
     with ArxivReplay() as arxiv, TelegramStandin() as tg, SmtpStandin() as smtp, GitHubStandin(token="gh-e2e") as gh:
         monkeypatch.setenv("E2E_TELEGRAM_TOKEN", tg.token)
         monkeypatch.setenv("E2E_GITHUB_TOKEN", "gh-e2e")
-        write_config(tmp_path, arxiv, tg, smtp, gh, remote)
+        (tmp_path / "llm-survey.md").write_bytes(SEED.read_bytes())
+        write_config(stand_ins(arxiv, tg, smtp, gh, remote))
         monkeypatch.chdir(tmp_path)
         code, out, err = run_cli("--config", "tracker.toml", "run", "--once", "--now", NOW, "--json")
         pulls = dict(gh.pulls)

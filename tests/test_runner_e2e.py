@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 import sqlite3
 
-from e2e_support import NOW, SEED, write_config
+from e2e_support import NOW, SEED, stand_ins
 from forge_support import git, make_remote
 
 from tracker.standins.arxiv import ArxivReplay
@@ -16,12 +16,13 @@ from tracker.standins.smtp import SmtpStandin
 from tracker.standins.telegram import TelegramStandin
 
 
-def test_run_once_drives_the_full_cycle_against_the_stand_ins(tmp_path, run_cli, monkeypatch):
+def test_run_once_drives_the_full_cycle_against_the_stand_ins(tmp_path, run_cli, monkeypatch, write_config):
     remote = make_remote(tmp_path, SEED.read_text(encoding="utf-8"))
     with ArxivReplay() as arxiv, TelegramStandin() as tg, SmtpStandin() as smtp, GitHubStandin(token="gh-e2e") as gh:
         monkeypatch.setenv("E2E_TELEGRAM_TOKEN", tg.token)
         monkeypatch.setenv("E2E_GITHUB_TOKEN", "gh-e2e")
-        config = write_config(tmp_path, arxiv, tg, smtp, gh, remote)
+        (tmp_path / "llm-survey.md").write_bytes(SEED.read_bytes())
+        config = write_config(stand_ins(arxiv, tg, smtp, gh, remote))
         code, out, err = run_cli("--config", str(config), "run", "--once", "--now", NOW, "--json")
         sent, received, pulls = tg.sent(4242), list(smtp.received), dict(gh.pulls)
     assert code == 0, err
@@ -40,7 +41,8 @@ def test_run_once_drives_the_full_cycle_against_the_stand_ins(tmp_path, run_cli,
 
     # The same cycle again: nothing new to deliver, and the weekly email is not due twice.
     with ArxivReplay() as arxiv, TelegramStandin() as tg, SmtpStandin() as smtp, GitHubStandin(token="gh-e2e") as gh:
-        write_config(tmp_path, arxiv, tg, smtp, gh, remote)
+        (tmp_path / "llm-survey.md").write_bytes(SEED.read_bytes())
+        write_config(stand_ins(arxiv, tg, smtp, gh, remote))
         monkeypatch.setenv("E2E_TELEGRAM_TOKEN", tg.token)
         code, out, err = run_cli("--config", str(config), "run", "--once", "--now", NOW, "--json")
         again = {r["job"]: r for r in json.loads(out)}
