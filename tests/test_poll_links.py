@@ -5,12 +5,9 @@ from __future__ import annotations
 
 import json
 import shutil
-import tomllib
 from pathlib import Path
 
-import tomli_w
-
-from conftest import DEFAULT_CONFIG, SEED
+from conftest import SEED
 from tracker.standins.arxiv import ArxivReplay
 from tracker.standins.semantic_scholar import SemanticScholarStandin
 from tracker.store import open_store
@@ -19,23 +16,24 @@ from tracker.store.links import links_for
 NOW = "2025-10-31T21:00:00-04:00"
 
 
-def write_config(tmp: Path, arxiv: ArxivReplay, s2: SemanticScholarStandin | None) -> Path:
-    raw = tomllib.loads(DEFAULT_CONFIG.read_text(encoding="utf-8"))
+def shipped_at(tmp: Path, arxiv: ArxivReplay, s2: SemanticScholarStandin | None) -> dict:
+    """The layer over the shipped config (`write_config(shipped_at(...), shipped=True)`): the seed copied
+    to survey.md, data and output in the test folder, arXiv (and Semantic Scholar) at their stand-ins."""
     shutil.copy(SEED, tmp / "survey.md")
-    raw["survey"] = {"path": "survey.md"}
-    raw["store"] = {"path": "data/tracker.db"}
-    raw["output"] = {"path": "out"}
-    raw["arxiv"].update(api_url=arxiv.api_url, rss_url=arxiv.rss_url, delay_seconds=0, retries=0, timeout_seconds=5)
+    layer = {
+        "survey": {"path": "survey.md"},
+        "store": {"path": "data/tracker.db"},
+        "output": {"path": "out"},
+        "arxiv": {"api_url": arxiv.api_url, "rss_url": arxiv.rss_url, "delay_seconds": 0, "retries": 0, "timeout_seconds": 5},
+    }
     if s2 is not None:
-        raw["citations"] = {"provider": "semantic_scholar", "api_url": s2.url, "delay_seconds": 0}
-    path = tmp / "tracker.toml"
-    path.write_text(tomli_w.dumps(raw), encoding="utf-8")
-    return path
+        layer["citations"] = {"provider": "semantic_scholar", "api_url": s2.url, "delay_seconds": 0}
+    return layer
 
 
-def test_every_poll_links_papers_to_the_works_they_name(tmp_path, run_cli):
+def test_every_poll_links_papers_to_the_works_they_name(tmp_path, run_cli, write_config):
     with ArxivReplay() as arxiv:
-        config = write_config(tmp_path, arxiv, None)
+        config = write_config(shipped_at(tmp_path, arxiv, None), shipped=True)
         code, out, err = run_cli("--config", str(config), "poll", "--source", "api", "--now", NOW)
     assert code == 0, err
     db = open_store(tmp_path / "data" / "tracker.db")
@@ -46,12 +44,12 @@ def test_every_poll_links_papers_to_the_works_they_name(tmp_path, run_cli):
     assert db["works"].count >= 39
 
 
-def test_poll_citations_stores_cites_links_and_explain_lists_them(tmp_path, run_cli):
+def test_poll_citations_stores_cites_links_and_explain_lists_them(tmp_path, run_cli, write_config):
     with ArxivReplay() as arxiv, SemanticScholarStandin() as s2:
         s2.add_citation("2312.00752", "2510.24963", "Behavioral phases", "2025-10-30")
         s2.add_citation("2302.13971", "2510.25310", "Parrot", "2025-10-30")
         s2.add_citation("2302.13971", None, "No arXiv id", "2025-10-30")
-        config = write_config(tmp_path, arxiv, s2)
+        config = write_config(shipped_at(tmp_path, arxiv, s2), shipped=True)
         code, out, err = run_cli("--config", str(config), "poll", "--source", "citations", "--since", "2025-10-29",
                                  "--now", NOW, "--json")
         assert code == 0, err
@@ -73,18 +71,18 @@ def test_poll_citations_stores_cites_links_and_explain_lists_them(tmp_path, run_
     assert db["papers"].count == 2
 
 
-def test_poll_without_source_includes_citations_when_a_provider_is_set(tmp_path, run_cli):
+def test_poll_without_source_includes_citations_when_a_provider_is_set(tmp_path, run_cli, write_config):
     with ArxivReplay() as arxiv, SemanticScholarStandin() as s2:
         s2.add_citation("2312.00752", "2510.24963", "Behavioral phases", "2025-10-30")
-        config = write_config(tmp_path, arxiv, s2)
+        config = write_config(shipped_at(tmp_path, arxiv, s2), shipped=True)
         code, out, err = run_cli("--config", str(config), "poll", "--now", NOW, "--json")
     assert code == 0, err
     assert [s["source"] for s in json.loads(out)["sources"]] == ["api", "rss", "citations"]
 
 
-def test_citations_without_a_provider_is_an_error_naming_the_key(tmp_path, run_cli):
+def test_citations_without_a_provider_is_an_error_naming_the_key(tmp_path, run_cli, write_config):
     with ArxivReplay() as arxiv:
-        config = write_config(tmp_path, arxiv, None)
+        config = write_config(shipped_at(tmp_path, arxiv, None), shipped=True)
         code, out, err = run_cli("--config", str(config), "poll", "--source", "citations")
     assert code == 1 and out == ""
     assert "citations.provider" in err and err.count("\n") == 1
