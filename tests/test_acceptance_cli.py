@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import tomllib
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -51,13 +52,14 @@ propose = "0 9 * * mon"
 """
 
 
-def write_config(tmp: Path, old: str = "", new: str = "") -> Path:
-    text = DESIGN_CONFIG.replace(old, new, 1) if old else DESIGN_CONFIG
-    assert not old or old in DESIGN_CONFIG
-    (tmp / "llm-survey.md").write_text(SEED.read_text(encoding="utf-8"), encoding="utf-8")
-    path = tmp / "tracker.toml"
-    path.write_text(text, encoding="utf-8")
-    return path
+DESIGN = tomllib.loads(DESIGN_CONFIG)  # the config layer of these tests: write_config(DESIGN, arxiv={...})
+INF, NAN = float("inf"), float("nan")
+
+
+@pytest.fixture(autouse=True)
+def seed_survey(tmp_path):
+    """The design example's survey, next to the config every test here writes."""
+    (tmp_path / "llm-survey.md").write_text(SEED.read_text(encoding="utf-8"), encoding="utf-8")
 
 
 def one_line_error(err: str) -> str:
@@ -70,26 +72,29 @@ def one_line_error(err: str) -> str:
 # --- config loader -------------------------------------------------------------------
 
 
+ENCODER = DESIGN["sections"][0]
+
+
 @pytest.mark.parametrize(
-    "old,new,key",
+    "tables,key",
     [
-        ("delay_seconds = 3.0", "delay_seconds = inf", "arxiv.delay_seconds"),
-        ("delay_seconds = 3.0", "delay_seconds = nan", "arxiv.delay_seconds"),
-        ("timeout_seconds = 2", "timeout_seconds = nan", "arxiv.timeout_seconds"),
-        ("retries = 0", "retries = -1", "arxiv.retries"),
-        ("delay_seconds = 3.0", "delay_seconds = 3.0\noverlap_days = -3", "arxiv.overlap_days"),
-        ("delay_seconds = 3.0", "delay_seconds = 3.0\nfirst_poll_days = -1", "arxiv.first_poll_days"),
-        ('api_url = "http://127.0.0.1:9/api/query"', 'api_url = ""', "arxiv.api_url"),
-        ('api_url = "http://127.0.0.1:9/api/query"', 'api_url = "127.0.0.1:9/api/query"', "arxiv.api_url"),
-        ('rss_url = "http://127.0.0.1:9/rss"', 'rss_url = "rss.arxiv.org/rss"', "arxiv.rss_url"),
-        ('api_url = "https://api.semanticscholar.org"', 'api_url = "api.semanticscholar.org"', "citations.api_url"),
-        ('categories = ["cs.CL", "cs.LG", "cs.AI"]', 'categories = ["cs CL"]', "arxiv.categories"),
-        ('api_key_env = "S2_API_KEY"', 'api_key_env = "S2_API_KEY"\npage_size = 0', "citations.page_size"),
-        ("any = [\"BERT\", \"encoder-only\"]", "any = [\"BERT\"]\nmin_score = inf", "sections.encoder-only.min_score"),
+        ({"arxiv": {"delay_seconds": INF}}, "arxiv.delay_seconds"),
+        ({"arxiv": {"delay_seconds": NAN}}, "arxiv.delay_seconds"),
+        ({"arxiv": {"timeout_seconds": NAN}}, "arxiv.timeout_seconds"),
+        ({"arxiv": {"retries": -1}}, "arxiv.retries"),
+        ({"arxiv": {"overlap_days": -3}}, "arxiv.overlap_days"),
+        ({"arxiv": {"first_poll_days": -1}}, "arxiv.first_poll_days"),
+        ({"arxiv": {"api_url": ""}}, "arxiv.api_url"),
+        ({"arxiv": {"api_url": "127.0.0.1:9/api/query"}}, "arxiv.api_url"),
+        ({"arxiv": {"rss_url": "rss.arxiv.org/rss"}}, "arxiv.rss_url"),
+        ({"citations": {"api_url": "api.semanticscholar.org"}}, "citations.api_url"),
+        ({"arxiv": {"categories": ["cs CL"]}}, "arxiv.categories"),
+        ({"citations": {"page_size": 0}}, "citations.page_size"),
+        ({"sections": [{**ENCODER, "any": ["BERT"], "min_score": INF}]}, "sections.encoder-only.min_score"),
     ],
 )
-def test_config_rejects_values_that_break_a_poll(tmp_path, run_cli, old, new, key):
-    path = write_config(tmp_path, old, new)
+def test_config_rejects_values_that_break_a_poll(tmp_path, run_cli, tables, key, write_config):
+    path = write_config(DESIGN, **tables)
     with pytest.raises(ConfigError) as info:
         load_config(path)
     assert f"'{key}'" in str(info.value)
@@ -98,15 +103,15 @@ def test_config_rejects_values_that_break_a_poll(tmp_path, run_cli, old, new, ke
     assert key in one_line_error(err)
 
 
-def test_design_example_config_loads(tmp_path):
-    config = load_config(write_config(tmp_path))
+def test_design_example_config_loads(tmp_path, write_config):
+    config = load_config(write_config(DESIGN))
     assert config.arxiv.categories == ("cs.CL", "cs.LG", "cs.AI")
     assert config.sections[0].id == "encoder-only"
 
 
 @pytest.mark.parametrize("cats", [["cond-mat.stat-mech", "hep-th", "q-bio.NC", "physics.atom-ph", "math-ph", "stat.ML"]])
-def test_config_accepts_real_category_names(tmp_path, cats):
-    path = write_config(tmp_path, 'categories = ["cs.CL", "cs.LG", "cs.AI"]', f"categories = {json.dumps(cats)}")
+def test_config_accepts_real_category_names(tmp_path, cats, write_config):
+    path = write_config(DESIGN, arxiv={"categories": cats})
     assert load_config(path).arxiv.categories == tuple(cats)
 
 
@@ -114,8 +119,8 @@ def test_config_accepts_real_category_names(tmp_path, cats):
 
 
 @pytest.mark.parametrize("command", ["classify", "eval"])
-def test_non_utf8_input_is_a_clean_error(tmp_path, run_cli, command):
-    config = write_config(tmp_path)
+def test_non_utf8_input_is_a_clean_error(tmp_path, run_cli, command, write_config):
+    config = write_config(DESIGN)
     bad = tmp_path / "papers.jsonl"
     bad.write_bytes(b'{"id": "2401.00001", "title": "BERT", "sections": ["encoder-only"]}\n\xff\xfe{"id": 1}\n')
     code, out, err = run_cli("--config", str(config), command, "--input", str(bad))
@@ -124,8 +129,8 @@ def test_non_utf8_input_is_a_clean_error(tmp_path, run_cli, command):
     assert "papers.jsonl:2" in line and "UTF-8" in line
 
 
-def test_classify_accepts_a_utf8_bom(tmp_path, run_cli):
-    config = write_config(tmp_path)
+def test_classify_accepts_a_utf8_bom(tmp_path, run_cli, write_config):
+    config = write_config(DESIGN)
     path = tmp_path / "papers.jsonl"
     path.write_bytes("\ufeff".encode() + b'{"id": "2401.00001", "title": "BERT for X"}\n')
     code, out, err = run_cli("--config", str(config), "classify", "--input", str(path))
@@ -133,8 +138,8 @@ def test_classify_accepts_a_utf8_bom(tmp_path, run_cli):
     assert json.loads(out)["id"] == "2401.00001"
 
 
-def test_version_true_is_not_an_integer(tmp_path, run_cli):
-    config = write_config(tmp_path)
+def test_version_true_is_not_an_integer(tmp_path, run_cli, write_config):
+    config = write_config(DESIGN)
     path = tmp_path / "papers.jsonl"
     path.write_text('{"id": "2401.00001", "title": "BERT", "version": true}\n', encoding="utf-8")
     code, out, err = run_cli("--config", str(config), "classify", "--input", str(path))
@@ -145,8 +150,8 @@ def test_version_true_is_not_an_integer(tmp_path, run_cli):
 # --- poll ----------------------------------------------------------------------------
 
 
-def test_poll_since_in_the_future_is_a_usage_error(tmp_path, run_cli):
-    config = write_config(tmp_path)
+def test_poll_since_in_the_future_is_a_usage_error(tmp_path, run_cli, write_config):
+    config = write_config(DESIGN)
     code, out, err = run_cli("--config", str(config), "poll", "--since", "2030-01-01", "--now", "2025-10-31T21:00:00-04:00")
     assert code == 2, (out, err)
     assert "--since" in err and "Traceback" not in err
@@ -155,8 +160,8 @@ def test_poll_since_in_the_future_is_a_usage_error(tmp_path, run_cli):
         assert sqlite3.connect(db).execute("SELECT COUNT(*) FROM poll_runs").fetchone()[0] == 0
 
 
-def test_poll_bad_now_is_a_usage_error(tmp_path, run_cli):
-    config = write_config(tmp_path)
+def test_poll_bad_now_is_a_usage_error(tmp_path, run_cli, write_config):
+    config = write_config(DESIGN)
     code, out, err = run_cli("--config", str(config), "poll", "--now", "yesterday")
     assert code == 2 and "--now" in err and "Traceback" not in err
 
@@ -174,8 +179,8 @@ def test_rss_error_feed_fails_the_run():
 # --- export / init output files ------------------------------------------------------
 
 
-def test_export_output_under_a_file_is_a_clean_error(tmp_path, run_cli):
-    config = write_config(tmp_path)
+def test_export_output_under_a_file_is_a_clean_error(tmp_path, run_cli, write_config):
+    config = write_config(DESIGN)
     (tmp_path / "afile").write_text("x", encoding="utf-8")
     code, out, err = run_cli("--config", str(config), "export", "--output", str(tmp_path / "afile" / "papers.jsonl"))
     assert code == 1
@@ -192,8 +197,8 @@ def test_init_out_under_a_file_is_a_clean_error(tmp_path, run_cli):
 # --- patch ---------------------------------------------------------------------------
 
 
-def test_patch_names_a_non_arxiv_id(tmp_path, run_cli):
-    config = write_config(tmp_path)
+def test_patch_names_a_non_arxiv_id(tmp_path, run_cli, write_config):
+    config = write_config(DESIGN)
     path = tmp_path / "papers.jsonl"
     path.write_text('{"id": "not an id", "title": "A new BERT", "section": "encoder-only"}\n', encoding="utf-8")
     code, out, err = run_cli("--config", str(config), "patch", str(tmp_path / "llm-survey.md"), "--input", str(path))
@@ -217,8 +222,8 @@ def test_init_config_loads_for_a_list_without_headings_or_latin_titles(tmp_path,
     assert code == 0, err
 
 
-def test_patch_without_year_or_authors_writes_no_dangling_separators(tmp_path, run_cli):
-    config = write_config(tmp_path)
+def test_patch_without_year_or_authors_writes_no_dangling_separators(tmp_path, run_cli, write_config):
+    config = write_config(DESIGN)
     path = tmp_path / "papers.jsonl"
     path.write_text('{"id": "2401.00009", "title": "A new BERT", "section": "encoder-only"}\n', encoding="utf-8")
     code, out, err = run_cli("--config", str(config), "patch", str(tmp_path / "llm-survey.md"), "--input", str(path))
