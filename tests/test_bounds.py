@@ -147,11 +147,11 @@ def test_a_200_mb_body_stops_at_the_size_cap_with_flat_memory(announce):
     assert client.sleep == []
 
 
-def test_a_megabyte_abstract_is_cut_and_marked_on_store(tmp_path):
+def test_a_megabyte_abstract_is_cut_and_marked_on_store(tmp_path, write_config):
     huge = "word " * 400_000  # 2 MB
     body = atom_page([listed(1, abstract=huge), listed(2)])
     with HostileServer(kind="body", body=body) as server:
-        config = load_config(_config(tmp_path, server.url))
+        config = load_config(write_config(BOUNDS, arxiv=arxiv_at(server.url)))
         db = open_store(config.store.path)
         report = poll(config, db, ["api"], NOW, link_works=False, sleep=Sleeps())
     assert report.ok and report.sources[0].new == 2
@@ -159,7 +159,7 @@ def test_a_megabyte_abstract_is_cut_and_marked_on_store(tmp_path):
     assert len(abstract) <= 20_000 and abstract.endswith("[cut: 2,000,000 characters]")
 
 
-def test_bad_records_are_skipped_and_reported_not_fatal(tmp_path):
+def test_bad_records_are_skipped_and_reported_not_fatal(tmp_path, write_config):
     """A NUL in one entry and a vertical tab (as a character reference) in another: those
     two are skipped and counted, the other entries are stored and the window moves on."""
     good = atom_page([listed(i) for i in range(4)]).decode()
@@ -168,7 +168,7 @@ def test_bad_records_are_skipped_and_reported_not_fatal(tmp_path):
     entries[2] = entries[2].replace("An abstract.", "An &#11; abstract.")
     body = "<entry>".join(entries).encode()
     with HostileServer(kind="body", body=body) as server:
-        config = load_config(_config(tmp_path, server.url))
+        config = load_config(write_config(BOUNDS, arxiv=arxiv_at(server.url)))
         db = open_store(config.store.path)
         report = poll(config, db, ["api"], NOW, link_works=False, sleep=Sleeps())
     src = report.sources[0]
@@ -177,10 +177,10 @@ def test_bad_records_are_skipped_and_reported_not_fatal(tmp_path):
     assert runs.LEDGER.last_success(db, "api") is not None
 
 
-def test_repeated_pages_fail_the_run_as_inconsistent_paging(tmp_path):
+def test_repeated_pages_fail_the_run_as_inconsistent_paging(tmp_path, write_config):
     """totalResults = 500 but the same 10 entries on every page: not "fetched 1500, new 10"."""
     with HostileServer(kind="pages", total=500) as server:
-        config = load_config(_config(tmp_path, server.url, page_size=10))
+        config = load_config(write_config(BOUNDS, arxiv=arxiv_at(server.url, page_size=10)))
         db = open_store(config.store.path)
         report = poll(config, db, ["api"], NOW, link_works=False, sleep=Sleeps())
     src = report.sources[0]
@@ -188,9 +188,10 @@ def test_repeated_pages_fail_the_run_as_inconsistent_paging(tmp_path):
     assert server.requests == 2 and runs.LEDGER.last_success(db, "api") is None  # the window does not move
 
 
-def test_poll_records_its_runs_when_the_works_look_up_gets_garbage(tmp_path):
+def test_poll_records_its_runs_when_the_works_look_up_gets_garbage(tmp_path, write_config):
     with HostileServer(kind="gzip-garbage") as server:
-        config = load_config(_config(tmp_path, server.url, survey=True))
+        (tmp_path / "survey.md").write_text(SURVEY, encoding="utf-8")
+        config = load_config(write_config(BOUNDS, arxiv=arxiv_at(server.url)))
         db = open_store(config.store.path)
         report = poll(config, db, ["api", "rss"], NOW, sleep=Sleeps())
     assert [s.outcome for s in report.sources] == ["failed", "failed"]
@@ -201,45 +202,30 @@ def test_poll_records_its_runs_when_the_works_look_up_gets_garbage(tmp_path):
     assert failures == [(1,)] * 3  # remembered with a back-off: not asked again next poll
 
 
-def test_failed_title_look_ups_back_off_instead_of_repeating_every_poll(tmp_path):
+def test_failed_title_look_ups_back_off_instead_of_repeating_every_poll(tmp_path, write_config):
     port = closed_port()
-    config = load_config(_config(tmp_path, f"http://127.0.0.1:{port}", survey=True))
+    (tmp_path / "survey.md").write_text(SURVEY, encoding="utf-8")
+    config = load_config(write_config(BOUNDS, arxiv=arxiv_at(f"http://127.0.0.1:{port}")))
     db = open_store(config.store.path)
     poll(config, db, ["api"], NOW, sleep=Sleeps())
     first = db.execute("SELECT key, retry_after FROM lookup_failures").fetchall()
     assert len(first) == 1 and first[0][1] == "2025-11-01T06:00:00+00:00"
     with ArxivReplay() as replay:  # arXiv is back two hours later: the failed title waits for its back-off
-        config = load_config(_config(tmp_path, replay.api_url.rsplit("/api", 1)[0], survey=True))
+        (tmp_path / "survey.md").write_text(SURVEY, encoding="utf-8")
+        config = load_config(write_config(BOUNDS, arxiv=arxiv_at(replay.api_url.rsplit("/api", 1)[0])))
         poll(config, db, ["api"], NOW.replace(hour=2), sleep=Sleeps())
         asked = [r for r in replay.api_requests() if "ti:" in str(r.params.get("search_query", ""))]
     titles = [str(r.params["search_query"]) for r in asked]
     assert titles and not any("BERT" in t for t in titles), titles
 
 
-def _config(tmp_path, base: str, page_size: int = 100, survey: bool = False):
-    if survey:
-        (tmp_path / "survey.md").write_text(SURVEY, encoding="utf-8")
-    path = tmp_path / "tracker.toml"
-    path.write_text(f"""
-[survey]
-path = "survey.md"
-[store]
-path = "data/tracker.db"
-[arxiv]
-api_url = "{base}/api/query"
-rss_url = "{base}/rss"
-categories = ["cs.CL"]
-delay_seconds = 0
-timeout_seconds = 1
-deadline_seconds = 5
-retries = 1
-page_size = {page_size}
-[[sections]]
-id = "llm"
-heading = "Language models"
-any = ["paper", "language model"]
-""", encoding="utf-8")
-    return path
+BOUNDS = {"sections": [{"id": "llm", "heading": "Language models", "any": ["paper", "language model"]}]}
+
+
+def arxiv_at(base: str, **changes) -> dict:
+    """The [arxiv] table pointed at a hostile (or replay) server at `base`."""
+    return {"api_url": f"{base}/api/query", "rss_url": f"{base}/rss", "categories": ["cs.CL"], "delay_seconds": 0,
+            "timeout_seconds": 1, "deadline_seconds": 5, "retries": 1, "page_size": 100, **changes}
 
 
 SURVEY = """# Survey
@@ -255,7 +241,7 @@ SURVEY = """# Survey
 """
 
 
-def test_a_job_stuck_on_a_trickling_server_blocks_no_other_job_and_the_daemon_stops_within_10s(tmp_path, monkeypatch):
+def test_a_job_stuck_on_a_trickling_server_blocks_no_other_job_and_the_daemon_stops_within_10s(tmp_path, monkeypatch, write_config):
     """A one-second schedule: the poll hangs on a trickling arXiv (deadline 120 s), the
     digest still runs every second; a stop then ends the daemon within 10 s (the poll
     gets its grace, then its wait is interrupted and recorded as a failed run)."""
@@ -267,10 +253,7 @@ def test_a_job_stuck_on_a_trickling_server_blocks_no_other_job_and_the_daemon_st
     monkeypatch.setattr(schedule, "job_specs", lambda config: every_second)
     digests: list[datetime] = []
     with HostileServer(kind="trickle", interval=0.5) as server:
-        path = _config(tmp_path, server.url)
-        path.write_text(path.read_text().replace("timeout_seconds = 1\ndeadline_seconds = 5",
-                                                 "timeout_seconds = 30\ndeadline_seconds = 120"))
-        config = load_config(path)
+        config = load_config(write_config(BOUNDS, arxiv=arxiv_at(server.url, timeout_seconds=30, deadline_seconds=120)))
         stages = {"poll": runner.poll_stage, "digest": lambda c, db, now: digests.append(now)}
         stop = threading.Event()
         daemon = threading.Thread(target=runner.serve, kwargs={"config": config, "stages": stages, "stop": stop})
@@ -292,7 +275,7 @@ def test_a_job_stuck_on_a_trickling_server_blocks_no_other_job_and_the_daemon_st
 
 
 @pytest.mark.parametrize("kind", ["closed", "silent"])
-def test_poll_against_a_dead_arxiv_fails_fast_in_few_lines(tmp_path, kind):
+def test_poll_against_a_dead_arxiv_fails_fast_in_few_lines(tmp_path, kind, write_config):
     """Issue 13: a closed port and a server that never answers each fail the CLI poll
     within 60 s with at most 5 lines on stderr (one per host, one for the look-ups, one
     per source, the error line), and the failed look-ups are remembered."""
@@ -302,7 +285,8 @@ def test_poll_against_a_dead_arxiv_fails_fast_in_few_lines(tmp_path, kind):
     server = HostileServer(kind="silent").start() if kind == "silent" else None
     base = server.url if server else f"http://127.0.0.1:{closed_port()}"
     try:
-        path = _config(tmp_path, base, survey=True)
+        (tmp_path / "survey.md").write_text(SURVEY, encoding="utf-8")
+        path = write_config(BOUNDS, arxiv=arxiv_at(base))
         began = time.monotonic()
         proc = subprocess.run([sys.executable, "-m", "tracker", "--config", str(path), "poll"],
                               capture_output=True, text=True, timeout=90)
@@ -346,7 +330,7 @@ def test_an_smtp_server_trickling_its_greeting_ends_at_the_session_deadline():
     assert seconds < 6
 
 
-def test_sigterm_stops_the_daemon_within_10s_while_its_poll_hangs_on_a_trickling_server(tmp_path):
+def test_sigterm_stops_the_daemon_within_10s_while_its_poll_hangs_on_a_trickling_server(tmp_path, write_config):
     """The real signal path: `tracker run` catches up its first poll, which hangs on a
     server trickling a byte every half second (deadline 120 s); SIGTERM ends it in time."""
     import signal
@@ -354,9 +338,8 @@ def test_sigterm_stops_the_daemon_within_10s_while_its_poll_hangs_on_a_trickling
     import sys
 
     with HostileServer(kind="trickle", interval=0.5) as server:
-        path = _config(tmp_path, server.url, survey=True)
-        path.write_text(path.read_text().replace("timeout_seconds = 1\ndeadline_seconds = 5",
-                                                 "timeout_seconds = 30\ndeadline_seconds = 120"))
+        (tmp_path / "survey.md").write_text(SURVEY, encoding="utf-8")
+        path = write_config(BOUNDS, arxiv=arxiv_at(server.url, timeout_seconds=30, deadline_seconds=120))
         proc = subprocess.Popen([sys.executable, "-m", "tracker", "--config", str(path), "run"],
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         deadline = time.monotonic() + 30
