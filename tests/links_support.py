@@ -1,12 +1,10 @@
-"""Shared by the links tests: the seed's section ids and config aliases, and a config for them."""
+"""Shared by the links tests: the seed's section ids and config aliases, and the config layer for them."""
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 from conftest import SEED
-from tracker.config import parse_config
 
 SEED_ALIASES = {
     "scaling": {"2203.15556": ["Chinchilla"]},
@@ -29,11 +27,10 @@ SECTIONS = [
 ]
 
 
-def make_config(tmp_path: Path, aliases: dict[str, dict[str, list[str]]] | None = None) -> Any:
-    raw: dict[str, Any] = {"survey": {"path": str(SEED)}, "store": {"path": str(tmp_path / "t.db")}, "sections": []}
-    for sid, heading in SECTIONS:
-        section: dict[str, Any] = {"id": sid, "heading": heading, "any": [sid]}
-        if aliases and sid in aliases:
-            section["aliases"] = aliases[sid]
-        raw["sections"].append(section)
-    return parse_config(raw, tmp_path / "tracker.toml")
+def seed_layer(aliases: dict[str, dict[str, list[str]]] | None = None) -> dict[str, Any]:
+    """The config layer of the links tests (`write_config(seed_layer(aliases))`, conftest): the seed
+    survey and one section per seed heading, with the given aliases."""
+    aliases = aliases or {}
+    sections = [{"id": sid, "heading": heading, "any": [sid], **({"aliases": aliases[sid]} if sid in aliases else {})}
+                for sid, heading in SECTIONS]
+    return {"survey": {"path": str(SEED)}, "store": {"path": "t.db"}, "sections": sections}

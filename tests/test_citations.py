@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from links_support import make_config
-from tracker.config import ArxivConfig
+from links_support import seed_layer
+from tracker.config import ArxivConfig, load_config
 from tracker.errors import ConfigError, SourceError
 from tracker.links.match import Work
 from tracker.logs import KeyValueFormatter
@@ -123,12 +123,12 @@ def log_lines():
     logger.setLevel(old_level)
 
 
-def test_api_key_is_sent_in_the_header_and_never_logged(monkeypatch, tmp_path: Path, log_lines) -> None:
+def test_api_key_is_sent_in_the_header_and_never_logged(monkeypatch, tmp_path: Path, log_lines, write_config) -> None:
     key = "s2-secret-key-123456"
     monkeypatch.setenv("S2_TEST_KEY", key)
     with SemanticScholarStandin(api_key=key) as server:
         server.add_citation("2302.13971", "2510.24963", "x", "2025-10-30")
-        config = make_config(tmp_path)
+        config = load_config(write_config(seed_layer()))
         config = replace(config, citations=replace(config.citations, provider="semantic_scholar", api_url=server.url,
                                                    api_key_env="S2_TEST_KEY"))
         server.fail_next(429, retry_after="0")
@@ -145,9 +145,9 @@ def test_api_key_is_sent_in_the_header_and_never_logged(monkeypatch, tmp_path: P
     assert not any(key in line for line in log_lines)
 
 
-def test_provider_none_is_a_config_error(tmp_path: Path) -> None:
+def test_provider_none_is_a_config_error(tmp_path: Path, write_config) -> None:
     with pytest.raises(ConfigError, match="citations.provider"):
-        provider_for(make_config(tmp_path), make_http(Sleeps()))
+        provider_for(load_config(write_config(seed_layer())), make_http(Sleeps()))
 
 
 @pytest.fixture(scope="module")
@@ -155,13 +155,13 @@ def listed() -> list[dict]:
     return list(read_listings(SAMPLE_LISTINGS))
 
 
-def test_poll_citations_fetches_stores_and_links(tmp_path: Path, listed: list[dict]) -> None:
+def test_poll_citations_fetches_stores_and_links(tmp_path: Path, listed: list[dict], write_config) -> None:
     """Citing papers come from the arXiv replay (real listed papers) when not yet stored."""
     db = open_store(":memory:")
     by_id = {r["id"]: r for r in listed}
     stored_already = Paper.from_json(by_id["2510.25310"])
     upsert_papers(db, [stored_already], "api")
-    config = make_config(tmp_path)
+    config = load_config(write_config(seed_layer()))
     fetched: list[list[str]] = []
     with SemanticScholarStandin() as s2, ArxivReplay(listings=listed) as arxiv:
         s2.add_citation("2302.13971", "2510.25310", "Parrot", "2025-10-30")

@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 
 from conftest import SEED
-from links_support import SEED_ALIASES, make_config
+from links_support import SEED_ALIASES, seed_layer
+from tracker.config import load_config
 from tracker.run.demo import sample_papers
 from tracker.errors import ConfigError
 from tracker.links.match import CONFIG, NAME, Matcher, Work, derive_aliases, describe, find_mentions, known_works
@@ -19,9 +20,9 @@ from tracker.store.links import links_for
 from tracker.store.papers import upsert_papers
 from tracker.survey.parse import load_survey
 
-@pytest.fixture(scope="module")
-def seed_works(tmp_path_factory) -> list[Work]:
-    return known_works(load_survey(SEED), make_config(tmp_path_factory.mktemp("cfg"), SEED_ALIASES))
+@pytest.fixture
+def seed_works(write_config) -> list[Work]:
+    return known_works(load_survey(SEED), load_config(write_config(seed_layer(SEED_ALIASES))))
 
 
 @pytest.fixture(scope="module")
@@ -72,12 +73,12 @@ def test_known_works_of_the_seed(seed_works: list[Work]) -> None:
     assert works["title:gpt-4-technical-report"].aliases[0] == "GPT-4"
 
 
-def test_config_alias_errors_name_the_key(tmp_path: Path) -> None:
+def test_config_alias_errors_name_the_key(tmp_path: Path, write_config) -> None:
     survey = load_survey(SEED)
     with pytest.raises(ConfigError, match=r"sections\.decoder_only\.aliases\.9999\.99999'.*no listed work"):
-        known_works(survey, make_config(tmp_path, {"decoder_only": {"9999.99999": ["X"]}}))
+        known_works(survey, load_config(write_config(seed_layer({"decoder_only": {"9999.99999": ["X"]}}))))
     with pytest.raises(ConfigError, match=r"sections\.architecture\.aliases\.1706\.03762'.*'Transformer' is a generic"):
-        known_works(survey, make_config(tmp_path, {"architecture": {"1706.03762": ["Transformer"]}}))
+        known_works(survey, load_config(write_config(seed_layer({"architecture": {"1706.03762": ["Transformer"]}}))))
 
 
 def p(title: str, abstract: str = "", pid: str = "2501.00001") -> Paper:

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from conftest import SEED
-from links_support import SEED_ALIASES, make_config
-from tracker.config import ArxivConfig
+from links_support import SEED_ALIASES, seed_layer
+from tracker.config import ArxivConfig, load_config
 from tracker.links.match import Work, find_mentions, known_works
 from tracker.models import Paper
 from tracker.sources.arxiv_api import search_title
@@ -48,13 +48,13 @@ def searcher(server: ArxivReplay):
     return lambda title: search_title(cfg, title)
 
 
-def seed_works(tmp_path: Path, aliases=None) -> list[Work]:
-    return known_works(load_survey(SEED), make_config(tmp_path, aliases))
+def seed_works(write_config, aliases=None) -> list[Work]:
+    return known_works(load_survey(SEED), load_config(write_config(seed_layer(aliases))))
 
 
-def test_exact_title_resolves_and_near_misses_stay_unresolved(tmp_path: Path, arxiv: ArxivReplay) -> None:
+def test_exact_title_resolves_and_near_misses_stay_unresolved(tmp_path: Path, arxiv: ArxivReplay, write_config) -> None:
     db = open_store(":memory:")
-    works = {w.title: w for w in resolve_works(db, seed_works(tmp_path), NOW, searcher(arxiv))}
+    works = {w.title: w for w in resolve_works(db, seed_works(write_config), NOW, searcher(arxiv))}
     bert = works[BERT]
     assert (bert.id, bert.arxiv_id, bert.resolved_by) == ("1810.04805", "1810.04805", "arxiv-title-search")
     gpt4 = works["Gpt-4 technical report"]
@@ -73,44 +73,44 @@ def test_exact_title_resolves_and_near_misses_stay_unresolved(tmp_path: Path, ar
     assert sum("Gpt-4" in q for q in titles_searched) == 1
 
 
-def test_resolution_is_cached_and_looked_up_once(tmp_path: Path, arxiv: ArxivReplay) -> None:
+def test_resolution_is_cached_and_looked_up_once(tmp_path: Path, arxiv: ArxivReplay, write_config) -> None:
     db = open_store(":memory:")
-    first = resolve_works(db, seed_works(tmp_path), NOW, searcher(arxiv))
+    first = resolve_works(db, seed_works(write_config), NOW, searcher(arxiv))
     asked = len(arxiv.api_requests())
-    second = resolve_works(db, seed_works(tmp_path), LATER, searcher(arxiv))
+    second = resolve_works(db, seed_works(write_config), LATER, searcher(arxiv))
     assert len(arxiv.api_requests()) == asked
     assert {w.id: w.resolved_by for w in first} == {w.id: w.resolved_by for w in second}
     assert db["works"].get("1810.04805")["resolved_at"] == NOW.isoformat(timespec="seconds")
-    resolve_works(db, seed_works(tmp_path), LATER, searcher(arxiv), refresh=True)
+    resolve_works(db, seed_works(write_config), LATER, searcher(arxiv), refresh=True)
     assert len(arxiv.api_requests()) == 2 * asked
 
 
-def test_offline_run_uses_the_cache_and_never_marks_unresolved(tmp_path: Path, arxiv: ArxivReplay) -> None:
+def test_offline_run_uses_the_cache_and_never_marks_unresolved(tmp_path: Path, arxiv: ArxivReplay, write_config) -> None:
     db = open_store(":memory:")
-    offline = {w.title: w for w in resolve_works(db, seed_works(tmp_path), NOW, None)}
+    offline = {w.title: w for w in resolve_works(db, seed_works(write_config), NOW, None)}
     assert offline[BERT].resolved_by == "pending"
-    online = {w.title: w for w in resolve_works(db, seed_works(tmp_path), NOW, searcher(arxiv))}
+    online = {w.title: w for w in resolve_works(db, seed_works(write_config), NOW, searcher(arxiv))}
     assert online[BERT].arxiv_id == "1810.04805"
-    again = {w.title: w for w in resolve_works(db, seed_works(tmp_path), LATER, None)}
+    again = {w.title: w for w in resolve_works(db, seed_works(write_config), LATER, None)}
     assert again[BERT].arxiv_id == "1810.04805"
     assert {w.id for w in load_works(db)} >= {"1810.04805", "2312.00752"}
 
 
-def test_failed_lookup_is_not_cached(tmp_path: Path, arxiv: ArxivReplay) -> None:
+def test_failed_lookup_is_not_cached(tmp_path: Path, arxiv: ArxivReplay, write_config) -> None:
     db = open_store(":memory:")
     arxiv.inject("500", times=100)
-    works = {w.title: w for w in resolve_works(db, seed_works(tmp_path), NOW, searcher(arxiv))}
+    works = {w.title: w for w in resolve_works(db, seed_works(write_config), NOW, searcher(arxiv))}
     assert works[BERT].resolved_by == "pending"
     assert db["works"].get("title:bert-pre-training-of-deep-bidirectional-transformers-for-language-understanding")[
         "resolved_by"] == "pending"
     arxiv.clear_faults()
-    works = {w.title: w for w in resolve_works(db, seed_works(tmp_path), LATER, searcher(arxiv))}
+    works = {w.title: w for w in resolve_works(db, seed_works(write_config), LATER, searcher(arxiv))}
     assert works[BERT].arxiv_id == "1810.04805"
 
 
-def test_a_config_arxiv_id_wins_over_a_lookup(tmp_path: Path, arxiv: ArxivReplay) -> None:
+def test_a_config_arxiv_id_wins_over_a_lookup(tmp_path: Path, arxiv: ArxivReplay, write_config) -> None:
     db = open_store(":memory:")
-    works = {w.title: w for w in resolve_works(db, seed_works(tmp_path, SEED_ALIASES), NOW, searcher(arxiv))}
+    works = {w.title: w for w in resolve_works(db, seed_works(write_config, SEED_ALIASES), NOW, searcher(arxiv))}
     assert works["Visual instruction tuning"].arxiv_id == "2304.08485"
     assert works["Visual instruction tuning"].resolved_by == "config"
     assert not any("Visual instruction" in r.params["search_query"] for r in arxiv.api_requests())
@@ -125,9 +125,9 @@ def test_exact_match_needs_one_identical_title() -> None:
     assert exact_match("Same", [paper("2301.1", "Same"), paper("2301.2", "same")]) is None
 
 
-def test_prepare_works_parses_the_configured_survey(tmp_path: Path, arxiv: ArxivReplay) -> None:
+def test_prepare_works_parses_the_configured_survey(tmp_path: Path, arxiv: ArxivReplay, write_config) -> None:
     db = open_store(":memory:")
-    works = prepare_works(make_config(tmp_path, SEED_ALIASES), db, NOW, search=searcher(arxiv))
+    works = prepare_works(load_config(write_config(seed_layer(SEED_ALIASES))), db, NOW, search=searcher(arxiv))
     links = find_mentions(Paper(id="2511.00001", title="Probing BERT", abstract="We probe 1810.04805."), works)
     assert [l.work_id for l in links] == ["1810.04805"]
-    assert prepare_works(make_config(tmp_path), db, NOW, online=False)[0].id == "2001.08361"
+    assert prepare_works(load_config(write_config(seed_layer())), db, NOW, online=False)[0].id == "2001.08361"
