@@ -1,29 +1,16 @@
-"""Shared by the classifier tests: a config from rule text, a classifier, a paper, its sections."""
+"""Shared by the classifier tests: a classifier from rule text, a paper, its sections."""
 
 from __future__ import annotations
 
-from pathlib import Path
+import tomllib
 
 from tracker.classify.matcher import Classifier
 from tracker.config import load_config
 from tracker.models import Paper
 
-HEAD = """
-[survey]
-path = "survey.md"
-[store]
-path = "data/tracker.db"
-"""
-
-
-def config_file(tmp_path: Path, rules: str) -> Path:
-    path = tmp_path / "tracker.toml"
-    path.write_text(HEAD + rules, encoding="utf-8")
-    return path
-
-
-def classifier(tmp_path: Path, rules: str) -> Classifier:
-    return Classifier.from_config(load_config(config_file(tmp_path, rules)))
+def classifier(write_config, rules: str) -> Classifier:
+    """A classifier from rule text (TOML tables: [scope], [[sections]]) written with the conftest fixture."""
+    return Classifier.from_config(load_config(write_config(**tomllib.loads(rules))))
 
 
 def paper(title: str, abstract: str = "", **kw) -> Paper:
