@@ -200,18 +200,16 @@ def test_decide_cli(tmp_path, run_cli, write_config):
     assert ids[2] not in latest_decisions(db)
 
 
-def test_whoami_tells_any_chat_its_ids_and_start_does_too(tmp_path, run_cli, monkeypatch):
+def test_whoami_tells_any_chat_its_ids_and_start_does_too(tmp_path, run_cli, monkeypatch, write_config):
     """`tracker bot --whoami` before chat_ids is filled in: a /start from a chat the config
     does not know yet is answered with its chat id and the user's id, and printed."""
     from tracker.standins.telegram import TelegramStandin
 
     with TelegramStandin() as tg:
         monkeypatch.setenv("WHO_TOKEN", tg.token)
-        config = tmp_path / "tracker.toml"
         (tmp_path / "s.md").write_text("# S\n\n## Models\n\n1. **A.** x\n", encoding="utf-8")
-        config.write_text(f'[survey]\npath = "s.md"\n[store]\npath = "data/tracker.db"\n'
-                          f'[telegram]\napi_url = "{tg.url}"\ntoken_env = "WHO_TOKEN"\nchat_ids = []\n'
-                          '[[sections]]\nid = "m"\nheading = "Models"\nany = ["model"]\n', encoding="utf-8")
+        config = write_config(survey={"path": "s.md"}, telegram={"api_url": tg.url, "token_env": "WHO_TOKEN", "chat_ids": []},
+                              sections=[{"id": "m", "heading": "Models", "any": ["model"]}])
         tg.queue_update({"message": {"message_id": 3, "date": 0, "text": "/start",
                                      "chat": {"id": -100777, "type": "supergroup", "title": "Lab"},
                                      "from": {"id": 4242, "is_bot": False, "first_name": "M", "username": "maint"}}})

@@ -61,10 +61,9 @@ def test_read_labeled_rejects_missing_labels():
         list(read_labeled(io.StringIO(line), "dev"))
 
 
-def test_eval_command_json_and_table(run_cli, tmp_path):
-    cfg = tmp_path / "t.toml"
-    cfg.write_text('[survey]\npath = "s.md"\n[[sections]]\nid = "enc"\nheading = "E"\nany = ["*BERT"]\n'
-                   '[[sections]]\nid = "dec"\nheading = "D"\nany = ["GPT"]\n', encoding="utf-8")
+def test_eval_command_json_and_table(run_cli, tmp_path, write_config):
+    cfg = write_config(survey={"path": "s.md"}, sections=[{"id": "enc", "heading": "E", "any": ["*BERT"]},
+                                                          {"id": "dec", "heading": "D", "any": ["GPT"]}])
     data = tmp_path / "l.jsonl"
     rows = [("BERT again", ["enc"]), ("GPT again", ["enc"]), ("Nothing", ["dec"]), ("GPT too", ["dec"])]
     data.write_text("".join(json.dumps({"id": f"2501.0000{i}", "title": t, "sections": s}) + "\n"
@@ -137,9 +136,8 @@ def test_shipped_rules_keep_the_sample_days_readable():
     assert 5 <= statistics.median(kept.values()) <= 40
 
 
-def test_eval_warns_about_labels_no_section_has_and_refuses_empty_input(run_cli, tmp_path):
-    cfg = tmp_path / "t.toml"
-    cfg.write_text('[survey]\npath = "s.md"\n[[sections]]\nid = "encoder_only"\nheading = "E"\nany = ["*BERT"]\n', encoding="utf-8")
+def test_eval_warns_about_labels_no_section_has_and_refuses_empty_input(run_cli, tmp_path, write_config):
+    cfg = write_config(survey={"path": "s.md"}, sections=[{"id": "encoder_only", "heading": "E", "any": ["*BERT"]}])
     data = tmp_path / "l.jsonl"
     data.write_text(json.dumps({"id": "2501.00001", "title": "BERT again", "sections": ["encoder-only"]}) + "\n"
                     + json.dumps({"id": "2501.00002", "title": "Mamba again", "sections": ["ssm"]}) + "\n", encoding="utf-8")
@@ -198,11 +196,10 @@ def test_eval_on_a_judged_day_reports_any_section_figures(run_cli):
     assert rel["f1"] == pytest.approx(2 * rel["precision"] * rel["recall"] / (rel["precision"] + rel["recall"]), abs=1e-3)
 
 
-def test_eval_table_keeps_every_section_name_with_many_sections(run_cli, tmp_path):
+def test_eval_table_keeps_every_section_name_with_many_sections(run_cli, tmp_path, write_config):
     names = [f"section_with_a_rather_long_name_{i:02d}" for i in range(24)]
-    cfg = tmp_path / "t.toml"
-    cfg.write_text('[survey]\npath = "s.md"\n' + "".join(
-        f'[[sections]]\nid = "{n}"\nheading = "H{i}"\nany = ["topic{i}"]\n' for i, n in enumerate(names)), encoding="utf-8")
+    cfg = write_config(survey={"path": "s.md"},
+                       sections=[{"id": n, "heading": f"H{i}", "any": [f"topic{i}"]} for i, n in enumerate(names)])
     data = tmp_path / "l.jsonl"
     data.write_text("".join(json.dumps({"id": f"2501.{i:05d}", "title": f"On topic{i}", "sections": [n]}) + "\n"
                             for i, n in enumerate(names)) + json.dumps({"id": "2501.99999", "title": "x", "sections": []}) + "\n",
