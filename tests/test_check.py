@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import shutil
 import time
+import tomllib
 
 import pytest
 
@@ -22,16 +23,21 @@ TOKEN = "4242:check-token"
 SECTIONS = (ROOT / "config" / "tracker.toml").read_text(encoding="utf-8").split("[[sections]]", 1)[1]
 
 
-def write(tmp_path, services: str, sections: str = SECTIONS):
+def shipped_from_sections(text: str = SECTIONS) -> dict:
+    """The shipped config from its first [[sections]] on (sections, digest, propose, schedule)."""
+    return tomllib.loads("[[sections]]" + text)
+
+
+CHECK = {"survey": {"path": "llm-survey.md"}, **shipped_from_sections()}  # the layer of these tests (conftest write_config)
+
+
+@pytest.fixture(autouse=True)
+def survey_copy(tmp_path):
     shutil.copy(ROOT / "config" / "llm-survey.md", tmp_path / "llm-survey.md")
-    config = tmp_path / "tracker.toml"
-    config.write_text(f'[survey]\npath = "llm-survey.md"\n[store]\npath = "data/tracker.db"\n{services}\n'
-                      f"[[sections]]{sections}", encoding="utf-8")
-    return config
 
 
-def arxiv_table(url: str) -> str:
-    return f'[arxiv]\napi_url = "{url}"\nrss_url = "{url}"\ndelay_seconds = 0\n'
+def arxiv_table(url: str) -> dict:
+    return {"arxiv": {"api_url": url, "rss_url": url, "delay_seconds": 0}}
 
 
 @pytest.fixture
@@ -47,21 +53,22 @@ def standins(tmp_path, monkeypatch):
         yield {"arxiv": arxiv, "tg": tg, "smtp": smtp, "gh": gh, "remote": remote}
 
 
-def services(s, arxiv_url: str | None = None, tg_url: str | None = None, smtp_port: int | None = None) -> str:
-    return (arxiv_table(arxiv_url or s["arxiv"].api_url)
-            + f'[telegram]\napi_url = "{tg_url or s["tg"].url}"\ntoken_env = "TG_TOKEN"\nchat_ids = [1001, -2002]\n'
-            + f'[email]\nhost = "127.0.0.1"\nport = {smtp_port or s["smtp"].port}\nsecurity = "none"\n'
-              'username_env = "SMTP_USER"\npassword_env = "SMTP_PASSWORD"\nfrom = "t@localhost"\nto = ["m@localhost"]\n'
-            + f'[github]\nremote_url = "{s["remote"]}"\nrepo = "owner/survey"\napi_url = "{s["gh"].url}"\n'
-              'token_env = "GH_TOKEN"\n')
+def services(s, arxiv_url: str | None = None, tg_url: str | None = None, smtp_port: int | None = None) -> dict:
+    return {
+        **arxiv_table(arxiv_url or s["arxiv"].api_url),
+        "telegram": {"api_url": tg_url or s["tg"].url, "token_env": "TG_TOKEN", "chat_ids": [1001, -2002]},
+        "email": {"host": "127.0.0.1", "port": smtp_port or s["smtp"].port, "security": "none",
+                  "username_env": "SMTP_USER", "password_env": "SMTP_PASSWORD", "from": "t@localhost", "to": ["m@localhost"]},
+        "github": {"remote_url": str(s["remote"]), "repo": "owner/survey", "api_url": s["gh"].url, "token_env": "GH_TOKEN"},
+    }
 
 
 def lines_of(out: str, name: str) -> list[str]:
     return [l for l in out.splitlines() if l[2:].startswith(name)]
 
 
-def test_every_service_answers(tmp_path, standins, run_cli):
-    config = write(tmp_path, services(standins))
+def test_every_service_answers(tmp_path, standins, run_cli, write_config):
+    config = write_config(CHECK, services(standins))
     code, out, err = run_cli("--config", str(config), "check", "--timeout", "5")
     assert code == 0, out + err
     assert out.splitlines()[-1] == "all checks passed"
@@ -74,12 +81,12 @@ def test_every_service_answers(tmp_path, standins, run_cli):
     assert not (tmp_path / "data").exists(), "check creates nothing"
 
 
-def test_each_broken_service_is_named_with_its_fix(tmp_path, standins, run_cli, monkeypatch):
+def test_each_broken_service_is_named_with_its_fix(tmp_path, standins, run_cli, monkeypatch, write_config):
     monkeypatch.setenv("TG_TOKEN", "4242:revoked")                 # Telegram rejects the token
     monkeypatch.setenv("SMTP_PASSWORD", "account-password")        # SMTP refuses the login
     standins["gh"].push = False                                     # read-only token
     shutil.rmtree(standins["remote"])                               # the git remote is gone
-    config = write(tmp_path, services(standins, arxiv_url=f"http://127.0.0.1:{closed_port()}/api/query"))
+    config = write_config(CHECK, services(standins, arxiv_url=f"http://127.0.0.1:{closed_port()}/api/query"))
     code, out, err = run_cli("--config", str(config), "check", "--timeout", "5")
     assert code == 1
     arxiv, = lines_of(out, "arxiv")
@@ -95,16 +102,16 @@ def test_each_broken_service_is_named_with_its_fix(tmp_path, standins, run_cli, 
     assert out.splitlines()[-1] == "5 of 8 checks failed"
 
 
-def test_unreachable_chat_and_silent_servers(tmp_path, standins, run_cli):
+def test_unreachable_chat_and_silent_servers(tmp_path, standins, run_cli, write_config):
     standins["tg"].fail("getChat", 400, chat_id=-2002)
-    config = write(tmp_path, services(standins))
+    config = write_config(CHECK, services(standins))
     code, out, _ = run_cli("--config", str(config), "check", "--json", "--timeout", "5")
     assert code == 1
     chats = [c for c in json.loads(out) if c["check"] == "telegram" and "chat" in c["detail"]]
     assert [c["ok"] for c in chats] == [True, False] and "tracker bot --whoami" in chats[1]["fix"]
 
     with SilentPort() as silent_http, SilentPort() as silent_smtp:
-        config = write(tmp_path, services(standins, arxiv_url=f"http://127.0.0.1:{silent_http}/api/query",
+        config = write_config(CHECK, services(standins, arxiv_url=f"http://127.0.0.1:{silent_http}/api/query",
                                           tg_url=f"http://127.0.0.1:{silent_http}", smtp_port=silent_smtp))
         began = time.monotonic()
         code, out, _ = run_cli("--config", str(config), "check", "--timeout", "0.5")
@@ -117,9 +124,9 @@ def test_unreachable_chat_and_silent_servers(tmp_path, standins, run_cli):
     assert took < 30, "each probe keeps to its timeout"
 
 
-def test_missing_secret_fails_check_and_run_refuses_to_start(tmp_path, standins, run_cli, monkeypatch):
+def test_missing_secret_fails_check_and_run_refuses_to_start(tmp_path, standins, run_cli, monkeypatch, write_config):
     monkeypatch.delenv("TG_TOKEN")
-    config = write(tmp_path, services(standins))
+    config = write_config(CHECK, services(standins))
     code, out, _ = run_cli("--config", str(config), "check", "--timeout", "5")
     assert code == 1 and "TG_TOKEN" in lines_of(out, "telegram")[0]
     code, out, err = run_cli("--config", str(config), "run", "--once")
@@ -127,10 +134,10 @@ def test_missing_secret_fails_check_and_run_refuses_to_start(tmp_path, standins,
     assert all(r.params.get("max_results") == "1" for r in standins["arxiv"].api_requests()), "no poll ran"
 
 
-def test_heading_typo_is_caught_by_check_status_poll_and_run(tmp_path, run_cli, standins):
+def test_heading_typo_is_caught_by_check_status_poll_and_run(tmp_path, run_cli, standins, write_config):
     typo = SECTIONS.replace('heading = "大语言模型架构概览"', 'heading = "大语言模型架构概揽"', 1)
     assert typo != SECTIONS
-    config = write(tmp_path, arxiv_table(standins["arxiv"].api_url), typo)
+    config = write_config(CHECK, arxiv_table(standins["arxiv"].api_url), shipped_from_sections(typo))
     code, out, _ = run_cli("--config", str(config), "check", "--timeout", "5")
     survey, = lines_of(out, "survey")
     assert code == 1 and survey.startswith("✗") and "did you mean '大语言模型架构概览'" in survey
@@ -142,8 +149,8 @@ def test_heading_typo_is_caught_by_check_status_poll_and_run(tmp_path, run_cli, 
     assert not standins["arxiv"].requests or all(r.params.get("max_results") == "1" for r in standins["arxiv"].requests)
 
 
-def test_unwritable_store_is_named(tmp_path, run_cli, standins):
-    config = write(tmp_path, arxiv_table(standins["arxiv"].api_url))
+def test_unwritable_store_is_named(tmp_path, run_cli, standins, write_config):
+    config = write_config(CHECK, arxiv_table(standins["arxiv"].api_url))
     (tmp_path / "data").write_text("a file where the data folder should be")
     code, out, _ = run_cli("--config", str(config), "check", "--timeout", "5")
     store, = lines_of(out, "store")

@@ -49,7 +49,7 @@ def test_demo_runs_the_whole_cycle_against_the_standins(tmp_path):
     assert (tmp_path / "patch-two-papers.diff").read_text(encoding="utf-8").count("\n+") >= 4
 
 
-def test_demo_previews_a_users_own_list_and_rules_without_credentials(tmp_path, monkeypatch):
+def test_demo_previews_a_users_own_list_and_rules_without_credentials(tmp_path, monkeypatch, write_config):
     """`tracker demo --config FILE`: the user's survey and rules, their services swapped
     for the stand-ins, so the digest, email and patch show before any token exists."""
     import shutil
@@ -60,16 +60,17 @@ def test_demo_previews_a_users_own_list_and_rules_without_credentials(tmp_path, 
     home = tmp_path / "mine"
     home.mkdir()
     shutil.copy(SURVEYS / "thunlp-PLMpapers__README.md", home / "README.md")
-    config = home / "tracker.toml"
-    config.write_text(
-        '[survey]\npath = "README.md"\n'
-        '[arxiv]\ncategories = ["cs.CL"]\n'
-        '[[sections]]\nid = "compression"\nheading = "Papers on Model Compression & Acceleration"\n'
-        'any = ["distillation", "quantization", "pruning", "model compression"]\n'
-        '[[sections]]\nid = "finetuning"\nheading = "Papers on Finetuning or Adaptation"\n'
-        'any = ["fine-tuning", "LoRA", "adapter"]\n'
-        '[telegram]\ntoken_env = "MY_BOT_TOKEN"\nchat_ids = [1]\n',
-        encoding="utf-8",
+    config = write_config(
+        folder=home,
+        survey={"path": "README.md"},
+        store=None,  # the demo keeps its own store
+        arxiv={"categories": ["cs.CL"]},
+        sections=[
+            {"id": "compression", "heading": "Papers on Model Compression & Acceleration",
+             "any": ["distillation", "quantization", "pruning", "model compression"]},
+            {"id": "finetuning", "heading": "Papers on Finetuning or Adaptation", "any": ["fine-tuning", "LoRA", "adapter"]},
+        ],
+        telegram={"token_env": "MY_BOT_TOKEN", "chat_ids": [1]},
     )
     lines: list[str] = []
     summary = run_demo(tmp_path / "out", lines.append, config_file=config)

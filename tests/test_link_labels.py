@@ -48,18 +48,15 @@ def test_labels_in_the_digest_are_honest():
     assert link_labels(links) == ("extends: Mamba (2312.00752)", "mentions: RedPajama", "cites: LLaMA (2302.13971)")
 
 
-def test_extends_phrases_come_from_the_config(tmp_path: Path):
-    cfg = tmp_path / "t.toml"
-    cfg.write_text('[survey]\npath = "s.md"\n[[sections]]\nid = "a"\nheading = "A"\nany = ["x"]\n'
-                   '[links]\nextends_phrases = ["Fine-tune", "-style"]\n', encoding="utf-8")
-    config = load_config(cfg)
+def test_extends_phrases_come_from_the_config(tmp_path: Path, write_config):
+    tables = {"survey": {"path": "s.md"}, "sections": [{"id": "a", "heading": "A", "any": ["x"]}]}
+    config = load_config(write_config(tables, links={"extends_phrases": ["Fine-tune", "-style"]}))
     assert config.links.extends_phrases == ("fine-tune", "-style")
     matcher = Matcher(WORKS, config.links.extends_phrases)
     assert kinds("We fine-tune LLaMA on code.", matcher) == {"2302.13971": "extends"}
     assert kinds("A Mamba-style block.", matcher) == {"2312.00752": "extends"}
     assert kinds("Our model is based on LLaMA.", matcher) == {"2302.13971": "mentions"}
-    bad = tmp_path / "bad.toml"
-    bad.write_text(cfg.read_text().replace('["Fine-tune", "-style"]', '"based on"'), encoding="utf-8")
+    bad = write_config(tables, links={"extends_phrases": "based on"})
     with pytest.raises(Exception, match="links.extends_phrases"):
         load_config(bad)
 

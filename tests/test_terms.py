@@ -46,20 +46,18 @@ def test_plurals_and_hyphens_are_properties_of_the_spelling():
     assert parse_term("Mamba*").spellings[0].forms() == ["mamba"]  # an open end takes no plural
 
 
-def test_config_terms_are_typed_and_case_sensitive_is_applied(tmp_path):
+def test_config_terms_are_typed_and_case_sensitive_is_applied(tmp_path, write_config):
     (tmp_path / "s.md").write_text("# S\n", encoding="utf-8")
-    path = tmp_path / "c.toml"
-    path.write_text('[survey]\npath = "s.md"\n[[sections]]\nid = "n"\nheading = "N"\n'
-                    'any = ["Hyena|long convolution", "*BERT"]\nnot = ["speech"]\ncase_sensitive = ["Hyena"]\n', encoding="utf-8")
+    path = write_config(survey={"path": "s.md"}, sections=[{"id": "n", "heading": "N", "any": ["Hyena|long convolution", "*BERT"],
+                                                           "not": ["speech"], "case_sensitive": ["Hyena"]}])
     rule = load_config(path).sections[0].rule
     assert all(isinstance(t, Term) for t in rule.any + rule.not_)
     assert rule.any[0].spellings[0].case_sensitive and not rule.any[0].spellings[1].case_sensitive
 
 
-def test_config_error_names_the_key_for_a_bad_term(tmp_path):
+def test_config_error_names_the_key_for_a_bad_term(tmp_path, write_config):
     (tmp_path / "s.md").write_text("# S\n", encoding="utf-8")
-    path = tmp_path / "c.toml"
-    path.write_text('[survey]\npath = "s.md"\n[[sections]]\nid = "n"\nheading = "N"\nany = ["x"]\nnot = ["a||b"]\n', encoding="utf-8")
+    path = write_config(survey={"path": "s.md"}, sections=[{"id": "n", "heading": "N", "any": ["x"], "not": ["a||b"]}])
     with pytest.raises(ConfigError, match=r"sections\.n\.not.*empty alternative"):
         load_config(path)
 
