@@ -15,22 +15,13 @@ from tracker.store.classifications import save_classifications
 from tracker.store.links import save_links
 from tracker.store.papers import upsert_papers
 
-RULES = """
-[survey]
-path = "survey.md"
-[store]
-path = "data/tracker.db"
-[scope]
-any = ["language model", "LLM"]
-[[sections]]
-id = "decoder_only"
-heading = "基于 Decoder-only 架构的大语言模型"
-any = ["decoder-only", "GPT"]
-[[sections]]
-id = "encoder_only"
-heading = "基于 Encoder-only 架构的大语言模型"
-any = ["*BERT", "masked language model"]
-"""
+RULES = {
+    "scope": {"any": ["language model", "LLM"]},
+    "sections": [
+        {"id": "decoder_only", "heading": "基于 Decoder-only 架构的大语言模型", "any": ["decoder-only", "GPT"]},
+        {"id": "encoder_only", "heading": "基于 Encoder-only 架构的大语言模型", "any": ["*BERT", "masked language model"]},
+    ],
+}
 
 LLAMA = Paper(id="2302.13971", title="LLaMA: a decoder-only language model", abstract="Like GPT-3, but open.",
               published="2023-02-27", version=1)
@@ -38,10 +29,8 @@ BIO = Paper(id="2501.00002", title="Protein folding", abstract="No words of inte
 
 
 @pytest.fixture
-def cfg(tmp_path: Path) -> Path:
-    path = tmp_path / "tracker.toml"
-    path.write_text(RULES, encoding="utf-8")
-    return path
+def cfg(write_config) -> Path:
+    return write_config(RULES)
 
 
 def write_jsonl(path: Path, objs: list) -> Path:

@@ -20,30 +20,20 @@ from tracker.sources.arxiv_api import parse_page
 from tracker.survey.parse import load_survey
 from tracker.survey.patch import add_papers
 
-RULES = """
-[survey]
-path = "survey.md"
-[store]
-path = "data/tracker.db"
-[[sections]]
-id = "decoder_only"
-heading = "基于 Decoder-only 架构的大语言模型"
-any = ["decoder-only", "GPT"]
-[[sections]]
-id = "encoder_only"
-heading = "基于 Encoder-only 架构的大语言模型"
-any = ["*BERT"]
-"""
+RULES = {
+    "sections": [
+        {"id": "decoder_only", "heading": "基于 Decoder-only 架构的大语言模型", "any": ["decoder-only", "GPT"]},
+        {"id": "encoder_only", "heading": "基于 Encoder-only 架构的大语言模型", "any": ["*BERT"]},
+    ],
+}
 RLO, PDF, ZWSP, ZWJ, LRI, BOM = "\u202e", "\u202c", "\u200b", "\u200d", "\u2066", "\ufeff"
 HOSTILE_TITLE = f"A decoder-only GPT{ZWSP} model {RLO}gnp.exe{PDF} and {LRI}more{BOM}"
 HOSTILE_AUTHOR = f"Eve{ZWJ} Mallory{RLO}"
 
 
 @pytest.fixture
-def cfg(tmp_path: Path) -> Path:
-    path = tmp_path / "tracker.toml"
-    path.write_text(RULES, encoding="utf-8")
-    return path
+def cfg(write_config) -> Path:
+    return write_config(RULES)
 
 
 def jsonl(objs: list[dict]) -> bytes:
