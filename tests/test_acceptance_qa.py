@@ -24,34 +24,20 @@ from tracker.store.papers import upsert_papers
 TOKEN = "ghp_qaAcceptanceToken"
 
 # DESIGN.md's example keys, with every relative path relative to the config's folder.
-CONFIG = """[survey]
-path = "../lists/llm-survey.md"
-[store]
-path = "../data/tracker.db"
-[arxiv]
-api_url = "http://127.0.0.1:9/api/query"
-rss_url = "http://127.0.0.1:9/rss"
-categories = ["cs.CL", "cs.LG", "cs.AI"]
-delay_seconds = 0.0
-[scope]
-any = ["language model", "LLM"]
-[[sections]]
-id = "decoder-only"
-heading = "基于 Decoder-only 架构的大语言模型"
-any = ["GPT", "LLaMA", "decoder-only"]
-[[sections]]
-id = "encoder-only"
-heading = "基于 Encoder-only 架构的大语言模型"
-any = ["BERT", "encoder-only"]
-[propose]
-auto_accept_score = 0
-[schedule]
-timezone = "America/New_York"
-poll = "30 20 * * sun-thu"
-digest = "0 8 * * *"
-email = "0 8 * * mon"
-propose = "0 9 * * mon"
-"""
+QA = {  # the config layer of these tests (conftest write_config)
+    "survey": {"path": "../lists/llm-survey.md"},
+    "store": {"path": "../data/tracker.db"},
+    "arxiv": {"api_url": "http://127.0.0.1:9/api/query", "rss_url": "http://127.0.0.1:9/rss",
+              "categories": ["cs.CL", "cs.LG", "cs.AI"], "delay_seconds": 0.0},
+    "scope": {"any": ["language model", "LLM"]},
+    "sections": [
+        {"id": "decoder-only", "heading": "基于 Decoder-only 架构的大语言模型", "any": ["GPT", "LLaMA", "decoder-only"]},
+        {"id": "encoder-only", "heading": "基于 Encoder-only 架构的大语言模型", "any": ["BERT", "encoder-only"]},
+    ],
+    "propose": {"auto_accept_score": 0},
+    "schedule": {"timezone": "America/New_York", "poll": "30 20 * * sun-thu", "digest": "0 8 * * *",
+                 "email": "0 8 * * mon", "propose": "0 9 * * mon"},
+}
 
 
 def tracker(*args: str, cwd: Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
@@ -63,14 +49,12 @@ def tracker(*args: str, cwd: Path, env: dict[str, str] | None = None) -> subproc
                           env=full_env, timeout=120)
 
 
-def user_folder(tmp_path: Path, extra: str = "") -> Path:
-    """tmp/lists/llm-survey.md, tmp/cfg/tracker.toml; returns the config file."""
-    (tmp_path / "lists").mkdir(parents=True)
-    (tmp_path / "lists" / "llm-survey.md").write_text(SEED.read_text(encoding="utf-8"), encoding="utf-8")
-    (tmp_path / "cfg").mkdir()
-    cfg = tmp_path / "cfg" / "tracker.toml"
-    cfg.write_text(CONFIG + extra, encoding="utf-8")
-    return cfg
+def user_folder(write_config, folder: Path, **tables) -> Path:
+    """folder/lists/llm-survey.md, folder/cfg/tracker.toml (QA merged with `tables`); returns the config file."""
+    (folder / "lists").mkdir(parents=True, exist_ok=True)
+    (folder / "lists" / "llm-survey.md").write_text(SEED.read_text(encoding="utf-8"), encoding="utf-8")
+    (folder / "cfg").mkdir(exist_ok=True)
+    return write_config(QA, folder=folder / "cfg", **tables)
 
 
 def store_decided(cfg: Path, how_many: int = 3) -> list[str]:
@@ -99,17 +83,16 @@ def one_error_line(stderr: str) -> str:
     return errors[0]
 
 
-def test_relative_local_remote_url_resolves_against_the_config_folder(tmp_path):
+def test_relative_local_remote_url_resolves_against_the_config_folder(tmp_path, write_config):
     """github.remote_url = "../remote.git" (a local path, as DESIGN allows) was handed to git
     as is, so `propose --pr` run from any other folder failed: "repository does not exist"."""
     make_remote(tmp_path, SEED.read_text(encoding="utf-8"))  # tmp/remote.git
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
     with GitHubStandin(token=TOKEN) as gh:
-        cfg = user_folder(tmp_path, (
-            '[github]\nremote_url = "../remote.git"\nrepo = "owner/survey"\nbase = "main"\n'
-            f'survey_path = "README.md"\nbranch = "tracker/proposals"\napi_url = "{gh.url}"\ntoken_env = "QA_GH_TOKEN"\n'
-        ))
+        cfg = user_folder(write_config, tmp_path, github={
+            "remote_url": "../remote.git", "repo": "owner/survey", "base": "main", "survey_path": "README.md",
+            "branch": "tracker/proposals", "api_url": gh.url, "token_env": "QA_GH_TOKEN"})
         assert load_config(cfg).github.remote_url == str(tmp_path / "remote.git")
         ids = store_decided(cfg)
         done = tracker("--config", str(cfg), "propose", "--pr", cwd=elsewhere, env={"QA_GH_TOKEN": TOKEN})
@@ -120,19 +103,19 @@ def test_relative_local_remote_url_resolves_against_the_config_folder(tmp_path):
     assert f"arxiv.org/abs/{ids[0]}" in pushed and f"arxiv.org/abs/{ids[2]}" not in pushed
 
 
-def test_git_urls_are_left_alone(tmp_path):
+def test_git_urls_are_left_alone(tmp_path, write_config):
     for url in ("git@github.com:owner/survey.git", "https://github.com/owner/survey.git", "file:///srv/survey.git",
                 "/srv/git/survey.git"):
-        cfg = user_folder(tmp_path / url.replace("/", "_").replace(":", "_"),
-                          f'[github]\nremote_url = "{url}"\nrepo = "owner/survey"\n')
+        cfg = user_folder(write_config, tmp_path / url.replace("/", "_").replace(":", "_"),
+                          github={"remote_url": url, "repo": "owner/survey"})
         assert load_config(cfg).github.remote_url == url
 
 
-def test_export_lines_carry_the_section_patch_takes(tmp_path):
+def test_export_lines_carry_the_section_patch_takes(tmp_path, write_config):
     """`export` wrote `sections` only, never PAPERS.jsonl's `section`, so its output could not be
     fed to `tracker patch` (DESIGN: PAPERS.jsonl is export's output and patch's input). A moved
     paper's `section` is the maintainer's, a rejected one has none."""
-    cfg = user_folder(tmp_path)
+    cfg = user_folder(write_config, tmp_path)
     accepted, moved, rejected = store_decided(cfg)
     done = tracker("--config", "cfg/tracker.toml", "export", cwd=tmp_path)
     assert done.returncode == 0, done.stderr
@@ -148,27 +131,26 @@ def test_export_lines_carry_the_section_patch_takes(tmp_path):
     assert any(accepted in line for line in added) and any(moved in line for line in added)
 
 
-def test_bad_schedule_values_name_the_config_file(tmp_path):
+def test_bad_schedule_values_name_the_config_file(tmp_path, write_config):
     """A bad crontab or time zone said "error: key 'schedule.poll': ..." without the file."""
-    for old, new, key in (('poll = "30 20 * * sun-thu"', 'poll = "99 20 * * *"', "schedule.poll"),
-                          ('timezone = "America/New_York"', 'timezone = "Mars/Olympus"', "schedule.timezone")):
+    for bad, key in (({"poll": "99 20 * * *"}, "schedule.poll"),
+                     ({"timezone": "Mars/Olympus"}, "schedule.timezone")):
         folder = tmp_path / key
         folder.mkdir()
-        cfg = user_folder(folder)
-        cfg.write_text(CONFIG.replace(old, new), encoding="utf-8")
+        cfg = user_folder(write_config, folder, schedule=bad)
         done = tracker("--config", str(cfg), "status", cwd=folder)
         assert done.returncode == 1
         line = one_error_line(done.stderr)
         assert str(cfg) in line and key in line
 
 
-def test_digest_now_shows_what_a_replayed_poll_stored(tmp_path):
+def test_digest_now_shows_what_a_replayed_poll_stored(tmp_path, write_config):
     """`poll --now` stamps papers as first seen at that time, but `digest` had no `--now` and
     always used the wall clock, so replaying a recorded day (poll --now, then digest) always
     showed "0 new papers". And `--json` on stdout printed counts only, not which papers."""
     from tracker.store.papers import upsert_papers as upsert
 
-    cfg = user_folder(tmp_path)
+    cfg = user_folder(write_config, tmp_path)
     config = load_config(cfg)
     db = open_store(config.store.path)
     papers = sample_papers(5)
@@ -204,10 +186,10 @@ def test_a_work_semantic_scholar_does_not_know_is_not_blamed_on_the_arxiv_keys()
             raise AssertionError("an unknown work must raise NotFound")
 
 
-def test_a_failed_check_ends_with_one_error_line_on_stderr(tmp_path):
+def test_a_failed_check_ends_with_one_error_line_on_stderr(tmp_path, write_config):
     """`tracker check` exited 1 with nothing on stderr; DESIGN: exit 1 = a handled failure with
     a one-line message on stderr (scripts read stderr, not the report). stdout keeps the report."""
-    cfg = user_folder(tmp_path)  # arXiv points at 127.0.0.1:9, where nothing listens
+    cfg = user_folder(write_config, tmp_path)  # arXiv points at 127.0.0.1:9, where nothing listens
     for extra in ((), ("--json",)):
         done = tracker("--config", str(cfg), "check", "--timeout", "2", *extra, cwd=tmp_path)
         assert done.returncode == 1
