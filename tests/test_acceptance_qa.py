@@ -196,3 +196,22 @@ def test_a_failed_check_ends_with_one_error_line_on_stderr(tmp_path, write_confi
         line = one_error_line(done.stderr)
         assert "arxiv" in line and "1 of" in line
         assert "✗ arxiv" in done.stdout or json.loads(done.stdout)[0]["check"] == "config"
+
+
+def test_patch_input_with_a_bad_date_names_the_line_and_field(tmp_path, write_config):
+    """`"published": "yesterday"` was taken silently and patched as an entry without a year;
+    now it is an error naming file:line and field. A missing `published` is still allowed."""
+    cfg = user_folder(write_config, tmp_path)
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"id": "2401.00001", "title": "A GPT model", "section": "decoder-only"}\n'
+                   '{"id": "2401.00002", "title": "A GPT model 2", "published": "yesterday", "section": "decoder-only"}\n',
+                   encoding="utf-8")
+    done = tracker("--config", str(cfg), "patch", "lists/llm-survey.md", "--input", str(bad), cwd=tmp_path)
+    assert done.returncode == 1
+    line = one_error_line(done.stderr)
+    assert f"{bad}:2" in line and "published" in line
+    good = tmp_path / "good.jsonl"
+    good.write_text(bad.read_text(encoding="utf-8").splitlines()[0] + "\n", encoding="utf-8")
+    done = tracker("--config", str(cfg), "patch", "lists/llm-survey.md", "--input", str(good), cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert "arxiv.org/abs/2401.00001" in done.stdout

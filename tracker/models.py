@@ -17,6 +17,7 @@ from tracker.errors import InputError
 from tracker.fsutil import read_failure
 
 ARXIV_NEW_ID = re.compile(r"^(\d{4}\.\d{4,5})(?:v(\d+))?$")
+ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}(?:$|[T ])")
 ARXIV_OLD_ID = re.compile(r"^([a-z][a-z\-]*(?:\.[A-Z]{2})?/\d{7})(?:v(\d+))?$")
 # Bidirectional embeddings, overrides, isolates and marks, and zero-width characters:
 # invisible, yet they can reverse or hide text in a chat, an email, a survey or a commit.
@@ -170,6 +171,9 @@ class Paper:
             value = get(key)
             if value is not None and not isinstance(value, str):
                 raise InputError(f"{where}: field '{key}' must be a string")
+        published = get("published") or ""
+        if published and not ISO_DATE.match(published):
+            raise InputError(f"{where}: field 'published' must be an ISO date like 2025-01-31, got {published[:40]!r}")
         authors, categories = _strings(get("authors", []), "authors", where), _strings(get("categories", []), "categories", where)
         raw_version = get("version", version)
         if isinstance(raw_version, str) and raw_version.lstrip("v").isdigit():
@@ -182,7 +186,7 @@ class Paper:
             abstract=get("abstract") or "",
             authors=authors,
             categories=categories,
-            published=get("published") or "",
+            published=published,
             version=raw_version,
             updated=get("updated"),
             comment=get("comment"),
