@@ -5,6 +5,7 @@ and the config loader."""
 from __future__ import annotations
 
 import json
+import shutil
 import sqlite3
 import tomllib
 from datetime import datetime, timezone
@@ -17,6 +18,7 @@ from tracker.errors import ConfigError, SourceError
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 SEED = FIXTURES / "seed" / "llm-survey.md"
+SURVEYS = FIXTURES / "surveys"
 
 # The example of DESIGN.md's "Configuration keys", verbatim keys and shapes.
 DESIGN_CONFIG = """
@@ -230,3 +232,18 @@ def test_patch_without_year_or_authors_writes_no_dangling_separators(tmp_path, r
     assert code == 0, err
     added = [line[1:] for line in out.splitlines() if line.startswith("+") and not line.startswith("+++")]
     assert "    [[PDF](https://arxiv.org/abs/2401.00009)]." in added, added
+
+
+def test_patch_without_year_leaves_no_space_before_the_period_in_a_venue_year_list(tmp_path, run_cli, write_config):
+    """thunlp's entries end `NeurIPS 2019. [[pdf](...)]`: without a date the venue stands alone, `arXiv.`."""
+    survey = tmp_path / "thunlp.md"
+    shutil.copy(SURVEYS / "thunlp-PLMpapers__README.md", survey)
+    config = write_config(DESIGN)
+    path = tmp_path / "papers.jsonl"
+    path.write_text('{"id": "2401.00001", "title": "BERT x", "authors": ["A B"], "section": "papers-on-plms-models"}\n',
+                    encoding="utf-8")
+    code, out, err = run_cli("--config", str(config), "patch", str(survey), "--input", str(path))
+    assert code == 0, err
+    added = [line[1:] for line in out.splitlines() if line.startswith("+") and not line.startswith("+++")]
+    entry = next(line for line in added if "BERT x" in line)
+    assert "arXiv." in entry and " ." not in entry, entry

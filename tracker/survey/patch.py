@@ -94,8 +94,8 @@ def render_entry(template: str, paper: Paper, number: int | None, style: tuple[s
         edits.append((a, b, sep.join(paper.published[:10].split("-")) if year else ""))
     elif item.year_span:
         a, b = item.year_span
-        if not year and template[a - 2 : a] == ", ":
-            a -= 2  # `], 2020.` -> `].`, not `], .`
+        if not year:  # `], 2020.` -> `].` and `NeurIPS 2019.` -> `arXiv.`, not `], .` or `arXiv .`
+            a -= 2 if template[a - 2 : a] == ", " else 1 if template[a - 1 : a] == " " else 0
         edits.append((a, b, str(year) if year else ""))
     if item.tail_span:
         edits.append((*item.tail_span, ""))
