@@ -253,3 +253,16 @@ def test_init_abstracts_are_fetched_once_into_the_new_configs_store(tmp_path, ru
         assert len(server.api_requests()) == 1
     assert "titles and abstracts" in out.read_text(encoding="utf-8")
     load_config(out)
+
+
+def test_suggest_goes_on_from_titles_when_arxiv_cannot_be_reached(tmp_path, run_cli):
+    rows = _sample(20)
+    survey = "# L\n## State space models\n" + "".join(
+        f"- [{r['title']}](https://arxiv.org/abs/{r['id']})\n" for r in rows[:4])
+    bg = tmp_path / "bg.jsonl"
+    bg.write_text("".join(json.dumps(r) + "\n" for r in rows[4:]), encoding="utf-8")
+    path = _config(tmp_path, survey=survey)  # the API at 127.0.0.1:9, where nothing listens
+    code, out, err = run_cli("--config", str(path), "suggest", "--background", str(bg))
+    assert code == 0, err
+    assert "warning: the entries' abstracts could not be fetched" in err and "--no-fetch" in err
+    assert "section ssm: 4 known papers (4 list)" in out

@@ -15,10 +15,11 @@ import click
 from tracker.classify.suggest import Suggestion, suggest
 from tracker.classify.tune import RuleChange, tune
 from tracker.commands.common import App, json_option, pass_app, print_json
+from tracker.config import Config
 from tracker.config.edit import edited_text, read_config_for_edit, write_if_unchanged
-from tracker.errors import InputError, TrackerError
+from tracker.errors import InputError, SourceError, TrackerError
 from tracker.run.learn import (
-    Known, add_decisions, add_entries, add_labeled, background_papers, decided_papers, entry_abstracts,
+    Database, Known, add_decisions, add_entries, add_labeled, background_papers, decided_papers, entry_abstracts,
 )
 from tracker.store import open_store
 from tracker.store.learning import cached_abstracts, last_tune, record_tune
@@ -55,6 +56,19 @@ def snippet(section: str, current: list[str], chosen: list, exact: list[str]) ->
     return lines
 
 
+
+def _entry_abstracts(db: Database, config: Config, ids: list[str], fetch: bool) -> tuple[dict[str, str], int]:
+    """The entries' abstracts; when arXiv cannot be reached, learning goes on from titles and
+    what is cached (one warning line), since suggestions from titles still help."""
+    if not fetch:
+        return cached_abstracts(db, ids), 0
+    try:
+        return entry_abstracts(db, config.arxiv, ids)
+    except SourceError as exc:
+        click.echo(f"warning: the entries' abstracts could not be fetched ({exc.message}); "
+                   "learning from titles and cached abstracts (--no-fetch skips the fetch)", err=True)
+        return cached_abstracts(db, ids), 0
+
 @click.command("suggest")
 @click.option("--section", "section_key", default=None, help="Only this section (id or exact heading).")
 @click.option("--input", "input_path", type=click.Path(dir_okay=False, path_type=Path), default=None, metavar="LABELED.jsonl",
@@ -80,7 +94,7 @@ def suggest_cmd(app: App, section_key: str | None, input_path: Path | None, back
         if config.survey.path.exists():
             survey = load_survey(config.survey.path)
             ids = [e.arxiv_id for _, e in survey.entries() if e.arxiv_id]
-            abstracts, requests = (entry_abstracts(db, config.arxiv, ids) if not no_fetch else (cached_abstracts(db, ids), 0))
+            abstracts, requests = _entry_abstracts(db, config, ids, fetch=not no_fetch)
             if requests:
                 click.echo(f"fetched abstracts of the list's entries ({requests} requests); cached in the store", err=True)
             add_entries(known, config, survey, abstracts)
