@@ -50,7 +50,7 @@ def demo(out: Path, config_file: Path | None, as_json: bool) -> None:
     console.print(f"\n[bold]Done.[/] Outputs under {escape(str(out))}/:")
     for name in summary["outputs"]:
         console.print(f"  {escape(name)}")
-    console.print(f"Inspect the state with: tracker --config {escape(summary['config'])} status")
+    console.print(f"Inspect the state with: tracker --config {escape(summary['config'])} status", soft_wrap=True)
 
 
 COMMANDS = [demo]
