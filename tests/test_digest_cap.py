@@ -73,6 +73,8 @@ def test_overflow_goes_to_the_weekly_email_and_never_back_to_telegram(tmp_path, 
         assert first.papers == 5 and first.delivered == 5
         text = "\n".join(m["text"] for m in tg.sent())
         assert f"{len(day1) - 5} more over the daily cap of 5 (digest.max_papers) go to the weekly email" in text
+        head = tg.sent()[0]["text"].splitlines()
+        assert head[0].endswith("5 new papers") and "more over the daily cap" in head[1]  # the note on its own line
         held = {r["paper_id"] for r in db.query("SELECT paper_id FROM deliveries WHERE status = 'overflow'")}
         assert len(held) == len(day1) - 5
         assert outbox.backlog(db)["telegram"]["overflow_papers"] == len(held)
@@ -128,3 +130,8 @@ def test_digest_shows_the_papers_words_not_rule_syntax(tmp_path, write_config):
     text = dg.render_stdout(digest, env)
     for out in (telegram, text):
         assert "*GPT*" not in out and "GPT-4o" in out and "ChatGPT" in out
+
+
+def test_a_word_matched_in_title_and_abstract_is_shown_once():
+    assert dg.distinct_words(["Attention", "Long-Context", "attention", "long-context", "KV cache"]) == (
+        "Attention", "Long-Context", "KV cache")

@@ -202,6 +202,15 @@ def _by_priority(item: tuple[float, float, Candidate]) -> tuple[float, float, st
     return (-item[0], -item[1], item[2].paper.id)
 
 
+
+def distinct_words(words: Iterable[str]) -> tuple[str, ...]:
+    """Each matched word once, as first seen: "Attention" in the title and "attention" in the
+    abstract are one piece of evidence to the reader."""
+    seen: dict[str, str] = {}
+    for word in words:
+        seen.setdefault(word.casefold(), word)
+    return tuple(seen.values())
+
 def build_digest(
     candidates: Iterable[Candidate], sections: Sequence[SectionConfig], period: str, start: datetime, end: datetime,
     max_papers: int = 0,
@@ -231,7 +240,7 @@ def build_digest(
                     title=" ".join(p.title.split()),
                     url=p.abs_url,
                     authors=short_authors(p.authors),
-                    terms=tuple(dict.fromkeys(m.shown for m in c.scores[0].matches)),
+                    terms=distinct_words(m.shown for m in c.scores[0].matches),
                     links=link_labels(c.links),
                     first_sentence=first_sentence(p.abstract),
                     section=sid,
