@@ -50,7 +50,6 @@ COMMAND_MODULES = {
     "suggest": "learn", "tune": "learn",
     "poll": "poll", "export": "poll", "status": "poll",
     "propose": "propose",
-    "suggest": "learn", "tune": "learn",
     "run": "run",
     "survey": "survey", "patch": "survey", "init": "survey",
 }

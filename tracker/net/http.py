@@ -25,7 +25,7 @@ import httpcore
 import httpx
 from httpcore._backends.sync import SyncBackend, SyncStream
 
-from tracker.net.retry import STOP, TICK, Interrupted
+from tracker.net.retry import TICK, check_stop
 
 _DEADLINE: contextvars.ContextVar["Deadline | None"] = contextvars.ContextVar("tracker_http_deadline", default=None)
 
@@ -51,17 +51,21 @@ def deadline(seconds: float) -> Iterator[Deadline]:
         _DEADLINE.reset(token)
 
 
+def _deadline_passed(current: typing.Any, kind: type[Exception]) -> Exception:
+    """Mark the request's deadline as the reason it ended, and the error to raise."""
+    current.passed = True
+    return kind(f"no complete answer within the {current.seconds:g}s deadline")
+
+
 def _budget(timeout: float | None, kind: type[Exception]) -> float | None:
     """The seconds this wait may take: its own timeout, clamped to the request deadline."""
-    if STOP.is_set():
-        raise Interrupted("a network request")
+    check_stop("a network request")
     current = _DEADLINE.get()
     if current is None:
         return timeout
     left = current.left()
     if left <= 0:
-        current.passed = True
-        raise kind(f"no complete answer within the {current.seconds:g}s deadline")
+        raise _deadline_passed(current, kind)
     return left if timeout is None else min(timeout, left)
 
 
@@ -80,8 +84,7 @@ def _sliced(timeout: float | None, kind: type[Exception], wait: typing.Callable[
             if budget is not None and budget <= TICK:
                 current = _DEADLINE.get()
                 if current is not None and current.left() <= 0:
-                    current.passed = True
-                    raise kind(f"no complete answer within the {current.seconds:g}s deadline") from None
+                    raise _deadline_passed(current, kind) from None
                 raise kind("timed out") from None
 
 
