@@ -18,7 +18,8 @@ from tracker.net.retry import Interrupted, RetryPolicy, Transient
 from tracker.run.pipeline import poll
 from tracker.sources import Http, arxiv_api
 from tracker.standins.arxiv import ArxivReplay
-from tracker.standins.hostile import HostileServer, atom_page, closed_port, listed
+from tracker.standins.hostile import HostileServer, atom_page, listed
+from tracker.standins.server import closed_port
 from tracker.store import open_store, runs
 
 NOW = datetime(2025, 11, 1, tzinfo=timezone.utc)

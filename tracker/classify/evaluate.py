@@ -64,7 +64,7 @@ def read_labeled(stream: TextIO, name: str) -> Iterator[Labeled]:
         yield Labeled(paper, () if verdict == "no" else tuple(dict.fromkeys(norm_label(x) for x in labels)))
 
 
-def _f1(precision: float, recall: float) -> float:
+def f1(precision: float, recall: float) -> float:
     return 2 * precision * recall / (precision + recall) if precision + recall else 0.0
 
 
@@ -86,7 +86,7 @@ class Counts:
 
     @property
     def f1(self) -> float:
-        return _f1(self.precision, self.recall)
+        return f1(self.precision, self.recall)
 
 
 @dataclass
@@ -166,7 +166,7 @@ class EvalReport:
             "coverage": round(self.coverage, 4),
             "precision": round(precision, 4),
             "recall": round(recall, 4),
-            "f1": round(_f1(precision, recall), 4),
+            "f1": round(f1(precision, recall), 4),
             "relevance": self.relevance.to_json(),
             "sections": [self.per_section[s].to_json() for s in self.per_section],
             "confusion": self.confusion,
@@ -237,7 +237,7 @@ def render_report(report: EvalReport, misses: bool = False) -> str:
         lines.append(f"{s.section:<{width}}  {s.support:>6}  {s.predicted:>9}  {s.top_accuracy:>7.3f}  "
                      f"{s.precision:>9.3f}  {s.recall:>6.3f}  {s.f1:>5.3f}")
     lines.append(f"{'overall':<{width}}  {report.positives:>6}  {rel.predicted:>9}  {report.accuracy:>7.3f}  "
-                 f"{precision:>9.3f}  {recall:>6.3f}  {_f1(precision, recall):>5.3f}")
+                 f"{precision:>9.3f}  {recall:>6.3f}  {f1(precision, recall):>5.3f}")
     lines.append("")
     lines.append(f"any section: precision {rel.precision:.3f}   recall {rel.recall:.3f}   F1 {rel.f1:.3f}   "
                  f"({rel.true_positive} of {rel.predicted} kept are labeled, of {rel.support} labeled)")

@@ -17,6 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import Iterable, Sequence
 
+from tracker.classify.evaluate import f1
 from tracker.classify.matcher import Classifier
 from tracker.classify.suggest import MIN_HITS, suggest
 from tracker.config import Config, Rule, SectionConfig
@@ -48,8 +49,7 @@ class Score:
 
     @property
     def f1(self) -> float:
-        p, r = self.precision, self.recall
-        return 2 * p * r / (p + r) if p + r else 0.0
+        return f1(self.precision, self.recall)
 
     def to_json(self) -> dict:
         return {"precision": round(self.precision, 4), "recall": round(self.recall, 4), "f1": round(self.f1, 4),
@@ -125,15 +125,13 @@ def classifier_for(scope: Rule, sections: Sequence[SectionConfig]) -> Classifier
     return Classifier(scope, ((s.id, s.heading, s.rule) for s in sections), where="tune")
 
 
-def measure(classifier: Classifier, decided: Sequence[Decided], only: str | None = None) -> Score:
+def measure(classifier: Classifier, decided: Sequence[Decided]) -> Score:
     """Precision/recall of the primary section (the one the digest shows a paper under) over the
     decided papers: a hit is a paper shown under the section it was accepted or moved into."""
     tp = fp = fn = 0
     for d in decided:
         got = {s.section for s in classifier.classify(d.paper)[:1]}
-        if only is not None:
-            got &= {only}
-        want = {d.section} if d.section and (only is None or d.section == only) else set()
+        want = {d.section} if d.section else set()
         tp += len(got & want)
         fp += len(got - want)
         fn += len(want - got)

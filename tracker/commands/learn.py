@@ -152,10 +152,10 @@ def tune_cmd(app: App, background_path: Path | None, write: bool, as_json: bool)
         last = last_tune(db)
         after_id = last["last_decision_id"] if last else 0
         decided, last_id = decided_papers(db, after_id)
-        background, origin = background_papers(db, background_path)
         if not decided:
             click.echo("no decisions since the last tune" if last else "no decisions yet: accept, reject or move papers first")
             return
+        background, origin = background_papers(db, background_path)
         report = tune(config, decided, background)
         edit = read_config_for_edit(config.file)
         before = edit.text

@@ -204,11 +204,10 @@ def _section(ctx: BotContext, section_id: str) -> str:
 
 
 def _status(ctx: BotContext) -> str:
-    facts = status.status(ctx.db)
-    t = facts["totals"]
+    t = status.totals(ctx.db)
     lines = [f"<b>Status</b>\npapers: {t['papers']}\nclassified: {t['classified']}\n"
              f"accepted: {t['accepted']} · rejected: {t['rejected']}"]
-    for channel, counts in sorted(facts["delivery_backlog"].items()):
+    for channel, counts in sorted(outbox.backlog(ctx.db).items()):
         lines.append(
             f"{html.escape(channel)}: {counts['delivered_papers']} delivered, {counts['queued_papers']} queued, "
             f"{counts['pending_messages']} messages pending"

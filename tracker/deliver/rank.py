@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Sequence
 
+from tracker.links.match import NAMED
 from tracker.models import WorkLink
 
 CITE_BONUS = 2.0
@@ -14,5 +15,5 @@ def priority(section_score: float, links: Sequence[WorkLink] = ()) -> float:
     """The section score plus a bonus per distinct listed work the paper cites or names;
     a work both cited and named counts once, as cited."""
     cited = {l.work_id for l in links if l.kind == "cites"}
-    named = {l.work_id for l in links if l.kind in ("mentions", "extends")} - cited
+    named = {l.work_id for l in links if l.kind in NAMED} - cited
     return section_score + CITE_BONUS * len(cited) + MENTION_BONUS * len(named)

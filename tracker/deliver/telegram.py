@@ -15,6 +15,7 @@ handled failure naming what came back, not a traceback.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import warnings
 from datetime import timedelta
@@ -101,7 +102,7 @@ class TelegramClient:
                  stop: Callable[[], bool] | None = None) -> None:
         register_secret(token)
         guard_library_logs()
-        self.cfg, self.backoff, self.stop = cfg, backoff, stop
+        self.cfg, self.stop = cfg, stop
         self.sleep: Sleep = async_interruptible_sleep if sleep is None else sleep
         self.policy = RetryPolicy(retries=cfg.retries, backoff=backoff, max_wait=cfg.max_retry_wait_seconds,
                                   async_sleep=self.sleep)
@@ -169,7 +170,7 @@ class TelegramClient:
                 seconds=round(wait, 2))
 
         try:
-            return await RetryPolicy(**{**self.policy.__dict__, "on_retry": on_retry}).acall(attempt)
+            return await dataclasses.replace(self.policy, on_retry=on_retry).acall(attempt)
         except Transient as exc:
             if exc.over_cap:
                 raise TelegramUnavailable(f"Telegram {method}{where}: {exc.problem}, asked to wait {exc.retry_after:g}s",

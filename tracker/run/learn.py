@@ -58,7 +58,8 @@ def entry_abstracts(db: Database, cfg: ArxivConfig, ids: Sequence[str], http: Ht
     finally:
         if own:
             http.close()
-    found = {p.id: (p.title, p.abstract) for p in papers if p.id in set(todo)}
+    asked = set(todo)
+    found = {p.id: (p.title, p.abstract) for p in papers if p.id in asked}
     save_abstracts(db, found, todo)
     known.update({i: found[i][1] if i in found else "" for i in todo})
     return known, requests

@@ -31,13 +31,6 @@ CHUNK = 64 * 1024
 NOW = datetime(2025, 11, 1, tzinfo=timezone.utc)
 
 
-def closed_port() -> int:
-    """A loopback port where nothing listens (bound, then released)."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def listed(i: int, abstract: str = "An abstract.", title: str | None = None) -> ListedPaper:
     return ListedPaper(id=f"2510.{i:05d}", title=title or f"Hostile paper {i}", abstract=abstract, authors=["A. Author"],
                        categories=["cs.CL"], announced="2025-10-31", submitted=datetime(2025, 10, 30, 12, tzinfo=timezone.utc))
