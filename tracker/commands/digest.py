@@ -134,10 +134,11 @@ def bot(app, max_updates: int | None, poll_timeout: int, whoami: bool, wait_seco
         seen = ask(config, wait_seconds, poll_timeout)
         if as_json:
             print_json(seen)
-        for s in [] if as_json else seen:
-            click.echo(f"chat id {s['chat_id']} ({s['chat_type']} {s['chat_title'] or ''}".rstrip() +
-                       f"), user id {s['user_id']}" + (f" (@{s['username']})" if s["username"] else ""))
-            click.echo(f"  in the config: [telegram] chat_ids = [{s['chat_id']}], allowed_user_ids = [{s['user_id']}]")
+        else:
+            for s in seen:
+                click.echo(f"chat id {s['chat_id']} ({s['chat_type']} {s['chat_title'] or ''}".rstrip() +
+                           f"), user id {s['user_id']}" + (f" (@{s['username']})" if s["username"] else ""))
+                click.echo(f"  in the config: [telegram] chat_ids = [{s['chat_id']}], allowed_user_ids = [{s['user_id']}]")
         if not seen:
             raise TrackerError(f"no message reached the bot within {wait_seconds:g} s",
                                "open a chat with your bot (or add it to the group), send /start, run this again")

@@ -36,22 +36,11 @@ class EditableConfig:
 
     def add_terms(self, section_id: str, key: str, terms: Iterable[str], case_sensitive: Iterable[str] = ()) -> list[str]:
         """Append terms not already listed under `key` (any / not); returns those added."""
-        table = self.section(section_id)
-        added = _append(table, key, terms)
-        exact = [t for t in case_sensitive if t in added]
-        if exact:
-            _append(table, "case_sensitive", exact)
-        return added
+        return _add(self.section(section_id), key, terms, case_sensitive)
 
     def add_scope_terms(self, terms: Iterable[str], case_sensitive: Iterable[str] = ()) -> list[str]:
         table = self.doc.get("scope")
-        if table is None:
-            return []
-        added = _append(table, "any", terms)
-        exact = [t for t in case_sensitive if t in added]
-        if exact:
-            _append(table, "case_sensitive", exact)
-        return added
+        return [] if table is None else _add(table, "any", terms, case_sensitive)
 
     def remove_terms(self, section_id: str, key: str, terms: Iterable[str]) -> list[str]:
         """Drop terms from `key` (and from case_sensitive); a list is never left empty by this."""
@@ -79,6 +68,15 @@ class EditableConfig:
 
 
 RULE_KEYS = ("any", "all", "not", "regex", "case_sensitive")
+
+
+def _add(table: Table, key: str, terms: Iterable[str], case_sensitive: Iterable[str]) -> list[str]:
+    """Append the new terms under `key`, and those of them matched as written to case_sensitive."""
+    added = _append(table, key, terms)
+    exact = [t for t in case_sensitive if t in added]
+    if exact:
+        _append(table, "case_sensitive", exact)
+    return added
 
 
 def _append(table: Table, key: str, terms: Iterable[str]) -> list[str]:

@@ -290,7 +290,7 @@ def run_bot(
 
     async def main() -> int:
         async with TelegramClient(config.telegram, token, sleep=sleep, stop=stop) as client:  # type: ignore[arg-type]
-            await client.call("deleteWebhook", None, lambda: client.bot.delete_webhook(drop_pending_updates=False))
+            await client.drop_webhook()
             log(logger, logging.INFO, "bot.started", chats=len(config.telegram.chat_ids))  # type: ignore[union-attr]
             return await poll_loop(BotContext(config, db), client, stop, max_updates, poll_timeout)
 
@@ -309,7 +309,7 @@ def whoami(config: Config, wait_seconds: float, poll_timeout: int = 25) -> list[
         loop = asyncio.get_running_loop()
         until = loop.time() + wait_seconds
         async with TelegramClient(config.telegram, token) as client:  # type: ignore[arg-type]
-            await client.call("deleteWebhook", None, lambda: client.bot.delete_webhook(drop_pending_updates=False))
+            await client.drop_webhook()
             offset: int | None = None
             while not seen and loop.time() < until:
                 timeout = max(0, min(poll_timeout, int(until - loop.time())))

@@ -210,6 +210,10 @@ class TelegramClient:
     async def answer_callback(self, callback_id: str, text: str, alert: bool = False) -> None:
         await self.call("answerCallbackQuery", None, lambda: self.bot.answer_callback_query(callback_id, text=text, show_alert=alert))
 
+    async def drop_webhook(self) -> None:
+        """Long polling and a webhook exclude each other: clear any webhook, keep pending updates."""
+        await self.call("deleteWebhook", None, lambda: self.bot.delete_webhook(drop_pending_updates=False))
+
     async def confirm(self, offset: int, seconds: float = 5.0) -> None:
         """Confirm handled updates on the way out: one short try, outside the stop-aware
         policy (a shutdown is exactly when it must still go out)."""
