@@ -37,13 +37,11 @@ def child(api_url: str, rss_url: str, store: Path) -> None:
     sys.path.insert(0, str(ROOT))
     from tracker.run import pipeline
     from tracker.config import StoreConfig, load_config
-    from tracker.sources import arxiv_api
 
     base = load_config(ROOT / "config" / "tracker.toml")
     config = replace(base, store=StoreConfig(store), arxiv=replace(
         base.arxiv, api_url=api_url, rss_url=rss_url, categories=CATEGORIES, delay_seconds=0.0, page_size=2000,
         timeout_seconds=120.0))
-    pipeline.SOURCES["api"] = lambda cfg, http, start, end: arxiv_api.fetch(cfg.arxiv, http, [], start, end)
     from tracker.store import open_store
 
     db = open_store(config.store.path)

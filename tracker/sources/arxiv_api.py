@@ -33,7 +33,6 @@ RESULTS_CAP = 30_000
 MAX_URL = 2_000
 EMPTY_PAGE_RETRIES = 2
 ID_PAGE = 100
-_SPACE = re.compile(r"\s+")
 _PARSER = etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=True)
 
 
@@ -127,7 +126,8 @@ def _search(query: str, id_list: Sequence[str] = ()) -> arxiv.Search:
 
 
 def _norm(text: str | None) -> str:
-    return _SPACE.sub(" ", text or "").strip()
+    """Runs of whitespace as one space (str.split's whitespace is re's \\s: the same, 3x faster)."""
+    return " ".join((text or "").split())
 
 
 def to_paper(result: arxiv.Result, source: str = "api") -> Paper | None:
