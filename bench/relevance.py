@@ -100,10 +100,23 @@ def print_table(result: dict[str, Any]) -> None:
     for name, d in rows:
         print(f"{name:<12} {d['part']:<6} {d['papers']:>6} {d['yes']:>4} {d['kept']:>5} {d['kept_yes']:>5} "
               f"{d['precision']:>6.3f} {d['recall']:>6.3f} {d['f1']:>6.3f}")
+    print_dev(result["dev"])
+
+
+def emit(result: dict[str, Any], as_json: bool, table) -> None:
+    """The result as JSON, or as the benchmark's table."""
+    if as_json:
+        print(json.dumps(result, indent=2))
+    else:
+        table(result)
+
+
+def print_dev(dev: dict[str, Any], width: int = 12) -> None:
+    """The curated-labels table: one row per part, top-section accuracy and coverage."""
     print("\ncurated dev labels the judge keeps (verdict yes), against the curators' sections:")
-    print(f"{'part':<12} {'papers':>6} {'top acc':>8} {'coverage':>9}")
-    for name, d in result["dev"].items():
-        print(f"{name:<12} {d['papers']:>6} {d['top_accuracy']:>8.3f} {d['coverage']:>9.3f}")
+    print(f"{'part':<{width}} {'papers':>6} {'top acc':>8} {'coverage':>9}")
+    for name, d in dev.items():
+        print(f"{name:<{width}} {d['papers']:>6} {d['top_accuracy']:>8.3f} {d['coverage']:>9.3f}")
 
 
 def main() -> None:
@@ -114,10 +127,7 @@ def main() -> None:
     parser.add_argument("--json", action="store_true", help="print JSON")
     args = parser.parse_args()
     result = run(args.config, args.labels, args.fold)
-    if args.json:
-        print(json.dumps(result, indent=2))
-    else:
-        print_table(result)
+    emit(result, args.json, print_table)
 
 
 if __name__ == "__main__":

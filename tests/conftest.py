@@ -48,6 +48,8 @@ def write_config(tmp_path):
     def write(*layers: dict[str, Any], folder: Path | None = None, shipped: bool = False, **tables: Any) -> Path:
         folder = tmp_path if folder is None else folder
         raw = tomllib.loads(DEFAULT_CONFIG.read_text(encoding="utf-8")) if shipped else copy.deepcopy(MINIMAL_CONFIG)
+        if shipped:
+            raw["relevance"]["model"] = str(DEFAULT_CONFIG.parent / raw["relevance"]["model"])
         for layer in (*layers, tables):
             _merge(raw, layer)
         path = folder / "tracker.toml"

@@ -31,7 +31,8 @@ def test_bundled_config_shows_the_delivery_tables(tmp_path):
     head, sep, delivery = text.partition("# ---- Delivery")
     uncommented = head + sep + re.sub(r"^# (\[(telegram|email|github)\]|[a-z_]+ = .*)$", r"\1", delivery, flags=re.M)
     (tmp_path / "tracker.toml").write_text(uncommented, encoding="utf-8")
-    shutil.copy(ROOT / "config" / "llm-survey.md", tmp_path / "llm-survey.md")
+    for name in ("llm-survey.md", "relevance.tsv"):
+        shutil.copy(ROOT / "config" / name, tmp_path / name)
     config = load_config(tmp_path / "tracker.toml")
     assert config.telegram and config.email and config.github
 

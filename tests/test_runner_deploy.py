@@ -190,7 +190,8 @@ def test_every_deployment_puts_the_data_in_one_named_folder():
 def test_cli_data_dir_overrides_the_config_paths(tmp_path, run_cli, monkeypatch):
     config = tmp_path / "conf" / "tracker.toml"
     config.parent.mkdir()
-    shutil.copy(ROOT / "config" / "llm-survey.md", config.parent / "llm-survey.md")
+    for name in ("llm-survey.md", "relevance.tsv"):
+        shutil.copy(ROOT / "config" / name, config.parent / name)
     config.write_text((ROOT / "config" / "tracker.toml").read_text(encoding="utf-8"), encoding="utf-8")
     monkeypatch.setenv("TRACKER_DATA_DIR", str(tmp_path / "state"))
     code, out, err = run_cli("--config", str(config), "decide", "2401.00001", "reject")

@@ -16,6 +16,7 @@ CHECKOUT = Path(__file__).resolve().parent.parent
 SOURCES = {
     "tracker.toml": "config/tracker.toml",
     "llm-survey.md": "config/llm-survey.md",
+    "relevance.tsv": "config/relevance.tsv",
     "listings.jsonl.gz": "tests/fixtures/listings/sample-2025-10-29_31.jsonl.gz",
 }
 

@@ -47,7 +47,7 @@ COMMAND_MODULES = {
     "classify": "classify", "explain": "classify", "eval": "classify",
     "demo": "demo",
     "digest": "digest", "decide": "digest", "bot": "digest",
-    "suggest": "learn", "tune": "learn",
+    "suggest": "learn", "tune": "learn", "train": "learn",
     "poll": "poll", "export": "poll", "status": "poll",
     "propose": "propose",
     "run": "run",

@@ -307,18 +307,24 @@ class Match:
 
 @dataclass(frozen=True)
 class SectionScore:
+    """`relevance`: the learned score (0-1) that kept the paper, when a `[relevance]` model is configured."""
+
     section: str
     heading: str
     score: float
     matches: tuple[Match, ...]
+    relevance: float | None = None
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        out: dict[str, Any] = {
             "section": self.section,
             "heading": self.heading,
             "score": round(self.score, 4),
             "matches": [m.to_json() for m in self.matches],
         }
+        if self.relevance is not None:
+            out["relevance"] = round(self.relevance, 4)
+        return out
 
 
 @dataclass(frozen=True)

@@ -22,22 +22,25 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Iterable, Mapping
 
 import ahocorasick
 
+from tracker.classify.gate import gate
+from tracker.classify.learned import LearnedModel
 from tracker.classify.terms import Spelling, Term, is_auto_exact, normalise, plurals
-from tracker.config import Config, Rule
+from tracker.config import Config, RelevanceConfig, Rule
 from tracker.errors import ConfigError
 from tracker.models import Match, Paper, SectionScore
 
 FIELDS = ("title", "abstract", "comment", "journal_ref")
+LEARNED = "(learned)"
 MATCHER_VERSION = 2
 SCOPE = "(scope)"
 _WORD_PART = re.compile(r"[\w\-.+]")
 
-__all__ = ["Classifier", "FIELDS", "SCOPE", "is_auto_exact", "normalise", "plurals", "result_json"]
+__all__ = ["Classifier", "FIELDS", "LEARNED", "SCOPE", "is_auto_exact", "normalise", "plurals", "result_json"]
 
 
 def _pads(spelling: Spelling) -> tuple[str, str]:
@@ -77,7 +80,10 @@ _TITLE_ONLY = frozenset({"title_any", "title_all", "title_not", "unless"})
 class Classifier:
     """Keyword-rule classifier; build once with `from_config`, then call `classify` per paper."""
 
-    def __init__(self, scope: Rule | None, sections: Iterable[tuple[str, str, Rule]], where: str = "config") -> None:
+    def __init__(
+        self, scope: Rule | None, sections: Iterable[tuple[str, str, Rule]], where: str = "config",
+        relevance: RelevanceConfig | None = None, min_relevance: Mapping[str, float] | None = None,
+    ) -> None:
         self._owners: list[_Owner] = []
         self._terms: list[tuple[int, int, Spelling, str]] = []
         self._title_only: list[bool] = []
@@ -123,14 +129,29 @@ class Classifier:
             self._automaton.make_automaton()
         self._empty = not patterns
         self._regex_owners = frozenset(i for i, o in enumerate(self._owners) if o.regex and i != self._scope)
-        blob = json.dumps({"matcher": MATCHER_VERSION, "rules": canonical}, sort_keys=True, ensure_ascii=False)
+        self._relevance = relevance
+        self._min_relevance = {o.id: (min_relevance or {}).get(o.id, relevance.with_rules) for o in self._owners} if relevance else {}
+        fallbacks = [o for o in self._owners if o.id in self._fallbacks]
+        self._alone_to = fallbacks[0] if fallbacks and relevance and relevance.alone <= 1 else None
+        learned = None
+        if relevance is not None:
+            learned = {"model": relevance.model.digest, "alone": relevance.alone, "min": self._min_relevance}
+        blob = json.dumps({"matcher": MATCHER_VERSION, "rules": canonical, "learned": learned}, sort_keys=True, ensure_ascii=False)
         self.fingerprint: str = hashlib.sha256(blob.encode()).hexdigest()[:16]
         self.section_ids: tuple[str, ...] = tuple(o.id for o in self._owners if o.id != SCOPE)
         self.headings: dict[str, str] = {o.id: o.heading for o in self._owners if o.id != SCOPE}
 
     @classmethod
     def from_config(cls, config: Config) -> "Classifier":
-        return cls(config.scope, ((s.id, s.heading, s.rule) for s in config.sections), where=str(config.file))
+        return cls(
+            config.scope, ((s.id, s.heading, s.rule) for s in config.sections), where=str(config.file),
+            relevance=config.relevance,
+            min_relevance={s.id: s.min_relevance for s in config.sections if s.min_relevance is not None},
+        )
+
+    @property
+    def learned(self) -> LearnedModel | None:
+        return self._relevance.model if self._relevance else None
 
     def _compile_rule(self, owner: int, rule: Rule, key: str, where: str, patterns: dict[str, list[tuple[int, str | None]]]) -> None:
         written: list[tuple[Term, int, str]] = [(t, KIND_ANY, "any") for t in rule.any]
@@ -176,6 +197,28 @@ class Classifier:
         return self.classify_fields(obj.get("title") or "", obj.get("abstract") or "", obj.get("comment"), obj.get("journal_ref"))
 
     def classify_fields(
+        self, title: str, abstract: str = "", comment: str | None = None, journal_ref: str | None = None
+    ) -> list[SectionScore]:
+        found = self._by_rules(title, abstract, comment, journal_ref)
+        if self._relevance is None or (not found and self._alone_to is None):
+            return found
+        return self._gate(found, title, abstract)
+
+    def _gate(self, found: list[SectionScore], title: str, abstract: str) -> list[SectionScore]:
+        """Keep the rules' sections whose `min_relevance` the learned score reaches; with none
+        kept, a score of `alone` or more files the paper in the fallback section, its
+        strongest positive features standing in for matched terms."""
+        assert self._relevance is not None
+        model = self._relevance.model
+        p = model.probability(title, abstract)
+        ids, alone = gate([s.section for s in found], p, self._min_relevance, self._relevance.alone, self._alone_to is not None)
+        if not alone:
+            return [replace(s, relevance=p) for s in found if s.section in ids]
+        assert self._alone_to is not None
+        matches = tuple(Match(LEARNED, c.field, c.word) for c in model.judge(title, abstract).contributions if c.weight > 0)
+        return [SectionScore(self._alone_to.id, self._alone_to.heading, 0.0, matches, relevance=p)]
+
+    def _by_rules(
         self, title: str, abstract: str = "", comment: str | None = None, journal_ref: str | None = None
     ) -> list[SectionScore]:
         texts = (title, abstract, comment, journal_ref)

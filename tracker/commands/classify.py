@@ -75,6 +75,11 @@ def explain_paper(config: Any, raw_id: str) -> dict[str, Any]:
             "classified now with the current rules"
         )
     scope = classifier.scope_matches(paper)
+    learned = None
+    if classifier.learned is not None:
+        judgement = classifier.learned.judge(paper.title, paper.abstract)
+        learned = {"score": round(judgement.probability, 4), "model": classifier.learned.source,
+                   "features": [{"field": c.field, "word": c.word, "weight": c.weight} for c in judgement.contributions]}
     return {
         "id": paper.id,
         "title": paper.title,
@@ -84,6 +89,7 @@ def explain_paper(config: Any, raw_id: str) -> dict[str, Any]:
         "in_scope": scope is not None,
         "scope_matches": [m.to_json() for m in scope.matches] if scope else [],
         "sections": [s.to_json() for s in sections],
+        "learned": learned,
         "links": [l.to_json() for l in links],
     }
 
@@ -94,11 +100,16 @@ def _render_explanation(data: dict[str, Any]) -> str:
         out.append("  scope: " + ", ".join(f"{m['text']} ({m['field']})" for m in data["scope_matches"]))
     elif not data["in_scope"]:
         out.append("  scope: no scope term matched, so no section is proposed")
+    learned = data.get("learned")
+    if learned:
+        out.append(f"  learned score {learned['score']:.2f} ({learned['model']}); features that moved it most:")
+        out += [f"      {f['field']:<12} {f['word']}  {f['weight']:+.2f}" for f in learned["features"]]
     if not data["sections"]:
         out.append("  sections: none")
     for rank, s in enumerate(data["sections"]):
         label = "primary" if rank == 0 else "also"
-        out.append(f"  [{label}] {s['section']}  \"{s['heading']}\"  score {s['score']:g}")
+        kept = f", kept at learned score {s['relevance']:.2f}" if "relevance" in s else ""
+        out.append(f"  [{label}] {s['section']}  \"{s['heading']}\"  score {s['score']:g}{kept}")
         out += [f"      {m['field']:<12} {m['text']}" for m in s["matches"]]
     if data["links"]:
         out.append("  links to listed works:")

@@ -30,8 +30,13 @@ class App:
 
     @property
     def config(self) -> Config:
+        return self.load_config()
+
+    def load_config(self, read_weights: bool = True) -> Config:
+        """The config, loaded once; `read_weights=False` leaves the learned weights file unread
+        (`tracker train` must run when that file is missing or broken: it writes a new one)."""
         if self._config is None:
-            self._config = with_data_dir(load_config(self.config_path), os.environ.get(DATA_DIR_ENV))
+            self._config = with_data_dir(load_config(self.config_path, read_weights), os.environ.get(DATA_DIR_ENV))
             setup_logging(self._config.log.level, self._config.log.format)
             log(logging.getLogger("tracker.cli"), logging.DEBUG, "config.loaded", file=str(self.config_path),
                 sections=len(self._config.sections), store=str(self._config.store.path))

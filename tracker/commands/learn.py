@@ -8,10 +8,12 @@ it did not change since it was read.
 from __future__ import annotations
 
 import difflib
+import os
 from pathlib import Path
 
 import click
 
+from tracker.classify.learned import write_model
 from tracker.classify.suggest import Suggestion, suggest
 from tracker.classify.tune import RuleChange, tune
 from tracker.commands.common import App, json_option, pass_app, print_json
@@ -19,7 +21,8 @@ from tracker.config import Config
 from tracker.config.edit import edited_text, read_config_for_edit, write_if_unchanged
 from tracker.errors import InputError, SourceError, TrackerError
 from tracker.run.learn import (
-    Database, Known, add_decisions, add_entries, add_labeled, background_papers, decided_papers, entry_abstracts,
+    FOLDS, Database, Known, add_decisions, add_entries, add_labeled, background_papers, decided_papers, entry_abstracts,
+    labeled_examples, train_relevance,
 )
 from tracker.store import open_store
 from tracker.store.learning import cached_abstracts, last_tune, record_tune
@@ -184,4 +187,67 @@ def tune_cmd(app: App, background_path: Path | None, write: bool, as_json: bool)
         db.conn.close()
 
 
-COMMANDS = [suggest_cmd, tune_cmd]
+@click.command("train")
+@click.option("--input", "inputs", multiple=True, metavar="LABELED.jsonl",
+              help="Labeled papers (repeatable): `sections` non-empty = keep; [] or `\"verdict\": \"no\"` = leave out.")
+@click.option("--decisions/--no-decisions", default=True, show_default=True,
+              help="Also learn from the triage in the store: accept or move = keep, reject = leave out.")
+@click.option("--out", "out_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Weights file to write (default: [relevance] model, else relevance.tsv beside the config).")
+@click.option("--precision", "target_precision", type=click.FloatRange(0, 1), default=0.85, show_default=True,
+              help="Precision the chosen bars must reach on out-of-fold scores; among those, the highest recall "
+                   "(aim above what you want: rules tuned on the same papers flatter the bars, docs/classification.md).")
+@click.option("--write", is_flag=True, help="Also set [relevance] and the fallback section's min_relevance in the config, in place.")
+@json_option
+@pass_app
+def train_cmd(app: App, inputs: tuple[str, ...], decisions: bool, out_path: Path | None, target_precision: float,
+              write: bool, as_json: bool) -> None:
+    """Fit the learned relevance weights (docs/classification.md) from labeled papers and the
+    maintainer's decisions, write them atomically, and choose the bars on papers each score's
+    model did not see; needs scikit-learn (`tracker[learn]`)."""
+    config = app.load_config(read_weights=False)
+    decided = []
+    if decisions and config.store.path.exists():
+        db = open_store(config.store.path)
+        try:
+            decided, _ = decided_papers(db)
+        finally:
+            db.conn.close()
+    report = train_relevance(config, labeled_examples(inputs), decided, target_precision)
+    target = out_path or (config.relevance.path if config.relevance else config.file.parent / "relevance.tsv")
+    notes = [
+        "Learned relevance weights for tracker (docs/classification.md): a paper's score is the logistic",
+        "of (bias) plus the weights of the words its title and abstract contain (one line per field and word).",
+        f"Fitted by `tracker train` on {report.papers} papers ({report.keep} keep, {report.papers - report.keep} leave out):",
+        *(f"  {Path(i).name}" for i in inputs), *([f"  {report.decisions} decisions from the store"] if report.decisions else []),
+    ]
+    write_model(target, report.model, notes)
+    bars = report.bars
+    if write and bars is not None:
+        edit = read_config_for_edit(config.file)
+        model = os.path.relpath(target.absolute(), config.file.parent.absolute())
+        edit.set_relevance(model, bars.with_rules, bars.alone, (report.fallback, bars.fallback) if report.fallback else None)
+        write_if_unchanged(edit)
+    if as_json:
+        print_json({"papers": report.papers, "keep": report.keep, "decisions": report.decisions,
+                    "features": len(report.model.weights), "out": str(target),
+                    "bars": bars.to_json() if bars else None, "written": bool(write and bars)})
+        return
+    click.echo(f"fitted on {report.papers} papers ({report.keep} keep, {report.papers - report.keep} leave out; "
+               f"{report.decisions} from decisions): {len(report.model.weights)} weighted words written to {target}")
+    if bars is None:
+        click.echo(f"too few papers of one kind to choose bars (at least {FOLDS} of each): config left as it is", err=True)
+        return
+    verdict = f"precision {bars.precision:.2f}, recall {bars.recall:.2f}"
+    reach = "" if bars.reached_target else f" (no bars reach precision {target_precision:.2f}: the best F1)"
+    fallback = f", {report.fallback}.min_relevance {bars.fallback:g}" if report.fallback else ""
+    click.echo(f"bars on scores from models that did not see the paper ({FOLDS} folds): with_rules {bars.with_rules:g}"
+               f"{fallback}, alone {bars.alone:g} -> {verdict}{reach}")
+    if write:
+        click.echo(f"set [relevance] in {config.file}", err=True)
+    else:
+        click.echo("to use them, run again with --write, or set in the config: "
+                   f"[relevance] with_rules = {bars.with_rules:g}, alone = {bars.alone:g}{fallback}", err=True)
+
+
+COMMANDS = [suggest_cmd, tune_cmd, train_cmd]

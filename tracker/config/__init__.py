@@ -19,6 +19,7 @@ from tracker.config.tables import (
     parse_arxiv,
     parse_citations,
     parse_digest,
+    parse_relevance,
     parse_email,
     parse_github,
     parse_log,
@@ -39,6 +40,7 @@ from tracker.config.types import (
     LinksConfig,
     LogConfig,
     ProposeConfig,
+    RelevanceConfig,
     Rule,
     ScheduleConfig,
     SectionConfig,
@@ -54,7 +56,7 @@ DATA_DIR_ENV = "TRACKER_DATA_DIR"
 
 __all__ = [
     "DEFAULT_CONFIG", "DEFAULT_WEIGHTS", "ArxivConfig", "CitationsConfig", "Config", "DigestConfig", "EmailConfig", "GithubConfig",
-    "LinksConfig", "LogConfig", "ProposeConfig", "Rule", "ScheduleConfig", "SectionConfig", "StoreConfig", "SurveyConfig",
+    "LinksConfig", "LogConfig", "ProposeConfig", "RelevanceConfig", "Rule", "ScheduleConfig", "SectionConfig", "StoreConfig", "SurveyConfig",
     "TelegramConfig", "DATA_DIR_ENV", "load_config", "parse_config", "resolve_config_path", "with_data_dir",
 ]
 
@@ -66,7 +68,7 @@ def resolve_config_path(path: str | Path | None) -> Path:
     return Path(env) if env else DEFAULT_CONFIG
 
 
-def load_config(path: str | Path | None = None) -> Config:
+def load_config(path: str | Path | None = None, read_weights: bool = True) -> Config:
     """Read and validate the config; relative paths resolve against the config's folder."""
     file = resolve_config_path(path)
     try:
@@ -77,10 +79,10 @@ def load_config(path: str | Path | None = None) -> Config:
         raise ConfigError(f"{file}: is a directory, expected a TOML file") from None
     except UnicodeDecodeError as exc:
         raise ConfigError(f"{file}: not valid UTF-8 (byte {exc.start})") from None
-    return parse_config(raw, file)
+    return parse_config(raw, file, read_weights)
 
 
-def parse_config(raw: dict[str, Any], file: Path) -> Config:
+def parse_config(raw: dict[str, Any], file: Path, read_weights: bool = True) -> Config:
     base = file.parent.absolute()  # a relative --config must not leave relative data paths (git runs in other folders)
     root = Table(file, "", raw)
 
@@ -90,6 +92,9 @@ def parse_config(raw: dict[str, Any], file: Path) -> Config:
             raise ConfigError(f"{file}: key '{t.key(name) if t else name}' is required")
         if t is not None:
             t.done()
+        return resolve(value)
+
+    def resolve(value: str) -> Path:
         p = Path(value).expanduser()
         return p if p.is_absolute() else Path(os.path.normpath(base / p))
 
@@ -111,6 +116,13 @@ def parse_config(raw: dict[str, Any], file: Path) -> Config:
     if not sections:
         raise ConfigError(f"{file}: at least one [[sections]] table is required", "run `tracker init SURVEY.md` to bootstrap them")
 
+    relevance_t = root.table("relevance")
+    relevance = None
+    if relevance_t is not None:
+        model = resolve(relevance_t.get("model", str, expected="the learned weights file (`tracker train` writes one)"))
+        relevance = parse_relevance(relevance_t, model, read_weights)
+        relevance_t.done()
+
     config = Config(
         file=file,
         survey=survey,
@@ -130,6 +142,7 @@ def parse_config(raw: dict[str, Any], file: Path) -> Config:
         digest=optional_table(root, "digest", parse_digest) or DigestConfig(),
         links=optional_table(root, "links", lambda t: LinksConfig(
             extends_phrases=tuple(p.lower() for p in t.strings("extends_phrases", list(EXTENDS_PHRASES))))) or LinksConfig(),
+        relevance=relevance,
     )
     root.done()
     return config

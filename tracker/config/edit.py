@@ -63,6 +63,20 @@ class EditableConfig:
                 del table["case_sensitive"]
         return removed
 
+    def set_relevance(self, model: str, with_rules: float, alone: float, fallback: tuple[str, float] | None) -> None:
+        """Point `[relevance]` at a weights file with these bars (the table is added when missing),
+        and set the fallback section's own `min_relevance`."""
+        table = self.doc.get("relevance")
+        if table is None:
+            table = tomlkit.table()
+            self.doc.add(tomlkit.nl())
+            self.doc["relevance"] = table
+        table["model"] = model
+        table["with_rules"] = with_rules
+        table["alone"] = alone
+        if fallback is not None:
+            self.section(fallback[0])["min_relevance"] = fallback[1]
+
     def render(self) -> str:
         return tomlkit.dumps(self.doc)
 

@@ -8,6 +8,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any, Callable, TypeVar
 
+from tracker.classify.learned import read_model, unread_model
 from tracker.classify.terms import Term, TermError, parse_term, unknown_case_sensitive
 from tracker.config.reader import Table
 from tracker.config.types import (
@@ -18,6 +19,7 @@ from tracker.config.types import (
     EmailConfig,
     GithubConfig,
     LogConfig,
+    RelevanceConfig,
     Rule,
     ScheduleConfig,
     SectionConfig,
@@ -121,8 +123,11 @@ def parse_sections(file: Path, raw: Any) -> tuple[SectionConfig, ...]:
             for work in list(at.data):
                 aliases[work] = at.strings(work, nonempty=True)
         t.used.add("aliases")
+        min_relevance = t.get("min_relevance", float, None)
+        if min_relevance is not None and not 0 <= min_relevance <= 1:
+            raise t.fail("min_relevance", "a number from 0 to 1")
         t.done()
-        out.append(SectionConfig(id=sid, heading=heading, rule=rule, aliases=aliases))
+        out.append(SectionConfig(id=sid, heading=heading, rule=rule, aliases=aliases, min_relevance=min_relevance))
     return tuple(out)
 
 
@@ -279,6 +284,21 @@ def parse_digest(t: Table) -> DigestConfig:
     cfg = DigestConfig(max_papers=t.get("max_papers", int, 0))
     if cfg.max_papers < 0:
         raise t.fail("max_papers", "an integer >= 0 (0 = no cap)")
+    return cfg
+
+
+def parse_relevance(t: Table, model_path: Path, read_weights: bool = True) -> RelevanceConfig:
+    d = RelevanceConfig
+    cfg = RelevanceConfig(
+        path=model_path,
+        model=read_model(model_path, t.key("model")) if read_weights else unread_model(model_path),
+        with_rules=t.get("with_rules", float, d.with_rules),
+        alone=t.get("alone", float, d.alone),
+    )
+    if not 0 <= cfg.with_rules <= 1:
+        raise t.fail("with_rules", "a number from 0 to 1")
+    if cfg.alone < 0:
+        raise t.fail("alone", "a number >= 0 (1 or more: a paper no rule takes is never kept)")
     return cfg
 
 

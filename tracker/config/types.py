@@ -6,6 +6,7 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from tracker.classify.learned import LearnedModel
 from tracker.classify.terms import Term, parse_term
 from tracker.errors import ConfigError
 
@@ -89,10 +90,27 @@ class Rule:
 
 @dataclass(frozen=True)
 class SectionConfig:
+    """`min_relevance`: the learned score a paper needs to stay in this section (None:
+    `[relevance] with_rules`)."""
+
     id: str
     heading: str
     rule: Rule
     aliases: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    min_relevance: float | None = None
+
+
+@dataclass(frozen=True)
+class RelevanceConfig:
+    """The learned relevance gate (docs/classification.md): a section the rules pick is kept
+    when the paper's learned score reaches the section's `min_relevance` (default
+    `with_rules`); a paper no rule takes goes to the fallback section when its score
+    reaches `alone` (1 or more: never)."""
+
+    path: Path
+    model: LearnedModel
+    with_rules: float = 0.05
+    alone: float = 0.7
 
 
 @dataclass(frozen=True)
@@ -208,6 +226,7 @@ class Config:
     templates_dir: Path | None = None
     digest: DigestConfig = field(default_factory=DigestConfig)
     links: LinksConfig = field(default_factory=LinksConfig)
+    relevance: RelevanceConfig | None = None
 
     @property
     def data_dir(self) -> Path:

@@ -221,7 +221,7 @@ def build_digest(
     sections, are shown; the others are the digest's `overflow` (their ids)."""
     order = {s.id: i for i, s in enumerate(sections)}
     headings = {s.id: s.heading for s in sections}
-    ranked = sorted(((priority(c.scores[0].score, c.links), c.scores[0].score, c) for c in candidates if c.scores), key=_by_priority)
+    ranked = sorted(((priority(c.scores[0].score, c.links, c.scores[0].relevance), c.scores[0].score, c) for c in candidates if c.scores), key=_by_priority)
     shown, held = (ranked[:max_papers], ranked[max_papers:]) if max_papers > 0 else (ranked, [])
     grouped: dict[str, list[tuple[float, float, Candidate]]] = {}
     for item in shown:

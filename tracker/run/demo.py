@@ -183,8 +183,10 @@ def write_outputs(out: Path, s: Standins) -> list[Path]:
 def read_base(config_file: Path | None) -> tuple[dict[str, Any], Path]:
     """The config the demo starts from (the user's own, or the bundled one) and its survey."""
     file = config_file or bundled("tracker.toml")
-    load_config(file)  # the same validation, and the same one-line errors, as every other command
+    config = load_config(file)  # the same validation, and the same one-line errors, as every other command
     base = tomllib.loads(file.read_text(encoding="utf-8"))
+    if config.relevance is not None:
+        base["relevance"]["model"] = str(config.relevance.path)
     survey = Path(base["survey"]["path"]).expanduser()
     survey = survey if survey.is_absolute() else file.parent.absolute() / survey
     if not survey.is_file():

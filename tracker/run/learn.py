@@ -10,10 +10,13 @@ from typing import Any, Sequence
 
 from tracker.classify.background import bundled_background, read_papers_file
 from tracker.classify.evaluate import norm_label, read_labeled
+from tracker.classify.gate import Bars, choose_bars
+from tracker.classify.learned import Example, LearnedModel, fit, out_of_fold
+from tracker.classify.matcher import Classifier
 from tracker.classify.tune import Decided
 from tracker.config import ArxivConfig, Config
 from tracker.errors import InputError
-from tracker.models import Paper
+from tracker.models import Paper, open_input
 from tracker.sources import Http
 from tracker.sources.arxiv_api import fetch_ids, http_for
 from tracker.store.learning import NumberedDecision, cached_abstracts, decisions_after, save_abstracts, top_sections
@@ -23,6 +26,7 @@ from tracker.survey.parse import Survey
 
 Database = Any  # a store handle from tracker.store.open_store
 MIN_STORED_BACKGROUND = 200  # fewer stored papers than this: the bundled sample joins them
+FOLDS = 5  # out-of-fold scores for choosing the bars: each paper scored by a model fitted on 4/5 of the others
 
 
 @dataclass
@@ -135,3 +139,43 @@ def background_papers(db: Database | None, path: Path | None = None) -> tuple[li
     ids = {p.id for p in stored}
     return stored + [p for p in bundled if p.id not in ids], (
         f"the bundled sample ({len(bundled)} papers)" + (f" and {len(stored)} stored papers" if stored else ""))
+
+
+@dataclass(frozen=True)
+class TrainReport:
+    """What `tracker train` fitted, and the bars it chose on out-of-fold scores (None: too few papers)."""
+
+    model: LearnedModel
+    papers: int
+    keep: int
+    decisions: int
+    bars: Bars | None
+    fallback: str | None
+
+
+def labeled_examples(paths: Sequence[str]) -> list[Example]:
+    """Keep / leave-out examples from labeled files (a judged "no" or `[]` is leave-out)."""
+    out: list[Example] = []
+    for path in paths:
+        with open_input(path, "labeled") as stream:
+            out += [Example(l.paper.title, l.paper.abstract, bool(l.labels)) for l in read_labeled(stream, path)]
+    return out
+
+
+def train_relevance(config: Config, examples: list[Example], decided: Sequence[Decided], target_precision: float) -> TrainReport:
+    """Fit the weights on every example; pick the bars on scores each paper got from a model
+    fitted without it, against the config's rules alone."""
+    examples = examples + [Example(d.paper.title, d.paper.abstract, d.section is not None) for d in decided]
+    if not examples:
+        raise InputError("nothing to learn from: give labeled papers with --input, or triage some papers first")
+    model = fit(examples)
+    keep = sum(e.keep for e in examples)
+    fallbacks = frozenset(s.id for s in config.sections if s.rule.fallback)
+    bars = None
+    if min(keep, len(examples) - keep) >= FOLDS:
+        rules = Classifier(config.scope, ((s.id, s.heading, s.rule) for s in config.sections), where=str(config.file))
+        found = [[s.section for s in rules.classify_fields(e.title, e.abstract)] for e in examples]
+        own = {s.id: s.min_relevance for s in config.sections if s.min_relevance is not None and s.id not in fallbacks}
+        bars = choose_bars(found, out_of_fold(examples, FOLDS), [e.keep for e in examples], fallbacks, own, target_precision)
+    fallback = next((s.id for s in config.sections if s.id in fallbacks), None)
+    return TrainReport(model, len(examples), keep, len(decided), bars, fallback)

@@ -26,6 +26,7 @@ def save_classifications(
                     "section": s.section,
                     "rank": rank,
                     "score": s.score,
+                    "relevance": s.relevance,
                     "matches": jsonl.dumps([m.to_json() for m in s.matches]),
                     "rules_fingerprint": fingerprint,
                     "classified_at": at,
@@ -64,6 +65,11 @@ def load_classifications(db: Database, paper_id: str, headings: dict[str, str] |
     headings = headings or {}
     out = []
     for row in db["classifications"].rows_where("paper_id = ?", [paper_id], order_by="rank"):
-        matches = tuple(Match.from_json(m) for m in jsonl.loads(row["matches"] or "[]"))
-        out.append(SectionScore(row["section"], headings.get(row["section"], row["section"]), row["score"], matches))
+        out.append(section_score(row, headings.get(row["section"], row["section"])))
     return out
+
+
+def section_score(row: dict, heading: str) -> SectionScore:
+    """A classifications row as the classifier made it."""
+    matches = tuple(Match.from_json(m) for m in jsonl.loads(row["matches"] or "[]"))
+    return SectionScore(row["section"], heading, row["score"], matches, row.get("relevance"))

@@ -15,7 +15,8 @@ from typing import Any, Iterable, Sequence
 from sqlite_utils import Database
 
 from tracker import jsonl
-from tracker.models import Match, Paper, SectionScore, WorkLink
+from tracker.models import Paper, SectionScore, WorkLink
+from tracker.store.classifications import section_score
 from tracker.timeutil import now_iso
 from tracker.store.links import links_for
 from tracker.store.papers import row_to_paper
@@ -92,8 +93,7 @@ def _candidates(db: Database, rows: list[dict[str, Any]]) -> list[Candidate]:
         chunk = ids[start : start + 500]
         marks = ",".join("?" * len(chunk))
         for row in db.query(f"SELECT * FROM classifications WHERE paper_id IN ({marks}) ORDER BY paper_id, rank", chunk):
-            matches = tuple(Match.from_json(m) for m in jsonl.loads(row["matches"] or "[]"))
-            scores[row["paper_id"]].append(SectionScore(row["section"], row["section"], row["score"], matches))
+            scores[row["paper_id"]].append(section_score(row, row["section"]))
     links = links_for(db, ids)
     return [
         Candidate(row_to_paper(r), r.get("first_seen") or "", tuple(scores[r["id"]]), tuple(links.get(r["id"], ())))

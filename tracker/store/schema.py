@@ -260,3 +260,9 @@ def m135_outbox_unconfirmed(db: Database) -> None:
 def m140_poll_run_detail(db: Database) -> None:
     """A source's own counts (citations: works, citing papers, links) as JSON, for `status`."""
     db["poll_runs"].add_column("detail", str)
+
+
+@migrations()
+def m150_classification_relevance(db: Database) -> None:
+    """The learned score that kept a paper in a section (NULL: no learned gate configured)."""
+    db["classifications"].add_column("relevance", float)

@@ -1,0 +1,112 @@
+"""Held-out figures of the learned relevance gate, fitted the way `tracker train` fits it.
+
+Usage: python bench/learned.py [--labels DIR] [--precision P] [--bars W,F,A] [--json]
+
+Each judged day is scored by weights fitted on the five other days and the
+curated labels, with the rules of the fold that was NOT written against that
+day (bench/folds/), and with the bars `tracker train` chooses on that training
+part alone (out-of-fold scores, target precision --precision): nothing that
+decides a paper has seen it. Each half of the judged-relevant curated labels
+is scored the same way by weights and bars from all six days and the other
+half, with the rules of the fold written on the other half. `--bars` fixes the
+bars instead (with_rules, fallback section, alone). The numbers are `tracker
+eval`'s (tracker.classify.evaluate), pooled.
+
+Needs scikit-learn (`pip install -e '.[learn]'`; `make test` installs it).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+from relevance import FOLD_A_DAYS, LABELS, add, day_json, dev_half, dev_json, emit, print_dev  # noqa: E402
+
+from tracker.classify.evaluate import Labeled, Relevance, evaluate, read_labeled  # noqa: E402
+from tracker.classify.learned import Example  # noqa: E402
+from tracker.classify.matcher import Classifier  # noqa: E402
+from tracker.config import RelevanceConfig, load_config  # noqa: E402
+from tracker.run.learn import train_relevance  # noqa: E402
+
+FOLDS = ROOT / "bench" / "folds"
+
+
+def read(path: Path) -> list[Labeled]:
+    with path.open(encoding="utf-8") as stream:
+        return list(read_labeled(stream, str(path)))
+
+
+def examples(items: list[Labeled]) -> list[Example]:
+    return [Example(l.paper.title, l.paper.abstract, bool(l.labels)) for l in items]
+
+
+def classifier(fold: str, train: list[Labeled], target: float, fixed: tuple[float, float, float] | None) -> tuple[Classifier, str]:
+    """The fold's rules gated by weights fitted on `train`, with bars chosen on `train` alone."""
+    config = load_config(FOLDS / f"fold-{fold}.toml")
+    report = train_relevance(config, examples(train), [], target)
+    with_rules, fallback, alone = fixed or (report.bars.with_rules, report.bars.fallback, report.bars.alone)
+    gate = RelevanceConfig(path=Path("(fitted)"), model=report.model, with_rules=with_rules, alone=alone)
+    fallbacks = {s.id: fallback for s in config.sections if s.rule.fallback}
+    rules = ((s.id, s.heading, s.rule) for s in config.sections)
+    return Classifier(config.scope, rules, relevance=gate, min_relevance=fallbacks), f"{with_rules:g}/{fallback:g}/{alone:g}"
+
+
+def run(labels: Path, target: float, fixed: tuple[float, float, float] | None) -> dict[str, Any]:
+    days = {p.name[len("judged-"):-len(".jsonl")]: read(p) for p in sorted(labels.glob("judged-*.jsonl"))}
+    dev = read(labels / "labeled-dev-judged.jsonl")
+    out: dict[str, Any] = {"target_precision": target, "fixed_bars": fixed, "days": {}, "dev": {}}
+    pooled, papers = Relevance(), 0
+    for day, items in days.items():
+        train = [l for d, xs in days.items() if d != day for l in xs] + dev
+        fold = "b" if day in FOLD_A_DAYS else "a"
+        c, bars = classifier(fold, train, target, fixed)
+        report = evaluate(((l.paper, l.labels, c.classify(l.paper)) for l in items), c.section_ids)
+        out["days"][day] = {"rules": f"fold {fold.upper()}", "bars": bars, **day_json(report.relevance, report.total)}
+        add(pooled, report.relevance)
+        papers += report.total
+    out["days"]["[pooled]"] = {"rules": "", "bars": "", **day_json(pooled, papers)}
+    kept_items = []
+    for half in (0, 1):
+        train = [l for xs in days.values() for l in xs] + [l for l in dev if dev_half(l.paper.id) != half]
+        fold = "b" if half == 0 else "a"
+        c, bars = classifier(fold, train, target, fixed)
+        held = [(l.paper, l.labels, c.classify(l.paper)) for l in dev if dev_half(l.paper.id) == half and l.labels]
+        out["dev"][f"half {half} (fold {fold.upper()}, {bars})"] = dev_json(evaluate(held, c.section_ids))
+        kept_items += held
+    out["dev"]["[pooled]"] = dev_json(evaluate(kept_items, c.section_ids))
+    return out
+
+
+def print_table(result: dict[str, Any]) -> None:
+    how = ("fixed bars " + "/".join(f"{b:g}" for b in result["fixed_bars"]) if result["fixed_bars"]
+           else f"bars chosen on each training part for precision {result['target_precision']:g}")
+    print(f"learned gate, {how} (bars: with_rules/fallback section/alone); every row held out: weights, bars and rules never saw it")
+    print(f"{'judged day':<12} {'rules':<7} {'bars':<14} {'papers':>6} {'yes':>4} {'kept':>5} {'both':>5} {'prec':>6} {'recall':>6} {'F1':>6}")
+    for day, d in result["days"].items():
+        print(f"{day:<12} {d['rules']:<7} {d['bars']:<14} {d['papers']:>6} {d['yes']:>4} {d['kept']:>5} {d['kept_yes']:>5} "
+              f"{d['precision']:>6.3f} {d['recall']:>6.3f} {d['f1']:>6.3f}")
+    print_dev(result["dev"], width=34)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--labels", type=Path, default=LABELS, help="folder with judged-*.jsonl and labeled-dev-judged.jsonl")
+    parser.add_argument("--precision", type=float, default=0.85, help="the precision `tracker train` aims its bars at")
+    parser.add_argument("--bars", help="fixed bars W,F,A: with_rules, fallback section's min_relevance, alone")
+    parser.add_argument("--json", action="store_true", help="print JSON")
+    args = parser.parse_args()
+    fixed = tuple(float(x) for x in args.bars.split(",")) if args.bars else None
+    if fixed is not None and len(fixed) != 3:
+        parser.error("--bars takes three numbers: with_rules,fallback,alone")
+    result = run(args.labels, args.precision, fixed)
+    emit(result, args.json, print_table)
+
+
+if __name__ == "__main__":
+    main()
