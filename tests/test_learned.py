@@ -20,6 +20,7 @@ from tracker.config.tables import parse_rule
 from tracker.errors import ConfigError, InputError
 from tracker.deliver.rank import priority
 from tracker.models import Paper, SectionScore
+from tracker.run.check import run_checks
 from tracker.store import open_store
 from tracker.store.classifications import load_classifications, save_classifications
 from tracker.store.papers import upsert_papers
@@ -360,3 +361,11 @@ def test_train_writes_a_missing_weights_file_the_config_names(write_config, run_
     assert code == 0, err
     assert load_config(config).relevance.path == tmp_path / "weights" / "relevance.tsv"
     assert 'model = "weights/relevance.tsv"' in config.read_text()
+
+
+def test_check_names_the_learned_gate(write_config, tmp_path):
+    weights_file(tmp_path)
+    (tmp_path / "survey.md").write_text("# S\n\n## Language models\n\n1. **A paper.** `arXiv`\n", encoding="utf-8")
+    config = load_config(write_config(sections=SECTIONS, relevance={"model": "relevance.tsv"}))
+    first = run_checks(config, network=False)[0]
+    assert first.name == "config" and f"learned gate: 4 weighted words from {tmp_path / 'relevance.tsv'}" in first.line()

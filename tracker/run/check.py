@@ -232,7 +232,9 @@ def missing_secrets(config: Config) -> list[Check]:
 def run_checks(config: Config, timeout: float = DEFAULT_TIMEOUT, network: bool = True) -> list[Check]:
     """Every check for `config`, in order; never raises for a failed probe. Without
     `network` (`run` at start) only what needs no service: config, store, survey, secrets."""
-    checks = [Check("config", True, f"{config.file}: {len(config.sections)} sections"), check_store(config),
+    gate = (f"; learned gate: {len(config.relevance.model.weights)} weighted words from {config.relevance.path}"
+            if config.relevance else "")
+    checks = [Check("config", True, f"{config.file}: {len(config.sections)} sections{gate}"), check_store(config),
               check_survey(config)]
     if not network:
         return checks + missing_secrets(config)
