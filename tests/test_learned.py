@@ -23,6 +23,7 @@ from tracker.models import Paper, SectionScore
 from tracker.run.check import run_checks
 from tracker.store import open_store
 from tracker.store.classifications import load_classifications, save_classifications
+from tracker.store.decisions import record_decision
 from tracker.store.papers import upsert_papers
 
 LABELS = FIXTURES / "labels"
@@ -369,3 +370,28 @@ def test_check_names_the_learned_gate(write_config, tmp_path):
     config = load_config(write_config(sections=SECTIONS, relevance={"model": "relevance.tsv"}))
     first = run_checks(config, network=False)[0]
     assert first.name == "config" and f"learned gate: 4 weighted words from {tmp_path / 'relevance.tsv'}" in first.line()
+
+
+def test_train_learns_from_the_maintainers_decisions(write_config, run_cli, tmp_path):
+    """Accept / move count as keep, reject as leave out; with 5 of each, bars are chosen too."""
+    config_path = write_config(sections=SECTIONS)
+    config = load_config(config_path)
+    keep = [Paper(id=f"2501.{i:05d}", title=f"A language model {i}", abstract="We propose it.") for i in range(5)]
+    drop = [Paper(id=f"2502.{i:05d}", title=f"A radiology tool {i}", abstract="A clinical tool.") for i in range(5)]
+    db = open_store(config.store.path)
+    try:
+        upsert_papers(db, keep + drop, "api", seen="2025-01-02T00:00:00Z")
+        for p in keep[:3]:
+            record_decision(db, p.id, "accept", "llm")
+        for p in keep[3:]:
+            record_decision(db, p.id, "move", "arch")
+        for p in drop:
+            record_decision(db, p.id, "reject")
+    finally:
+        db.conn.close()
+    code, out, err = run_cli("--config", str(config_path), "train", "--json")
+    assert code == 0, err
+    summary = json.loads(out)
+    assert (summary["papers"], summary["keep"], summary["decisions"]) == (10, 5, 10) and summary["bars"] is not None
+    code, out, err = run_cli("--config", str(config_path), "train", "--no-decisions")
+    assert code != 0 and "nothing to learn from" in err
