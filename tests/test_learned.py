@@ -4,6 +4,7 @@ the rules, `tracker train`, `explain`, storage and ranking."""
 from __future__ import annotations
 
 import json
+import sys
 from dataclasses import replace
 from pathlib import Path
 
@@ -395,3 +396,10 @@ def test_train_learns_from_the_maintainers_decisions(write_config, run_cli, tmp_
     assert (summary["papers"], summary["keep"], summary["decisions"]) == (10, 5, 10) and summary["bars"] is not None
     code, out, err = run_cli("--config", str(config_path), "train", "--no-decisions")
     assert code != 0 and "nothing to learn from" in err
+
+
+def test_fitting_without_scikit_learn_says_how_to_get_it(monkeypatch):
+    monkeypatch.setitem(sys.modules, "sklearn", None)
+    with pytest.raises(InputError) as err:
+        fit([Example("a", "b", True), Example("c", "d", False)])
+    assert "pip install 'tracker[learn]'" in str(err.value) and "EXTRAS=learn" in (err.value.hint or "")

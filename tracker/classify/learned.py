@@ -178,7 +178,8 @@ def _need_sklearn() -> None:
         # scikit-learn is an optional extra, needed only to fit.
         import sklearn  # noqa: F401
     except ImportError:
-        raise InputError("fitting relevance weights needs scikit-learn: pip install 'tracker[learn]'") from None
+        raise InputError("fitting relevance weights needs scikit-learn: pip install 'tracker[learn]'",
+                         "in Docker, build the image with --build-arg EXTRAS=learn") from None
 
 
 def _both_kinds(examples: Sequence[Example], at_least: int = 1) -> None:
