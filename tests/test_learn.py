@@ -201,8 +201,8 @@ def test_suggest_from_labeled_input_and_errors(tmp_path, run_cli):
     lines = [{"id": f"2501.0000{i}", "title": f"Quasar attention for task {i}", "sections": ["ssm"]} for i in range(5)]
     lines += [{"id": "2501.00009", "title": "Unrelated", "sections": [], "verdict": "no"}]
     labeled.write_text("".join(json.dumps(x) + "\n" for x in lines), encoding="utf-8")
-    bg = tmp_path / "bg.jsonl"
-    bg.write_text("".join(json.dumps(p.to_json()) + "\n" for p in bg_papers()), encoding="utf-8")
+    bg = tmp_path / "bg.jsonl.gz"  # gzipped, as listings files usually are
+    bg.write_bytes(gzip.compress("".join(json.dumps(p.to_json()) + "\n" for p in bg_papers()).encode()))
     code, out, err = run_cli("--config", str(path), "suggest", "--input", str(labeled), "--background", str(bg),
                              "--section", "ssm", "--json")
     assert code == 0, err
@@ -218,6 +218,13 @@ def test_suggest_from_labeled_input_and_errors(tmp_path, run_cli):
     assert "quasar" in [str(t).split()[0] for t in load_config(path).sections[0].rule.any]
     code, out, err = run_cli("--config", str(path), "suggest", "--section", "nope")
     assert code == 1 and "unknown section 'nope'" in err
+    gz = tmp_path / "labeled.jsonl.gz"
+    gz.write_bytes(gzip.compress(labeled.read_bytes()))
+    code, out, err = run_cli("--config", str(path), "suggest", "--input", str(gz), "--background", str(bg),
+                             "--section", "ssm", "--json")
+    assert code == 0 and json.loads(out)["sections"][0]["candidates"], err
+    code, out, err = run_cli("--config", str(path), "suggest", "--input", str(tmp_path / "none.jsonl"), "--background", str(bg))
+    assert code == 1 and "none.jsonl: labeled file not found" in err
     labeled.write_text("{not json\n", encoding="utf-8")
     code, out, err = run_cli("--config", str(path), "suggest", "--input", str(labeled), "--background", str(bg))
     assert code == 1 and "labeled.jsonl:1" in err

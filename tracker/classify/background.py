@@ -7,30 +7,16 @@ cs.CL/cs.CV/cs.AI listings (554 papers).
 
 from __future__ import annotations
 
-import gzip
-import io
 from pathlib import Path
 
-from tracker.errors import InputError
-from tracker.models import Paper, read_papers
+from tracker.models import Paper, open_input, read_papers
 from tracker.standins.arxiv_feeds import SAMPLE_LISTINGS as BUNDLED
 
 
 def read_papers_file(path: str | Path) -> list[Paper]:
-    """All papers of a PAPERS.jsonl or .jsonl.gz file; errors name the file and line."""
-    path = Path(path)
-    try:
-        raw = path.read_bytes()
-        if path.suffix == ".gz":
-            raw = gzip.decompress(raw)
-        text = raw.decode("utf-8")
-    except FileNotFoundError:
-        raise InputError(f"{path}: no such file") from None
-    except (OSError, EOFError) as exc:
-        raise InputError(f"{path}: cannot read ({exc})") from None
-    except UnicodeDecodeError as exc:
-        raise InputError(f"{path}: not valid UTF-8 (byte {exc.start})") from None
-    return list(read_papers(io.StringIO(text), str(path)))
+    """All papers of a PAPERS.jsonl file, gzipped or not; errors name the file and line."""
+    with open_input(str(path), "listings") as stream:
+        return list(read_papers(stream, str(path)))
 
 
 def bundled_background() -> list[Paper]:

@@ -3,7 +3,6 @@ files, decisions) and the background, gathered from the store, the survey and th
 
 from __future__ import annotations
 
-import io
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
@@ -87,11 +86,9 @@ def add_labeled(known: Known, config: Config, path: Path) -> None:
     """Labeled papers (`tracker eval`'s format): curated `sections`, or judged lines whose
     `verdict` no (or an empty label list) makes a negative."""
     ids = {norm_label(s.id): s.id for s in config.sections}
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise InputError(f"{path}: cannot read ({exc.strerror or exc})") from None
-    for item in read_labeled(io.StringIO(text), str(path)):
+    with open_input(str(path), "labeled") as stream:
+        items = list(read_labeled(stream, str(path)))
+    for item in items:
         if not item.labels:
             known.negatives.append(item.paper)
         for label in item.labels:
