@@ -8,10 +8,11 @@ from datetime import datetime, timezone
 import pytest
 from poll_support import API, RSS
 
+from tracker.models import Paper
 from tracker.sources.arxiv_api import parse_page
 from tracker.sources.arxiv_rss import parse_feed
 from tracker.store import open_store, runs
-from tracker.store.papers import get_paper, upsert_papers
+from tracker.store.papers import get_paper, papers_by_id, upsert_papers
 
 TESTING = API / "lukasschwab__arxiv.py__q_testing_s0_m100_cfe7536492ca.body.xml"
 
@@ -113,3 +114,12 @@ def test_fts_follows_a_new_version_but_not_a_mere_sighting(db):
     assert db.execute(match, ["zebrafishology"]).fetchone()[0] == 1
     assert index_records() > indexed
     db.execute("INSERT INTO papers_fts(papers_fts) VALUES('integrity-check')")  # raises if the index is corrupt
+
+
+def test_papers_by_id_reads_many_in_chunks_and_skips_unknown_ids(tmp_path):
+    db = open_store(tmp_path / "t.db")
+    papers = [Paper(id=f"2501.{i:05d}", title=f"Paper {i}", abstract="") for i in range(1201)]
+    upsert_papers(db, papers, "api", seen="2025-01-02T00:00:00Z")
+    wanted = [p.id for p in papers[::2]] + ["2999.99999", papers[0].id]
+    found = papers_by_id(db, wanted)
+    assert set(found) == {p.id for p in papers[::2]} and found["2501.01200"].title == "Paper 1200"

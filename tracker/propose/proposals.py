@@ -29,7 +29,7 @@ from tracker.store.classifications import load_classifications, top_scores_above
 from tracker.store.decisions import latest_decisions
 from tracker.links.match import describe
 from tracker.store.links import links_for
-from tracker.store.papers import get_paper
+from tracker.store.papers import papers_by_id
 from tracker.timeutil import iso, utc
 from tracker.survey.parse import load_survey
 from tracker.survey.parse import parse_survey
@@ -122,8 +122,9 @@ def choose_papers(config: Config, db: Database) -> tuple[list[Candidate], list[t
                 wanted.append((pid, None, f"auto (score {score:g} > {threshold:g})"))
     chosen: list[Candidate] = []
     skipped: list[tuple[Paper, str]] = []
+    papers = papers_by_id(db, [pid for pid, _key, _why in wanted])
     for pid, section_key, why in wanted:
-        paper = get_paper(db, pid)
+        paper = papers.get(pid)
         if paper is None:
             continue
         scores = load_classifications(db, pid, headings)

@@ -19,7 +19,7 @@ from tracker.models import Paper, open_input
 from tracker.sources import Http
 from tracker.sources.arxiv_api import fetch_ids, http_for
 from tracker.store.learning import NumberedDecision, cached_abstracts, decisions_after, save_abstracts, top_sections
-from tracker.store.papers import get_paper, iter_papers
+from tracker.store.papers import iter_papers, papers_by_id
 from tracker.survey.init import entry_papers
 from tracker.survey.parse import Survey
 
@@ -100,11 +100,13 @@ def decided_papers(db: Database, after_id: int = 0) -> tuple[list[Decided], int]
     """Decisions recorded after row `after_id` as positives/negatives, and the last row id read.
     An `accept` without a section counts for the section the paper was shown under."""
     numbered: list[NumberedDecision] = decisions_after(db, after_id)
-    shown = top_sections(db, [n.decision.paper_id for n in numbered])
+    ids = [n.decision.paper_id for n in numbered]
+    shown = top_sections(db, ids)
+    papers = papers_by_id(db, ids)
     out = []
     for n in numbered:
         d = n.decision
-        paper = get_paper(db, d.paper_id)
+        paper = papers.get(d.paper_id)
         if paper is None:
             continue
         where = shown.get(d.paper_id)

@@ -131,6 +131,17 @@ def get_paper(db: Database, paper_id: str) -> Paper | None:
     return row_to_paper(rows[0]) if rows else None
 
 
+def papers_by_id(db: Database, ids: Sequence[str]) -> dict[str, Paper]:
+    """The stored papers among `ids`, by id: one query per 500 ids, not one per paper."""
+    found: dict[str, Paper] = {}
+    unique = list(dict.fromkeys(ids))
+    for i in range(0, len(unique), 500):
+        chunk = unique[i : i + 500]
+        for row in db["papers"].rows_where(f"id IN ({','.join('?' * len(chunk))})", chunk):
+            found[row["id"]] = row_to_paper(row)
+    return found
+
+
 def stored_ids(db: Database, ids: Sequence[str]) -> set[str]:
     """Which of `ids` are stored."""
     found: set[str] = set()
