@@ -24,15 +24,22 @@ def _row(work: Work, at: str) -> dict[str, Any]:
 
 
 def save_works(db: Database, works: Iterable[Work], at: str, stale_ids: dict[str, str] | None = None) -> None:
-    """Upsert works; `resolved_at` keeps the time a work was first resolved the way it is now.
-    `stale_ids` maps a work id to the id it had before it was resolved (that row goes)."""
+    """Upsert works in one batch; `resolved_at` keeps the time a work was first resolved the way
+    it is now. `stale_ids` maps a work id to the id it had before it was resolved (that row goes,
+    unless it is some current work's id)."""
     stale_ids = stale_ids or {}
+    works = list(works)
     with db.atomic():
+        before = {r[0]: (r[1], r[2]) for r in db.execute("SELECT id, resolved_by, resolved_at FROM works").fetchall()}
+        rows = []
         for w in works:
-            old = db.execute("SELECT resolved_by, resolved_at FROM works WHERE id = ?", [w.id]).fetchone()
-            db["works"].upsert(_row(w, old[1] if old and old[0] == w.resolved_by and old[1] else at), pk="id")
-            if w.id in stale_ids and stale_ids[w.id] != w.id:
-                db.execute("DELETE FROM works WHERE id = ?", [stale_ids[w.id]])
+            by, when = before.get(w.id, (None, None))
+            rows.append(_row(w, when if by == w.resolved_by and when else at))
+        if rows:
+            db["works"].upsert_all(rows, pk="id")
+        current = {w.id for w in works}
+        for old in {old for new, old in stale_ids.items() if new in current and old not in current}:
+            db.execute("DELETE FROM works WHERE id = ?", [old])
 
 
 def load_works(db: Database) -> list[Work]:
