@@ -21,7 +21,7 @@ from tracker.classify.evaluate import f1
 from tracker.classify.matcher import Classifier
 from tracker.classify.suggest import MIN_HITS, suggest
 from tracker.config import Config, Rule, SectionConfig
-from tracker.models import Paper
+from tracker.models import Paper, SectionScore
 
 MAX_ADDS = 10
 MIN_EVIDENCE = 3  # decided papers a proposed term must be in: one day's decisions are few, two is an anecdote
@@ -174,11 +174,13 @@ def _candidates(config: Config, sections: Sequence[SectionConfig], decided: Sequ
                                       f"in {c.hits} of {c.papers} accepted papers, {c.background_hits} of {c.background} others",
                                       scope=bool(scope_terms) and c.term not in scope_terms))
     classifier = classifier_for(config.scope, sections)
+    classified = [(d, classifier.classify(d.paper)) for d in decided]
     accepted = [d.paper for d in decided if d.section] or [Paper(id="(none)", title="")]
     for s in sections:
-        brought = [d for d in decided if any(x.section == s.id for x in classifier.classify(d.paper))]
-        out += _drops(classifier, s, brought)
-        bad = [d.paper for d in brought if d.section is None]
+        brought = [(d, [x for x in scores if x.section == s.id]) for d, scores in classified]
+        brought = [(d, mine) for d, mine in brought if mine]
+        out += _drops(s, brought)
+        bad = [d.paper for d, _mine in brought if d.section is None]
         if len(bad) < MIN_HITS:
             continue
         found = suggest({s.id: bad}, accepted, {s.id: _terms(s.rule.any)}, max_terms=MAX_EXCLUDES,
@@ -190,14 +192,13 @@ def _candidates(config: Config, sections: Sequence[SectionConfig], decided: Sequ
     return out
 
 
-def _drops(classifier: Classifier, section: SectionConfig, brought: Sequence[Decided]) -> list[RuleChange]:
-    """The section's terms whose hits among decided papers were all rejected (at least MIN_HITS)."""
+def _drops(section: SectionConfig, brought: Sequence[tuple[Decided, list[SectionScore]]]) -> list[RuleChange]:
+    """The section's terms whose hits among decided papers were all rejected (at least MIN_HITS);
+    `brought` pairs each decided paper the section took with the section's own result."""
     bad: dict[str, int] = {}
     good: set[str] = set()
-    for d in brought:
-        for s in classifier.classify(d.paper):
-            if s.section != section.id:
-                continue
+    for d, mine in brought:
+        for s in mine:
             for term in {m.term for m in s.matches}:
                 if d.section == section.id:
                     good.add(term)
