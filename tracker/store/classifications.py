@@ -8,6 +8,7 @@ from sqlite_utils import Database
 
 from tracker import jsonl
 from tracker.models import Match, SectionScore
+from tracker.store.batch import each_chunk
 from tracker.timeutil import now_iso
 
 
@@ -33,9 +34,8 @@ def save_classifications(
                 }
             )
     with db.atomic():
-        for start in range(0, len(ids), 500):
-            chunk = ids[start : start + 500]
-            db.execute(f"DELETE FROM classifications WHERE paper_id IN ({','.join('?' * len(chunk))})", chunk)
+        for chunk, marks in each_chunk(ids):
+            db.execute(f"DELETE FROM classifications WHERE paper_id IN ({marks})", chunk)
         if rows:
             db["classifications"].insert_all(rows, batch_size=500)
 

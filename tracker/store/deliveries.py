@@ -16,10 +16,11 @@ from sqlite_utils import Database
 
 from tracker import jsonl
 from tracker.models import Paper, SectionScore, WorkLink
+from tracker.store.batch import each_chunk
 from tracker.store.classifications import section_score
-from tracker.timeutil import now_iso
 from tracker.store.links import links_for
 from tracker.store.papers import row_to_paper
+from tracker.timeutil import now_iso
 
 PENDING, SENT, CANCELLED, FAILED = "pending", "sent", "cancelled", "failed"
 QUEUED, DELIVERED, OVERFLOW = "queued", "delivered", "overflow"
@@ -89,9 +90,7 @@ def seen_before(db: Database, at: str) -> bool:
 def _candidates(db: Database, rows: list[dict[str, Any]]) -> list[Candidate]:
     ids = [r["id"] for r in rows]
     scores: dict[str, list[SectionScore]] = {i: [] for i in ids}
-    for start in range(0, len(ids), 500):
-        chunk = ids[start : start + 500]
-        marks = ",".join("?" * len(chunk))
+    for chunk, marks in each_chunk(ids):
         for row in db.query(f"SELECT * FROM classifications WHERE paper_id IN ({marks}) ORDER BY paper_id, rank", chunk):
             scores[row["paper_id"]].append(section_score(row, row["section"]))
     links = links_for(db, ids)

@@ -8,22 +8,15 @@ from typing import Any, Iterable, Sequence
 
 from sqlite_utils import Database
 
+from tracker.store.batch import select_in
 from tracker.store.decisions import Decision
 from tracker.timeutil import now_iso
 
 
 def cached_abstracts(db: Database, ids: Sequence[str]) -> dict[str, str]:
     """Abstracts already looked up, by arXiv id; "" for an id arXiv did not know (not asked again)."""
-    out: dict[str, str] = {}
-    ids = list(dict.fromkeys(ids))
-    for start in range(0, len(ids), 500):
-        chunk = ids[start : start + 500]
-        marks = ",".join("?" * len(chunk))
-        for arxiv_id, abstract in db.execute(
-            f"SELECT arxiv_id, abstract FROM entry_abstracts WHERE arxiv_id IN ({marks})", chunk
-        ).fetchall():
-            out[arxiv_id] = abstract or ""
-    return out
+    sql = "SELECT arxiv_id, abstract FROM entry_abstracts WHERE arxiv_id IN ({marks})"
+    return {arxiv_id: abstract or "" for arxiv_id, abstract in select_in(db, sql, ids)}
 
 
 def save_abstracts(db: Database, found: dict[str, tuple[str, str]], missing: Iterable[str], at: str | None = None) -> None:
@@ -56,16 +49,8 @@ def decisions_after(db: Database, after_id: int = 0) -> list[NumberedDecision]:
 
 def top_sections(db: Database, paper_ids: Sequence[str]) -> dict[str, str]:
     """Each paper's stored primary section (what the digest showed it under)."""
-    out: dict[str, str] = {}
-    ids = list(paper_ids)
-    for start in range(0, len(ids), 500):
-        chunk = ids[start : start + 500]
-        marks = ",".join("?" * len(chunk))
-        for pid, section in db.execute(
-            f"SELECT paper_id, section FROM classifications WHERE rank = 0 AND paper_id IN ({marks})", chunk
-        ).fetchall():
-            out[pid] = section
-    return out
+    sql = "SELECT paper_id, section FROM classifications WHERE rank = 0 AND paper_id IN ({marks})"
+    return dict(select_in(db, sql, paper_ids))
 
 
 def last_tune(db: Database) -> dict[str, Any] | None:

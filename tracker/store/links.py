@@ -8,6 +8,7 @@ from typing import Iterable
 from sqlite_utils import Database
 
 from tracker.models import WorkLink
+from tracker.store.batch import select_in
 from tracker.timeutil import now_iso
 
 
@@ -24,15 +25,12 @@ def save_links(db: Database, links: Iterable[WorkLink], at: str | None = None) -
 
 def links_for(db: Database, paper_ids: Iterable[str]) -> dict[str, list[WorkLink]]:
     """Each paper's links, with the linked work's title when the work is known."""
-    ids = list(paper_ids)
     out: dict[str, list[WorkLink]] = defaultdict(list)
-    for start in range(0, len(ids), 500):
-        chunk = ids[start : start + 500]
-        sql = (
-            "SELECT l.paper_id, l.work_id, l.kind, l.[where], w.title FROM links l "
-            f"LEFT JOIN works w ON w.id = l.work_id WHERE l.paper_id IN ({','.join('?' * len(chunk))}) "
-            "ORDER BY l.paper_id, l.kind, l.work_id"
-        )
-        for pid, wid, kind, where, title in db.execute(sql, chunk).fetchall():
-            out[pid].append(WorkLink(pid, wid, kind, where or "", title or ""))
+    sql = (
+        "SELECT l.paper_id, l.work_id, l.kind, l.[where], w.title FROM links l "
+        "LEFT JOIN works w ON w.id = l.work_id WHERE l.paper_id IN ({marks}) "
+        "ORDER BY l.paper_id, l.kind, l.work_id"
+    )
+    for pid, wid, kind, where, title in select_in(db, sql, paper_ids):
+        out[pid].append(WorkLink(pid, wid, kind, where or "", title or ""))
     return dict(out)

@@ -12,6 +12,7 @@ from typing import Iterable
 
 from sqlite_utils import Database
 
+from tracker.store.batch import select_in
 from tracker.timeutil import iso
 
 FIRST_BACKOFF = timedelta(hours=6)
@@ -37,16 +38,8 @@ def record_lookup_failure(db: Database, key: str, title: str, error: str, now: d
 
 def lookups_waiting(db: Database, keys: Iterable[str], now: datetime) -> dict[str, str]:
     """Of `keys`, those still in their back-off: key -> when they may be tried again."""
-    wanted = list(dict.fromkeys(keys))
-    out: dict[str, str] = {}
-    for i in range(0, len(wanted), 500):
-        chunk = wanted[i : i + 500]
-        rows = db.execute(
-            f"SELECT key, retry_after FROM lookup_failures WHERE key IN ({','.join('?' * len(chunk))}) AND retry_after > ?",
-            [*chunk, iso(now)],
-        ).fetchall()
-        out.update({k: r for k, r in rows})
-    return out
+    sql = "SELECT key, retry_after FROM lookup_failures WHERE key IN ({marks}) AND retry_after > ?"
+    return {k: r for k, r in select_in(db, sql, keys, [iso(now)])}
 
 
 def clear_lookup_failure(db: Database, key: str) -> None:

@@ -9,6 +9,7 @@ from sqlite_utils import Database
 
 from tracker import jsonl
 from tracker.models import Paper
+from tracker.store.batch import each_chunk, select_in
 from tracker.timeutil import now_iso
 
 
@@ -67,14 +68,8 @@ def upsert_papers(db: Database, papers: Iterable[Paper], source: str, seen: str 
     changed: list[str] = []
     with db.atomic():
         existing: dict[str, tuple[int | None, list[str]]] = {}
-        ids = list(batch)
-        for start in range(0, len(ids), 500):
-            chunk = ids[start : start + 500]
-            marks = ",".join("?" * len(chunk))
-            for pid, version, sources in db.execute(
-                f"SELECT id, version, sources FROM papers WHERE id IN ({marks})", chunk
-            ).fetchall():
-                existing[pid] = (version, jsonl.loads(sources or "[]"))
+        for pid, version, sources in select_in(db, "SELECT id, version, sources FROM papers WHERE id IN ({marks})", batch):
+            existing[pid] = (version, jsonl.loads(sources or "[]"))
         new_rows, versions, touched = [], [], []
         for pid, p in batch.items():
             row = _row(p, source, seen)
@@ -134,22 +129,15 @@ def get_paper(db: Database, paper_id: str) -> Paper | None:
 def papers_by_id(db: Database, ids: Sequence[str]) -> dict[str, Paper]:
     """The stored papers among `ids`, by id: one query per 500 ids, not one per paper."""
     found: dict[str, Paper] = {}
-    unique = list(dict.fromkeys(ids))
-    for i in range(0, len(unique), 500):
-        chunk = unique[i : i + 500]
-        for row in db["papers"].rows_where(f"id IN ({','.join('?' * len(chunk))})", chunk):
+    for chunk, marks in each_chunk(ids):
+        for row in db["papers"].rows_where(f"id IN ({marks})", chunk):
             found[row["id"]] = row_to_paper(row)
     return found
 
 
 def stored_ids(db: Database, ids: Sequence[str]) -> set[str]:
     """Which of `ids` are stored."""
-    found: set[str] = set()
-    for i in range(0, len(ids), 500):
-        chunk = list(ids[i : i + 500])
-        rows = db.execute(f"SELECT id FROM papers WHERE id IN ({','.join('?' * len(chunk))})", chunk).fetchall()
-        found.update(r[0] for r in rows)
-    return found
+    return {r[0] for r in select_in(db, "SELECT id FROM papers WHERE id IN ({marks})", ids)}
 
 
 def iter_papers(db: Database, where: str | None = None, params: list[Any] | None = None) -> Iterator[Paper]:
