@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import sys
-from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -16,8 +15,6 @@ from tracker.classify.gate import choose_bars, gate
 from tracker.classify.learned import Example, LearnedModel, features, fit, out_of_fold, read_model, render_model, write_model
 from tracker.classify.matcher import LEARNED, Classifier
 from tracker.config import RelevanceConfig, load_config
-from tracker.config.reader import Table
-from tracker.config.tables import parse_rule
 from tracker.errors import ConfigError, InputError
 from tracker.deliver.rank import priority
 from tracker.models import Paper, SectionScore
@@ -123,20 +120,15 @@ def test_a_bad_relevance_table_is_a_config_error_naming_the_key(write_config, tm
     assert message in str(err.value)
 
 
-def classifier_for(tmp_path: Path, alone: float = 0.8, sections=SECTIONS, text: str = WEIGHTS) -> Classifier:
-    model = read_model(weights_file(tmp_path, text))
-    gate = RelevanceConfig(path=tmp_path / "relevance.tsv", model=model, with_rules=0.3, alone=alone)
-    return Classifier(None, ((s["id"], s["heading"], load_rule(s)) for s in sections), relevance=gate,
-                      min_relevance={s["id"]: s["min_relevance"] for s in sections if "min_relevance" in s})
+def classifier_for(write_config, tmp_path: Path, alone: float = 0.8, sections=SECTIONS, text: str = WEIGHTS) -> Classifier:
+    """The sections gated by the weights `text` (with_rules 0.3), through the config as a user writes it."""
+    weights_file(tmp_path, text)
+    relevance = {"model": "relevance.tsv", "with_rules": 0.3, "alone": alone}
+    return Classifier.from_config(load_config(write_config(sections=sections, relevance=relevance)))
 
 
-def load_rule(section: dict):
-    rule = parse_rule(Table(Path("t.toml"), f"sections.{section['id']}", {k: v for k, v in section.items() if k in ("any", "min_score")}))
-    return replace(rule, fallback=section.get("fallback", False))
-
-
-def test_each_section_keeps_a_paper_only_at_its_own_learned_score(tmp_path):
-    c = classifier_for(tmp_path)
+def test_each_section_keeps_a_paper_only_at_its_own_learned_score(write_config, tmp_path):
+    c = classifier_for(write_config, tmp_path)
     # score: -2 + 3 + 0.5 = 1.5 -> 0.82: both sections kept, each carrying the score
     both = c.classify(paper("Attention in a language model"))
     assert [s.section for s in both] == ["arch", "llm"] and both[0].relevance == pytest.approx(0.8176, abs=1e-3)
@@ -148,29 +140,29 @@ def test_each_section_keeps_a_paper_only_at_its_own_learned_score(tmp_path):
     assert [s.section for s in c.classify(paper("Attention model", "We propose it"))] == ["arch"]
 
 
-def test_a_paper_no_rule_takes_goes_to_the_fallback_at_the_alone_score(tmp_path):
+def test_a_paper_no_rule_takes_goes_to_the_fallback_at_the_alone_score(write_config, tmp_path):
     # "large model" names no rule term: -2 + 1.5 (large) + 0.5 (model) + 1 (propose) = 1 -> 0.73
     text = WEIGHTS + "title\tlarge\t1.5\n"
-    c = classifier_for(tmp_path, alone=0.6, text=text)
+    c = classifier_for(write_config, tmp_path, alone=0.6, text=text)
     got = c.classify(paper("A large model", "We propose a method"))
     assert [s.section for s in got] == ["llm"] and got[0].score == 0.0 and got[0].relevance > 0.6
     assert {(m.term, m.field, m.text) for m in got[0].matches} == {
         (LEARNED, "title", "large"), (LEARNED, "abstract", "propose"), (LEARNED, "title", "model")}
-    assert classifier_for(tmp_path, alone=0.9, text=text).classify(paper("A large model", "We propose a method")) == []
+    assert classifier_for(write_config, tmp_path, alone=0.9, text=text).classify(paper("A large model", "We propose a method")) == []
 
 
-def test_without_a_fallback_section_alone_keeps_nothing(tmp_path):
+def test_without_a_fallback_section_alone_keeps_nothing(write_config, tmp_path):
     sections = [dict(SECTIONS[0]), {k: v for k, v in SECTIONS[1].items() if k != "fallback"}]
-    c = classifier_for(tmp_path, alone=0.1, sections=sections)
+    c = classifier_for(write_config, tmp_path, alone=0.1, sections=sections)
     assert c.classify(paper("Nothing known here")) == []
 
 
-def test_the_fingerprint_follows_the_weights_and_thresholds(tmp_path):
-    base = classifier_for(tmp_path).fingerprint
-    assert classifier_for(tmp_path, alone=0.5).fingerprint != base
-    assert classifier_for(tmp_path, text=WEIGHTS.replace("\t3\n", "\t2\n")).fingerprint != base
-    assert classifier_for(tmp_path, text="# another comment\n" + WEIGHTS).fingerprint == base
-    plain = Classifier(None, ((s["id"], s["heading"], load_rule(s)) for s in SECTIONS))
+def test_the_fingerprint_follows_the_weights_and_thresholds(write_config, tmp_path):
+    base = classifier_for(write_config, tmp_path).fingerprint
+    assert classifier_for(write_config, tmp_path, alone=0.5).fingerprint != base
+    assert classifier_for(write_config, tmp_path, text=WEIGHTS.replace("\t3\n", "\t2\n")).fingerprint != base
+    assert classifier_for(write_config, tmp_path, text="# another comment\n" + WEIGHTS).fingerprint == base
+    plain = Classifier.from_config(load_config(write_config(sections=SECTIONS)))
     assert plain.fingerprint != base
 
 

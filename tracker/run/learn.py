@@ -3,7 +3,7 @@ files, decisions) and the background, gathered from the store, the survey and th
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -172,7 +172,7 @@ def train_relevance(config: Config, examples: list[Example], decided: Sequence[D
     fallbacks = frozenset(s.id for s in config.sections if s.rule.fallback)
     bars = None
     if min(keep, len(examples) - keep) >= FOLDS:
-        rules = Classifier(config.scope, ((s.id, s.heading, s.rule) for s in config.sections), where=str(config.file))
+        rules = Classifier.from_config(replace(config, relevance=None))
         found = [[s.section for s in rules.classify_fields(e.title, e.abstract)] for e in examples]
         own = {s.id: s.min_relevance for s in config.sections if s.min_relevance is not None and s.id not in fallbacks}
         bars = choose_bars(found, out_of_fold(examples, FOLDS), [e.keep for e in examples], fallbacks, own, target_precision)
