@@ -151,6 +151,34 @@ def test_a_paper_no_rule_takes_goes_to_the_fallback_at_the_alone_score(write_con
     assert classifier_for(write_config, tmp_path, alone=0.9, text=text).classify(paper("A large model", "We propose a method")) == []
 
 
+def test_a_paper_filed_alone_goes_to_the_section_whose_own_terms_it_matches(write_config, tmp_path):
+    # The scope asks the title for "language"; these titles lack it, so the rules take nothing.
+    # "large" + "propose" lift the learned score to 0.73 (>= alone 0.6).
+    text = WEIGHTS + "title\tlarge\t1.5\n"
+    scoped = {"all": [["model"]], "title_all": [["language"]]}
+    ssm = {"id": "ssm", "heading": "SSMs", "any": ["Hyena|state space"], "all": [["recurrent"]], "min_score": 3,
+           "title_not": ["survey"]}
+    sections = [dict(SECTIONS[0]), ssm, dict(SECTIONS[1])]
+    weights_file(tmp_path, text)
+    relevance = {"model": "relevance.tsv", "with_rules": 0.3, "alone": 0.6}
+    c = Classifier.from_config(load_config(write_config(sections=sections, relevance=relevance, scope=scoped)))
+    # "Hyena" in the title (3) reaches ssm's min_score 3; its `all` group ("recurrent") and the
+    # scope are not asked: the learned score stood in for them
+    got = c.classify(paper("A large Hyena model", "We propose it"))
+    assert [s.section for s in got] == ["ssm"] and got[0].score == 3.0 and got[0].relevance > 0.6
+    assert ("Hyena", "title", "Hyena") in {(m.term, m.field, m.text) for m in got[0].matches}
+    assert (LEARNED, "title", "large") in {(m.term, m.field, m.text) for m in got[0].matches}
+    # the best-scoring section wins: "attention" in the title (3) and in the abstract (1) beat Hyena's 3
+    got = c.classify(paper("A large Hyena attention model", "We propose attention"))
+    assert [s.section for s in got] == ["arch"] and got[0].score == 4.0
+    # under its own min_score ("Hyena" only in the abstract: 1 < 3), or excluded by its title_not: the fallback
+    assert [s.section for s in c.classify(paper("A large model", "We propose Hyena"))] == ["llm"]
+    got = c.classify(paper("A large Hyena model survey", "We propose it"))
+    assert [(s.section, s.score) for s in got] == [("llm", 0.0)]
+    # the same papers under the learned bar get nothing
+    assert c.classify(paper("A Hyena", "Hyena")) == []
+
+
 def test_without_a_fallback_section_alone_keeps_nothing(write_config, tmp_path):
     sections = [dict(SECTIONS[0]), {k: v for k, v in SECTIONS[1].items() if k != "fallback"}]
     c = classifier_for(write_config, tmp_path, alone=0.1, sections=sections)
@@ -306,6 +334,15 @@ def test_out_of_fold_scores_come_from_models_that_did_not_see_the_paper():
     assert all(s > 0.5 for s in scores[:5]) and all(s < 0.5 for s in scores[5:10])
     fitted_on_all = fit(examples, min_count=1)
     assert fitted_on_all.probability("zebra quokka", "") > scores[-1]
+
+
+def test_out_of_fold_scores_are_the_mean_over_the_seeds_splits():
+    examples = [Example(f"language model {i % 3}", "we propose", True) for i in range(6)]
+    examples += [Example(f"radiology report {i % 3}", "a language tool", False) for i in range(6)]
+    one, two = out_of_fold(examples, seeds=(0,)), out_of_fold(examples, seeds=(1,))
+    assert one != two
+    assert out_of_fold(examples, seeds=(0, 1)) == pytest.approx([(a + b) / 2 for a, b in zip(one, two)])
+    assert out_of_fold(examples) == out_of_fold(examples)
 
 
 def test_train_write_sets_the_relevance_table_and_keeps_the_rest(write_config, run_cli, tmp_path):

@@ -135,7 +135,8 @@ class Classifier:
         self._alone_to = fallbacks[0] if fallbacks and relevance and relevance.alone <= 1 else None
         learned = None
         if relevance is not None:
-            learned = {"model": relevance.model.digest, "alone": relevance.alone, "min": self._min_relevance}
+            # "to": where `alone` files a paper; a new placement reclassifies stored papers
+            learned = {"model": relevance.model.digest, "alone": relevance.alone, "min": self._min_relevance, "to": "nearest"}
         blob = json.dumps({"matcher": MATCHER_VERSION, "rules": canonical, "learned": learned}, sort_keys=True, ensure_ascii=False)
         self.fingerprint: str = hashlib.sha256(blob.encode()).hexdigest()[:16]
         self.section_ids: tuple[str, ...] = tuple(o.id for o in self._owners if o.id != SCOPE)
@@ -202,21 +203,41 @@ class Classifier:
         found = self._by_rules(title, abstract, comment, journal_ref)
         if self._relevance is None or (not found and self._alone_to is None):
             return found
-        return self._gate(found, title, abstract)
+        return self._gate(found, (title, abstract, comment, journal_ref))
 
-    def _gate(self, found: list[SectionScore], title: str, abstract: str) -> list[SectionScore]:
+    def _gate(self, found: list[SectionScore], texts: tuple[str, str, str | None, str | None]) -> list[SectionScore]:
         """Keep the rules' sections whose `min_relevance` the learned score reaches; with none
-        kept, a score of `alone` or more files the paper in the fallback section, its
-        strongest positive features standing in for matched terms."""
+        kept, a score of `alone` or more files the paper alone: in the section whose own
+        terms it matches best (`_nearest`), else in the fallback section, its strongest
+        positive features added as `(learned)` matches."""
         assert self._relevance is not None
         model = self._relevance.model
+        title, abstract = texts[0], texts[1]
         p = model.probability(title, abstract)
         ids, alone = gate([s.section for s in found], p, self._min_relevance, self._relevance.alone, self._alone_to is not None)
         if not alone:
             return [replace(s, relevance=p) for s in found if s.section in ids]
         assert self._alone_to is not None
-        matches = tuple(Match(LEARNED, c.field, c.word) for c in model.judge(title, abstract).contributions if c.weight > 0)
-        return [SectionScore(self._alone_to.id, self._alone_to.heading, 0.0, matches, relevance=p)]
+        learned = tuple(Match(LEARNED, c.field, c.word) for c in model.judge(title, abstract).contributions if c.weight > 0)
+        near = self._nearest(texts)
+        if near is not None:
+            return [replace(near, matches=near.matches + learned, relevance=p)]
+        return [SectionScore(self._alone_to.id, self._alone_to.heading, 0.0, learned, relevance=p)]
+
+    def _nearest(self, texts: tuple[str | None, ...]) -> SectionScore | None:
+        """The best non-fallback section by its own terms alone, for a paper the learned score
+        takes: the section's `any` terms reach its `min_score` and none of its exclusions
+        hit, while the scope and the `all`/`title_all` groups, whose work the learned score
+        has done, are not asked. A Hyena paper the scope missed goes to non_transformer,
+        not to the catch-all."""
+        by_owner: dict[int, list[tuple[int, tuple[int, int], int]]] = {}
+        for (tid, field), pos in (self._scan(texts) or {}).items():
+            by_owner.setdefault(self._owner_of[tid], []).append((field, pos, tid))
+        judged = [self._judge(owner, by_owner.get(owner, ()), texts, groups=False)
+                  for owner in sorted(by_owner.keys() | self._regex_owners)
+                  if owner != self._scope and self._owners[owner].id not in self._fallbacks]
+        near = sorted((s for s in judged if s is not None), key=_by_score)
+        return near[0] if near else None
 
     def _by_rules(
         self, title: str, abstract: str = "", comment: str | None = None, journal_ref: str | None = None
@@ -306,12 +327,14 @@ class Classifier:
         return KIND_TITLE_NOT in kinds and KIND_UNLESS not in kinds
 
     def _judge(
-        self, owner: int, found: Iterable[tuple[int, tuple[int, int], int]], texts: tuple[str | None, ...], explain: bool = True
+        self, owner: int, found: Iterable[tuple[int, tuple[int, int], int]], texts: tuple[str | None, ...], explain: bool = True,
+        groups: bool = True,
     ) -> SectionScore | None:
-        """Apply one rule to its hits: exclusions, `all` groups, then the score threshold."""
+        """Apply one rule to its hits: exclusions, `all` groups (unless `groups` is False), then
+        the score threshold."""
         rule = self._owners[owner]
         kind_of, concept_of = self._kind_of, self._concept_of
-        groups: set[int] = set()
+        hit_groups: set[int] = set()
         best: dict[tuple[int, int], tuple[tuple[int, int], int]] = {}
         excluded = lifted = False
         for field, pos, tid in found:
@@ -325,7 +348,7 @@ class Classifier:
                 lifted = True
                 continue
             if kind >= 0:
-                groups.add(kind)
+                hit_groups.add(kind)
             key = (concept_of[tid], field)
             if key not in best or pos < best[key][0]:
                 best[key] = (pos, tid)
@@ -336,7 +359,7 @@ class Classifier:
                 if m:
                     best[(-1 - number, field)] = ((m.start(), m.end()), -1 - number)
                     regex_text[(number, field)] = m.group(0)
-        if (excluded and not lifted) or len(groups) < rule.groups:
+        if (excluded and not lifted) or (groups and len(hit_groups) < rule.groups):
             return None
         if not rule.has_positive:
             return _IN_SCOPE
