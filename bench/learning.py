@@ -7,7 +7,9 @@
 2. The learning loop on the judged days: rules from `init` on the seed, then
    `tune` fed one judged day's decisions (accepted = the judge said yes, in the
    judge's section; rejected = the judge said no), measured on days neither
-   round saw: precision and recall before, after one round and after two.
+   round saw: precision and recall before, after one round and after two,
+   and after two with the learned gate `tracker train` fits on the same
+   decisions (that row needs scikit-learn).
 
     python bench/learning.py [--per-survey 40] [--labels /work/shared/fixtures/labels]
 """
@@ -32,8 +34,9 @@ from tracker.classify.background import bundled_background  # noqa: E402
 from tracker.classify.evaluate import norm_label  # noqa: E402
 from tracker.classify.matcher import Classifier  # noqa: E402
 from tracker.classify.tune import Decided, tune  # noqa: E402
-from tracker.config import Rule, load_config  # noqa: E402
+from tracker.config import RelevanceConfig, Rule, load_config  # noqa: E402
 from tracker.config.edit import edited_text, read_config_for_edit  # noqa: E402
+from tracker.errors import InputError  # noqa: E402
 from tracker.models import Paper  # noqa: E402
 from tracker.survey.init import MIN_ENTRIES, learn_starter  # noqa: E402
 from tracker.survey.parse import load_survey  # noqa: E402
@@ -172,9 +175,11 @@ def learning_loop(labels: Path, background: list[Paper], abstracts: dict[str, st
         ids = {norm_label(s.id): s.id for s in config.sections}
         classifier = Classifier.from_config(config)
         rows.append(("init on the seed", measure(classifier, test, ids), 0))
+        everything: list[Decided] = []
         for n, day in enumerate(TRAIN_DAYS, 1):
             train = judged(labels, day)
             decided = decisions(train, ids)
+            everything += decided
             report = tune(config, decided, background + [p for p, _ in train])
             edit = read_config_for_edit(conf)
             conf.write_text(edited_text(edit, report.changes), encoding="utf-8")
@@ -183,7 +188,24 @@ def learning_loop(labels: Path, background: list[Paper], abstracts: dict[str, st
             rows.append((f"after round {n} (tune on {day}, {len(decided)} decisions)", measure(classifier, test, ids),
                          len(report.changes)))
         final = conf.read_text(encoding="utf-8")
+        trained = with_learned_gate(config, everything)
+        if trained is not None:
+            rows.append((f"after round {len(TRAIN_DAYS)} + `train` on the same {len(everything)} decisions", measure(trained, test, ids), 0))
     return rows, held, final
+
+
+def with_learned_gate(config, decided: list[Decided]) -> Classifier | None:
+    """The config's rules gated by weights and bars `tracker train` fits on `decided` (default
+    target precision), or None without scikit-learn."""
+    try:
+        from tracker.run.learn import train_relevance
+        report = train_relevance(config, [], decided, 0.85)
+    except InputError as exc:
+        print(f"(learned gate row skipped: {exc})")
+        return None
+    assert report.bars is not None
+    gate = RelevanceConfig(path=Path("(fitted)"), model=report.model, with_rules=report.bars.with_rules, alone=report.bars.alone)
+    return Classifier.from_config(replace(config, relevance=gate))
 
 
 def references(labels: Path, held: list[str], old) -> list[tuple[str, dict, int]]:
