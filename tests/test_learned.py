@@ -283,6 +283,27 @@ def test_the_learned_score_is_stored_and_explained(write_config, run_cli, tmp_pa
     assert "language  +3.00" in out and "propose  +1.00" in out
 
 
+def test_explain_says_when_the_learned_score_alone_filed_a_paper(write_config, run_cli, tmp_path):
+    weights_file(tmp_path, WEIGHTS + "title\tlarge\t1.5\n")
+    relevance = {"model": "relevance.tsv", "with_rules": 0.3, "alone": 0.6}
+    config_path = write_config(sections=SECTIONS, relevance=relevance, scope={"any": ["language model"]})
+    config = load_config(config_path)
+    p = Paper(id="2501.00001", title="A large attention model", abstract="We propose it.", published="2025-01-01")
+    db = open_store(config.store.path)
+    try:
+        upsert_papers(db, [p], "api", seen="2025-01-02T00:00:00Z")
+    finally:
+        db.conn.close()
+    code, out, err = run_cli("--config", str(config_path), "explain", p.id)
+    assert code == 0, err
+    assert "so the rules propose no section; the learned score alone filed it" in out
+    lines = out.splitlines()
+    at = next(i for i, line in enumerate(lines) if line.startswith("  [primary] arch"))
+    assert lines[at + 1].split() == ["title", "attention"]
+    assert {tuple(line.split()) for line in lines[at + 2:at + 5]} == {
+        ("title", "large", "(learned)"), ("title", "model", "(learned)"), ("abstract", "propose", "(learned)")}
+
+
 def test_the_digest_puts_the_higher_learned_score_first():
     low = SectionScore("llm", "LLM", 5.0, (), relevance=0.2)
     high = SectionScore("llm", "LLM", 4.0, (), relevance=0.9)

@@ -11,7 +11,7 @@ import click
 
 from tracker import jsonl
 from tracker.commands.common import PapersInput, json_option, pass_app, print_json
-from tracker.classify.matcher import Classifier, result_json
+from tracker.classify.matcher import LEARNED, Classifier, result_json
 from tracker.errors import InputError, StoreError
 from tracker.models import read_papers, split_arxiv_id
 
@@ -99,7 +99,8 @@ def _render_explanation(data: dict[str, Any]) -> str:
     if data["scope_matches"]:
         out.append("  scope: " + ", ".join(f"{m['text']} ({m['field']})" for m in data["scope_matches"]))
     elif not data["in_scope"]:
-        out.append("  scope: no scope term matched, so no section is proposed")
+        out.append("  scope: no scope term matched, so the rules propose no section"
+                   + ("; the learned score alone filed it" if data["sections"] else ""))
     learned = data.get("learned")
     if learned:
         out.append(f"  learned score {learned['score']:.2f} ({learned['model']}); features that moved it most:")
@@ -110,7 +111,7 @@ def _render_explanation(data: dict[str, Any]) -> str:
         label = "primary" if rank == 0 else "also"
         kept = f", kept at learned score {s['relevance']:.2f}" if "relevance" in s else ""
         out.append(f"  [{label}] {s['section']}  \"{s['heading']}\"  score {s['score']:g}{kept}")
-        out += [f"      {m['field']:<12} {m['text']}" for m in s["matches"]]
+        out += [f"      {m['field']:<12} {m['text']}" + ("  (learned)" if m["term"] == LEARNED else "") for m in s["matches"]]
     if data["links"]:
         out.append("  links to listed works:")
         for l in data["links"]:
