@@ -14,7 +14,7 @@ from delivery_fixtures import DELIVERY, fill_store, sample_papers
 from tracker.config import load_config
 from tracker.deliver import digest as dg
 from tracker.timeutil import iso
-from tracker.models import Match, Paper, SectionScore, WorkLink
+from tracker.models import LEARNED, Match, Paper, SectionScore, WorkLink
 from tracker.deliver import telegram_html as th
 from tracker.store import deliveries as outbox
 from tracker.store import open_store
@@ -111,6 +111,27 @@ def test_links_raise_priority_and_render_as_extends_and_cites(store):
     assert first.links == ("extends: Mamba (2312.00752)", "cites: LLaMA (2302.13971)")
     html = str(dg.environment().get_template("telegram.html.j2").module.entry(first))
     assert "extends: Mamba (2312.00752)" in html and "cites: LLaMA (2302.13971)" in html
+
+
+def test_learned_words_are_shown_apart_from_matched_terms(store):
+    config, db = store
+    both = Paper("2510.00003", "A Hyena study", "We study it. More.", ("X",))
+    alone = Paper("2510.00004", "A study", "We study it. More.", ("Y",))
+    upsert_papers(db, [both, alone], "api", seen=SEEN)
+    words = (Match(LEARNED, "abstract", "language"), Match(LEARNED, "title", "study"))
+    save_classifications(db, [
+        (both.id, [SectionScore("non_transformer", "h", 3.0, (Match("Hyena", "title", "Hyena"), *words), relevance=0.95)]),
+        (alone.id, [SectionScore("decoder_only", "h", 0.0, words, relevance=0.92)]),
+    ], "fp")
+    entries = {e.id: e for e in candidates(config, db).entries}
+    assert (entries[both.id].terms, entries[both.id].learned) == (("Hyena",), ("language", "study"))
+    assert (entries[alone.id].terms, entries[alone.id].learned) == ((), ("language", "study"))
+    env = dg.environment()
+    telegram = {i: check_html(str(env.get_template("telegram.html.j2").module.entry(e))) for i, e in entries.items()}
+    assert "🔎 Hyena · learned: language, study" in telegram[both.id]
+    assert "🔎 learned: language, study" in telegram[alone.id]
+    text = dg.render_email(candidates(config, db), dg.weekly_summary(config.sections, {}, {}, []), env).text
+    assert "matched: Hyena\n   learned: language, study" in text
 
 
 def test_authors_and_first_sentence():

@@ -282,6 +282,10 @@ def dump_papers(papers: Iterable[Paper]) -> str:
     return "".join(jsonl.dumps(p.to_json()) + "\n" for p in papers)
 
 
+# The `term` of a match that is a learned word, not a rule's: a paper the learned score filed.
+LEARNED = "(learned)"
+
+
 @dataclass(frozen=True)
 class Match:
     """Why a paper landed in a section: which rule spelling (`term`, config syntax)
@@ -296,6 +300,10 @@ class Match:
         """What a reader sees: the paper's words; results stored before `text` existed
         show the spelling without its wildcards."""
         return self.text or self.term.strip("*")
+
+    @property
+    def learned(self) -> bool:
+        return self.term == LEARNED
 
     def to_json(self) -> dict[str, str]:
         return {"term": self.term, "field": self.field, "text": self.shown}

@@ -32,10 +32,9 @@ from tracker.classify.learned import LearnedModel
 from tracker.classify.terms import Spelling, Term, is_auto_exact, normalise, plurals
 from tracker.config import Config, RelevanceConfig, Rule
 from tracker.errors import ConfigError
-from tracker.models import Match, Paper, SectionScore
+from tracker.models import LEARNED, Match, Paper, SectionScore
 
 FIELDS = ("title", "abstract", "comment", "journal_ref")
-LEARNED = "(learned)"
 MATCHER_VERSION = 2
 SCOPE = "(scope)"
 _WORD_PART = re.compile(r"[\w\-.+]")

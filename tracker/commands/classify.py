@@ -11,9 +11,9 @@ import click
 
 from tracker import jsonl
 from tracker.commands.common import PapersInput, json_option, pass_app, print_json
-from tracker.classify.matcher import LEARNED, Classifier, result_json
+from tracker.classify.matcher import Classifier, result_json
 from tracker.errors import InputError, StoreError
-from tracker.models import read_papers, split_arxiv_id
+from tracker.models import LEARNED, read_papers, split_arxiv_id
 
 
 SPOOL_BYTES = 8 << 20  # output held in memory up to this size, then in a temporary file
@@ -111,7 +111,7 @@ def _render_explanation(data: dict[str, Any]) -> str:
         label = "primary" if rank == 0 else "also"
         kept = f", kept at learned score {s['relevance']:.2f}" if "relevance" in s else ""
         out.append(f"  [{label}] {s['section']}  \"{s['heading']}\"  score {s['score']:g}{kept}")
-        out += [f"      {m['field']:<12} {m['text']}" + ("  (learned)" if m["term"] == LEARNED else "") for m in s["matches"]]
+        out += [f"      {m['field']:<12} {m['text']}" + (f"  {LEARNED}" if m["term"] == LEARNED else "") for m in s["matches"]]
     if data["links"]:
         out.append("  links to listed works:")
         for l in data["links"]:

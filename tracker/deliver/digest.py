@@ -43,6 +43,7 @@ class DigestEntry:
     section: str
     score: float
     priority: float
+    learned: tuple[str, ...] = ()  # the learned score's strongest words, for a paper it filed alone
 
 
 @dataclass(frozen=True)
@@ -240,7 +241,8 @@ def build_digest(
                     title=" ".join(p.title.split()),
                     url=p.abs_url,
                     authors=short_authors(p.authors),
-                    terms=distinct_words(m.shown for m in c.scores[0].matches),
+                    terms=distinct_words(m.shown for m in c.scores[0].matches if not m.learned),
+                    learned=distinct_words(m.shown for m in c.scores[0].matches if m.learned),
                     links=link_labels(c.links),
                     first_sentence=first_sentence(p.abstract),
                     section=sid,
