@@ -177,6 +177,11 @@ def test_a_paper_filed_alone_goes_to_the_section_whose_own_terms_it_matches(writ
     assert [(s.section, s.score) for s in got] == [("llm", 0.0)]
     # the same papers under the learned bar get nothing
     assert c.classify(paper("A Hyena", "Hyena")) == []
+    # a section whose own bar the score does not reach is passed over (ssm asks 0.8 > 0.73)
+    bars = {"model": "relevance.tsv", "with_rules": 0.3, "alone": 0.6}
+    barred = [dict(SECTIONS[0]), {**ssm, "min_relevance": 0.8}, dict(SECTIONS[1])]
+    c = Classifier.from_config(load_config(write_config(sections=barred, relevance=bars, scope=scoped)))
+    assert [s.section for s in c.classify(paper("A large Hyena model", "We propose it"))] == ["llm"]
 
 
 def test_without_a_fallback_section_alone_keeps_nothing(write_config, tmp_path):

@@ -218,23 +218,24 @@ class Classifier:
             return [replace(s, relevance=p) for s in found if s.section in ids]
         assert self._alone_to is not None
         learned = tuple(Match(LEARNED, c.field, c.word) for c in model.judge(title, abstract).contributions if c.weight > 0)
-        near = self._nearest(texts)
+        near = self._nearest(texts, p)
         if near is not None:
             return [replace(near, matches=near.matches + learned, relevance=p)]
         return [SectionScore(self._alone_to.id, self._alone_to.heading, 0.0, learned, relevance=p)]
 
-    def _nearest(self, texts: tuple[str | None, ...]) -> SectionScore | None:
+    def _nearest(self, texts: tuple[str | None, ...], p: float) -> SectionScore | None:
         """The best non-fallback section by its own terms alone, for a paper the learned score
-        takes: the section's `any` terms reach its `min_score` and none of its exclusions
-        hit, while the scope and the `all`/`title_all` groups, whose work the learned score
-        has done, are not asked. A Hyena paper the scope missed goes to non_transformer,
-        not to the catch-all."""
+        `p` takes: the section's `any` terms reach its `min_score`, none of its exclusions
+        hit and `p` reaches its bar, while the scope and the `all`/`title_all` groups, whose
+        work the learned score has done, are not asked. A Hyena paper the scope missed goes
+        to non_transformer, not to the catch-all."""
         by_owner: dict[int, list[tuple[int, tuple[int, int], int]]] = {}
         for (tid, field), pos in (self._scan(texts) or {}).items():
             by_owner.setdefault(self._owner_of[tid], []).append((field, pos, tid))
         judged = [self._judge(owner, by_owner.get(owner, ()), texts, groups=False)
                   for owner in sorted(by_owner.keys() | self._regex_owners)
-                  if owner != self._scope and self._owners[owner].id not in self._fallbacks]
+                  if owner != self._scope and self._owners[owner].id not in self._fallbacks
+                  and p >= self._min_relevance[self._owners[owner].id]]
         near = sorted((s for s in judged if s is not None), key=_by_score)
         return near[0] if near else None
 
