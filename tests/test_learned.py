@@ -12,7 +12,9 @@ import pytest
 from conftest import FIXTURES, ROOT
 from tracker.classify.evaluate import evaluate, read_labeled
 from tracker.classify.gate import choose_bars, gate
-from tracker.classify.learned import Example, LearnedModel, features, fit, out_of_fold, read_model, render_model, write_model
+from tracker.classify.learned import (
+    Example, Fitted, LearnedModel, features, fit, fitted_on, out_of_fold, read_model, render_model, write_model,
+)
 from tracker.classify.matcher import LEARNED, Classifier
 from tracker.config import RelevanceConfig, load_config
 from tracker.errors import ConfigError, InputError
@@ -246,6 +248,31 @@ def test_train_writes_weights_from_labeled_files_and_decisions(write_config, run
     written = read_model(tmp_path / "relevance.tsv")
     assert (tmp_path / "relevance.tsv").read_text() != before and "labels.jsonl" in (tmp_path / "relevance.tsv").read_text()
     assert written.probability("Language model study", "") > 0.5 > written.probability("Radiology report", "")
+
+
+def test_train_keeps_weights_fitted_on_more_papers_unless_forced(write_config, run_cli, tmp_path):
+    """A few days of triage must not silently replace weights fitted on thousands of judged papers."""
+    config = write_config(sections=SECTIONS, relevance={"model": "relevance.tsv"})
+    labels = tmp_path / "labels.jsonl"
+    rows = [{"id": f"2501.{i:05d}", "title": f"Language model study {i}", "sections": ["llm"]} for i in range(6)]
+    rows += [{"id": f"2502.{i:05d}", "title": f"Radiology report {i}", "sections": []} for i in range(6)]
+    labels.write_text("\n".join(json.dumps(r) for r in rows) + "\n")
+    few = tmp_path / "few.jsonl"
+    few.write_text("\n".join(json.dumps(r) for r in rows[:3] + rows[6:9]) + "\n")
+    assert run_cli("--config", str(config), "train", "--input", str(labels))[0] == 0
+    fitted = (tmp_path / "relevance.tsv").read_text()
+    assert fitted_on(tmp_path / "relevance.tsv") == Fitted(12, ("labels.jsonl",))
+    code, _out, err = run_cli("--config", str(config), "train", "--input", str(few))
+    assert code == 1 and "fitted on 12 papers (labels.jsonl); this fit has 6: nothing written" in err
+    assert "--force" in err and (tmp_path / "relevance.tsv").read_text() == fitted
+    code, _out, err = run_cli("--config", str(config), "train", "--input", str(few), "--force")
+    assert code == 0, err
+    assert fitted_on(tmp_path / "relevance.tsv") == Fitted(6, ("few.jsonl",))
+    # more papers than before, or a hand-written file, replace without asking
+    assert run_cli("--config", str(config), "train", "--input", str(labels))[0] == 0
+    weights_file(tmp_path)
+    assert fitted_on(tmp_path / "relevance.tsv") is None
+    assert run_cli("--config", str(config), "train", "--input", str(few))[0] == 0
 
 
 def test_train_with_nothing_to_learn_from_says_so(write_config, run_cli, tmp_path):

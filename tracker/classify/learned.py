@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import hashlib
 import math
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Mapping, Sequence
@@ -163,6 +164,46 @@ def render_model(model: LearnedModel, notes: Sequence[str] = ()) -> str:
 
 def write_model(path: Path, model: LearnedModel, notes: Sequence[str] = ()) -> Path:
     return atomic_write(path, render_model(model, notes))
+
+
+FITTED = "Fitted by `tracker train` on {papers} papers ({keep} keep, {drop} leave out):"
+_FITTED = re.compile(r"^# Fitted by `tracker train` on (\d+) papers")
+
+
+def training_notes(papers: int, keep: int, sources: Sequence[str]) -> list[str]:
+    """The weights file's header: what the score is and what it was fitted on, one source a line."""
+    return [
+        "Learned relevance weights for tracker (docs/classification.md): a paper's score is the logistic",
+        "of (bias) plus the weights of the words its title and abstract contain (one line per field and word).",
+        FITTED.format(papers=papers, keep=keep, drop=papers - keep), *(f"  {s}" for s in sources),
+    ]
+
+
+@dataclass(frozen=True)
+class Fitted:
+    """What an existing weights file says it was fitted on (its `training_notes`)."""
+
+    papers: int
+    sources: tuple[str, ...]
+
+
+def fitted_on(path: Path) -> Fitted | None:
+    """The training note of a weights file `tracker train` wrote; None for a missing file or
+    one written by hand."""
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError):
+        return None
+    for i, line in enumerate(lines):
+        m = _FITTED.match(line)
+        if m:
+            sources = []
+            for rest in lines[i + 1:]:
+                if not rest.startswith("#   "):
+                    break
+                sources.append(rest[4:].strip())
+            return Fitted(int(m.group(1)), tuple(sources))
+    return None
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import click
 
-from tracker.classify.learned import write_model
+from tracker.classify.learned import fitted_on, training_notes, write_model
 from tracker.classify.suggest import Suggestion, suggest
 from tracker.classify.tune import RuleChange, tune
 from tracker.commands.common import App, json_option, pass_app, print_json
@@ -198,10 +198,11 @@ def tune_cmd(app: App, background_path: Path | None, write: bool, as_json: bool)
               help="Precision the chosen bars must reach on out-of-fold scores; among those, the highest recall "
                    "(aim above what you want: rules tuned on the same papers flatter the bars, docs/classification.md).")
 @click.option("--write", is_flag=True, help="Also set [relevance] and the fallback section's min_relevance in the config, in place.")
+@click.option("--force", is_flag=True, help="Replace weights fitted on more papers than this fit has.")
 @json_option
 @pass_app
 def train_cmd(app: App, inputs: tuple[str, ...], decisions: bool, out_path: Path | None, target_precision: float,
-              write: bool, as_json: bool) -> None:
+              write: bool, force: bool, as_json: bool) -> None:
     """Fit the learned relevance weights (docs/classification.md) from labeled papers and the
     maintainer's decisions, write them atomically, and choose the bars on papers each score's
     model did not see; needs scikit-learn (`tracker[learn]`)."""
@@ -215,13 +216,14 @@ def train_cmd(app: App, inputs: tuple[str, ...], decisions: bool, out_path: Path
             db.conn.close()
     report = train_relevance(config, labeled_examples(inputs), decided, target_precision)
     target = out_path or (config.relevance.path if config.relevance else config.file.parent / "relevance.tsv")
-    notes = [
-        "Learned relevance weights for tracker (docs/classification.md): a paper's score is the logistic",
-        "of (bias) plus the weights of the words its title and abstract contain (one line per field and word).",
-        f"Fitted by `tracker train` on {report.papers} papers ({report.keep} keep, {report.papers - report.keep} leave out):",
-        *(f"  {Path(i).name}" for i in inputs), *([f"  {report.decisions} decisions from the store"] if report.decisions else []),
-    ]
-    write_model(target, report.model, notes)
+    sources = [Path(i).name for i in inputs] + ([f"{report.decisions} decisions from the store"] if report.decisions else [])
+    before = fitted_on(target)
+    if before is not None and before.papers > report.papers and not force:
+        raise InputError(
+            f"{target} holds weights fitted on {before.papers} papers ({', '.join(before.sources) or 'sources not noted'}); "
+            f"this fit has {report.papers}: nothing written",
+            "pass those labeled files again with --input to keep what they taught, or --force to replace the weights")
+    write_model(target, report.model, training_notes(report.papers, report.keep, sources))
     bars = report.bars
     if write and bars is not None:
         edit = read_config_for_edit(config.file)
