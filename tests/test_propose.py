@@ -16,7 +16,7 @@ from forge_support import PROPOSE, git, github_at, make_remote, reject_pushes, r
 from tracker.config import Config, load_config
 from tracker.run.demo import sample_papers
 from tracker.errors import ForgeError
-from tracker.models import Match, Paper, SectionScore, WorkLink
+from tracker.models import LEARNED, Match, Paper, SectionScore, WorkLink
 from tracker.propose.proposals import choose_papers, run_propose
 from tracker.standins.github import GitHubStandin
 from tracker.store import open_store
@@ -139,6 +139,16 @@ def test_local_propose_writes_patch_that_git_am_and_git_apply_take(env):
     text = (repo / "llm-survey.md").read_text(encoding="utf-8")
     ids = {e.arxiv_id for _, e in parse_survey(text, "x").entries()}
     assert {SCALING, MAMBA} <= ids
+
+
+def test_pr_body_marks_the_learned_words_apart_from_rule_terms(env):
+    heading = env.config.section("non_transformer").heading
+    matches = (Match("*Mamba*", "title", "Mamba"), Match(LEARNED, "abstract", "language"))
+    save_classifications(env.db, [(MAMBA, [SectionScore("non_transformer", heading, 3.0, matches, relevance=0.95)])], "t")
+    record_decision(env.db, MAMBA, "accept")
+    env.propose(open_pr=False)
+    body = (env.tmp / "out" / "PR_BODY.md").read_text(encoding="utf-8")
+    assert "matched: `Mamba` in title, `language` in abstract (learned)" in body
 
 
 def test_nothing_to_propose_locally_writes_nothing(env, run_cli):
