@@ -184,6 +184,9 @@ def test_non_ascii_text_is_normalised(tmp_path, write_config):
     c = classifier(write_config, ONE)
     assert sections(c, paper("Schütze’s encoder–only model")) == ["enc"]
     assert normalise("Ünïcode–dash") == "ünïcode dash"
+    # CJK and full-width punctuation break words as ASCII punctuation does; the length is kept
+    assert normalise("Encoder（survey），only：模型。") == "encoder survey  only 模型 "
+    assert sections(c, paper("An encoder-only model（survey）")) == ["enc"]
 
 
 def test_forms_of_a_term():

@@ -21,6 +21,7 @@ from tracker.errors import ConfigError, InputError
 from tracker.deliver.rank import priority
 from tracker.models import Paper, SectionScore
 from tracker.run.check import run_checks
+from tracker.run.learn import labeled_examples
 from tracker.store import open_store
 from tracker.store.classifications import load_classifications, save_classifications
 from tracker.store.decisions import record_decision
@@ -80,12 +81,20 @@ def test_read_model_scores_a_paper_by_its_weights(tmp_path):
         ("(bias)\t\t-1\nbody\tx\t1\n", "relevance.tsv:2: field 'body' is not one of title, abstract, (bias)"),
         ("(bias)\t\t-1\ntitle\ta b\t1\n", "relevance.tsv:2: 'a b' must be one word"),
         ("title\tx\t1\n", "no '(bias)' line"),
+        ("(bias)\t\t-1\n(bias)\t\t2\n", "relevance.tsv:2: a second '(bias)' line"),
     ],
 )
 def test_a_bad_weights_file_names_the_file_and_line(tmp_path, text, message):
     with pytest.raises(ConfigError) as err:
         read_model(weights_file(tmp_path, text))
     assert message in str(err.value)
+
+
+def test_a_weights_file_saved_with_a_bom_or_a_padded_header_reads(tmp_path):
+    path = tmp_path / "relevance.tsv"
+    path.write_bytes(b"\xef\xbb\xbf" + WEIGHTS.replace("field\tword\tweight", "field\tword\tweight  ").encode())
+    (tmp_path / "plain").mkdir()
+    assert read_model(path).weights == read_model(weights_file(tmp_path / "plain")).weights
 
 
 def test_written_weights_read_back_to_the_same_scores(tmp_path):
@@ -179,11 +188,34 @@ def test_a_paper_filed_alone_goes_to_the_section_whose_own_terms_it_matches(writ
     assert [(s.section, s.score) for s in got] == [("llm", 0.0)]
     # the same papers under the learned bar get nothing
     assert c.classify(paper("A Hyena", "Hyena")) == []
+    # a term of an `all` group is not one of the section's own terms
+    assert [s.section for s in c.classify(paper("A large recurrent recurrent model", "We propose recurrent"))] == ["llm"]
     # a section whose own bar the score does not reach is passed over (ssm asks 0.8 > 0.73)
     bars = {"model": "relevance.tsv", "with_rules": 0.3, "alone": 0.6}
     barred = [dict(SECTIONS[0]), {**ssm, "min_relevance": 0.8}, dict(SECTIONS[1])]
     c = Classifier.from_config(load_config(write_config(sections=barred, relevance=bars, scope=scoped)))
     assert [s.section for s in c.classify(paper("A large Hyena model", "We propose it"))] == ["llm"]
+
+
+def test_alone_keeps_the_fallback_sections_own_bar_and_1_means_never(write_config, tmp_path):
+    # "A language model": -2 + 3 + 0.5 = 1.5 -> 0.82 >= alone 0.6, but under llm's own bar 0.95
+    weights_file(tmp_path)
+    sections = [dict(SECTIONS[0]), {**SECTIONS[1], "min_relevance": 0.95}]
+    c = Classifier.from_config(load_config(write_config(sections=sections, relevance={"model": "relevance.tsv", "alone": 0.6})))
+    assert c.classify(paper("A language model")) == []
+    # a score of exactly 1.0 (logit 52) is not filed when alone is 1
+    huge = classifier_for(write_config, tmp_path, alone=1.0, text=WEIGHTS + "title\tlarge\t50\n")
+    assert huge.learned.probability("A large thing", "") == 1.0
+    assert huge.classify(paper("A large thing")) == []
+
+
+def test_a_paper_filed_alone_shows_its_strongest_positive_words(write_config, tmp_path):
+    # five strong negative words outweigh the positive ones in size, yet the score is 0.99
+    negatives = "".join(f"title\tneg{i}\t-1\n" for i in range(5))
+    c = classifier_for(write_config, tmp_path, alone=0.6, text=WEIGHTS + negatives + "title\tbig\t0.9\nabstract\thuge\t10\n")
+    got = c.classify(paper("neg0 neg1 neg2 neg3 neg4 big thing", "huge"))
+    assert [s.section for s in got] == ["llm"]
+    assert [(m.field, m.text) for m in got[0].matches] == [("abstract", "huge"), ("title", "big")]
 
 
 def test_without_a_fallback_section_alone_keeps_nothing(write_config, tmp_path):
@@ -250,15 +282,19 @@ def test_train_writes_weights_from_labeled_files_and_decisions(write_config, run
     assert written.probability("Language model study", "") > 0.5 > written.probability("Radiology report", "")
 
 
+def keep_and_drop(folder: Path, name: str, n: int) -> Path:
+    """A labeled file of `n` language-model papers to keep and `n` radiology reports to leave out."""
+    rows = [{"id": f"2501.{i:05d}", "title": f"Language model study {i}", "sections": ["llm"]} for i in range(n)]
+    rows += [{"id": f"2502.{i:05d}", "title": f"Radiology report {i}", "sections": []} for i in range(n)]
+    path = folder / name
+    path.write_text("\n".join(json.dumps(r) for r in rows) + "\n")
+    return path
+
+
 def test_train_keeps_weights_fitted_on_more_papers_unless_forced(write_config, run_cli, tmp_path):
     """A few days of triage must not silently replace weights fitted on thousands of judged papers."""
     config = write_config(sections=SECTIONS, relevance={"model": "relevance.tsv"})
-    labels = tmp_path / "labels.jsonl"
-    rows = [{"id": f"2501.{i:05d}", "title": f"Language model study {i}", "sections": ["llm"]} for i in range(6)]
-    rows += [{"id": f"2502.{i:05d}", "title": f"Radiology report {i}", "sections": []} for i in range(6)]
-    labels.write_text("\n".join(json.dumps(r) for r in rows) + "\n")
-    few = tmp_path / "few.jsonl"
-    few.write_text("\n".join(json.dumps(r) for r in rows[:3] + rows[6:9]) + "\n")
+    labels, few = keep_and_drop(tmp_path, "labels.jsonl", 6), keep_and_drop(tmp_path, "few.jsonl", 3)
     assert run_cli("--config", str(config), "train", "--input", str(labels))[0] == 0
     fitted = (tmp_path / "relevance.tsv").read_text()
     assert fitted_on(tmp_path / "relevance.tsv") == Fitted(12, ("labels.jsonl",))
@@ -273,6 +309,46 @@ def test_train_keeps_weights_fitted_on_more_papers_unless_forced(write_config, r
     weights_file(tmp_path)
     assert fitted_on(tmp_path / "relevance.tsv") is None
     assert run_cli("--config", str(config), "train", "--input", str(few))[0] == 0
+
+
+def test_train_write_cannot_slip_past_the_guard_through_another_out_file(write_config, run_cli, tmp_path):
+    config = write_config(sections=SECTIONS, relevance={"model": "relevance.tsv"})
+    labels, few = keep_and_drop(tmp_path, "labels.jsonl", 6), keep_and_drop(tmp_path, "few.jsonl", 5)
+    assert run_cli("--config", str(config), "train", "--input", str(labels))[0] == 0
+    code, _out, err = run_cli("--config", str(config), "train", "--input", str(few), "--out", str(tmp_path / "small.tsv"), "--write")
+    assert code == 1 and f"{tmp_path / 'relevance.tsv'} holds weights fitted on 12 papers" in err
+    assert load_config(config).relevance.path == tmp_path / "relevance.tsv" and not (tmp_path / "small.tsv").exists()
+    # without --write the config keeps its weights, so a new file beside them is fine
+    assert run_cli("--config", str(config), "train", "--input", str(few), "--out", str(tmp_path / "small.tsv"))[0] == 0
+
+
+def test_train_sets_every_fallback_sections_bar_and_prints_a_config_that_loads(write_config, run_cli, tmp_path):
+    sections = [dict(SECTIONS[0]), dict(SECTIONS[1]), {"id": "other", "heading": "Other", "any": ["model"], "fallback": True}]
+    config = write_config(sections=sections)
+    labels = tmp_path / "labels.jsonl"
+    rows = [{"id": f"2501.{i:05d}", "title": f"Attention in a language model {i}", "sections": ["arch"]} for i in range(6)]
+    rows += [{"id": f"2502.{i:05d}", "title": f"Attention for radiology {i}", "sections": []} for i in range(6)]
+    labels.write_text("\n".join(json.dumps(r) for r in rows) + "\n")
+    code, out, err = run_cli("--config", str(config), "train", "--input", str(labels))
+    assert code == 0, err
+    assert 'model = "relevance.tsv"' in err and "in section 'llm': min_relevance = " in err and "in section 'other'" in err
+    assert run_cli("--config", str(config), "train", "--input", str(labels), "--write")[0] == 0
+    loaded = load_config(config)
+    assert loaded.section("llm").min_relevance == loaded.section("other").min_relevance is not None
+    (tmp_path / "plain").mkdir()
+    plain = write_config(sections=[dict(SECTIONS[0])], folder=tmp_path / "plain")
+    code, out, err = run_cli("--config", str(plain), "train", "--input", str(labels), "--json")
+    assert code == 0, err
+    assert json.loads(out)["bars"]["fallback_min_relevance"] is None
+
+
+def test_training_examples_carry_what_the_rules_read(tmp_path):
+    """The bars are chosen with the rules as they run live: the comment and journal reference count."""
+    labels = tmp_path / "labels.jsonl"
+    labels.write_text(json.dumps({"id": "2501.00001", "title": "T", "abstract": "A", "comment": "ACL 2025",
+                                  "journal_ref": "TACL 3", "sections": ["llm"]}) + "\n")
+    (example,) = labeled_examples([str(labels)])
+    assert (example.comment, example.journal_ref, example.keep) == ("ACL 2025", "TACL 3", True)
 
 
 def test_train_with_nothing_to_learn_from_says_so(write_config, run_cli, tmp_path):
@@ -321,19 +397,27 @@ def test_explain_says_when_the_learned_score_alone_filed_a_paper(write_config, r
     config_path = write_config(sections=SECTIONS, relevance=relevance, scope={"any": ["language model"]})
     config = load_config(config_path)
     p = Paper(id="2501.00001", title="A large attention model", abstract="We propose it.", published="2025-01-01")
+    other = Paper(id="2501.00002", title="A large thing", abstract="We propose it.", published="2025-01-01")
     db = open_store(config.store.path)
     try:
-        upsert_papers(db, [p], "api", seen="2025-01-02T00:00:00Z")
+        upsert_papers(db, [p, other], "api", seen="2025-01-02T00:00:00Z")
     finally:
         db.conn.close()
     code, out, err = run_cli("--config", str(config_path), "explain", p.id)
     assert code == 0, err
-    assert "so the rules propose no section; the learned score alone filed it" in out
+    assert "so the rules propose no section" in out and "filed by the learned score alone" in out
     lines = out.splitlines()
     at = next(i for i, line in enumerate(lines) if line.startswith("  [primary] arch"))
     assert lines[at + 1].split() == ["title", "attention"]
     assert {tuple(line.split()) for line in lines[at + 2:at + 5]} == {
         ("title", "large", "(learned)"), ("title", "model", "(learned)"), ("abstract", "propose", "(learned)")}
+    # in scope, no section's term: -2 + 1.5 (large) + 1 (propose) = 0.5 -> 0.62, filed alone just the same
+    config_path = write_config(sections=SECTIONS, relevance=relevance, scope={"any": ["large"]})
+    code, out, err = run_cli("--config", str(config_path), "explain", other.id)
+    assert code == 0, err
+    assert "scope: large (title)" in out and "[primary] llm" in out and "filed by the learned score alone" in out
+    code, out, err = run_cli("--config", str(config_path), "explain", p.id)
+    assert "filed by the learned score alone" not in out
 
 
 def test_the_digest_puts_the_higher_learned_score_first():

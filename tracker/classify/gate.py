@@ -42,8 +42,9 @@ class Bars:
     papers: int
     reached_target: bool
 
-    def to_json(self) -> dict[str, float | int | bool]:
-        return {"with_rules": self.with_rules, "fallback_min_relevance": self.fallback, "alone": self.alone,
+    def to_json(self, has_fallback: bool = True) -> dict[str, float | int | bool | None]:
+        return {"with_rules": self.with_rules, "fallback_min_relevance": self.fallback if has_fallback else None,
+                "alone": self.alone,
                 "precision": round(self.precision, 4), "recall": round(self.recall, 4), "papers": self.papers,
                 "reached_target": self.reached_target}
 

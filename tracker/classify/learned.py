@@ -30,6 +30,7 @@ from typing import Mapping, Sequence
 from tracker.classify.terms import normalise
 from tracker.errors import ConfigError, InputError
 from tracker.fsutil import atomic_write, read_failure
+from tracker.models import Paper
 
 FIELDS = {"t": "title", "a": "abstract"}
 BIAS = "(bias)"
@@ -89,7 +90,8 @@ class LearnedModel:
         return [("title", w, self._title[w]) for w in self._title_words.intersection(words(title))] + [
             ("abstract", w, self._abstract[w]) for w in self._abstract_words.intersection(words(abstract))]
 
-    def judge(self, title: str, abstract: str, top: int = 5) -> Judgement:
+    def judge(self, title: str, abstract: str, top: int | None = 5) -> Judgement:
+        """The score and the `top` features that moved it most (all of them with None)."""
         hits = self._hits(title, abstract)
         total = self.bias + sum(w for _f, _word, w in hits)
         hits.sort(key=lambda h: (-abs(h[2]), h[0], h[1]))
@@ -112,7 +114,7 @@ def _logistic(x: float) -> float:
 def read_model(path: Path, key: str = "relevance.model") -> LearnedModel:
     """Parse a weights file; a bad line is a config error naming the file and line."""
     try:
-        text = path.read_text(encoding="utf-8")
+        text = path.read_text(encoding="utf-8-sig")
     except OSError as exc:
         raise ConfigError(f"{key}: {read_failure(path, 'weights', exc)}") from None
     except UnicodeDecodeError as exc:
@@ -121,7 +123,7 @@ def read_model(path: Path, key: str = "relevance.model") -> LearnedModel:
     weights: dict[str, float] = {}
     names = {v: k for k, v in FIELDS.items()}
     for number, line in enumerate(text.splitlines(), 1):
-        if not line.strip() or line.startswith("#") or line == HEADER:
+        if not line.strip() or line.startswith("#") or line.strip() == HEADER:
             continue
         parts = line.split("\t")
         where = f"{path}:{number}"
@@ -135,6 +137,8 @@ def read_model(path: Path, key: str = "relevance.model") -> LearnedModel:
         if not math.isfinite(weight):
             raise ConfigError(f"{where}: weight {raw!r} is not finite")
         if kind == BIAS:
+            if bias is not None:
+                raise ConfigError(f"{where}: a second '{BIAS}' line: a model has one starting score")
             bias = weight
             continue
         if kind not in names:
@@ -208,10 +212,19 @@ def fitted_on(path: Path) -> Fitted | None:
 
 @dataclass(frozen=True)
 class Example:
+    """A paper to learn from. The model reads the title and abstract; the rules, run to choose
+    the bars, also read the comment and journal reference, as they do on live papers."""
+
     title: str
     abstract: str
     keep: bool
     weight: float = 1.0
+    comment: str | None = None
+    journal_ref: str | None = None
+
+    @classmethod
+    def of(cls, paper: Paper, keep: bool) -> Example:
+        return cls(paper.title, paper.abstract, keep, comment=paper.comment, journal_ref=paper.journal_ref)
 
 
 def _need_sklearn() -> None:

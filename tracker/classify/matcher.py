@@ -35,7 +35,8 @@ from tracker.errors import ConfigError
 from tracker.models import LEARNED, Match, Paper, SectionScore
 
 FIELDS = ("title", "abstract", "comment", "journal_ref")
-MATCHER_VERSION = 2
+MATCHER_VERSION = 3
+LEARNED_SHOWN = 5  # a paper filed alone shows its five strongest positive words as matches
 SCOPE = "(scope)"
 _WORD_PART = re.compile(r"[\w\-.+]")
 
@@ -131,7 +132,7 @@ class Classifier:
         self._relevance = relevance
         self._min_relevance = {o.id: (min_relevance or {}).get(o.id, relevance.with_rules) for o in self._owners} if relevance else {}
         fallbacks = [o for o in self._owners if o.id in self._fallbacks]
-        self._alone_to = fallbacks[0] if fallbacks and relevance and relevance.alone <= 1 else None
+        self._alone_to = fallbacks[0] if fallbacks and relevance and relevance.alone < 1 else None
         learned = None
         if relevance is not None:
             # "to": where `alone` files a paper; a new placement reclassifies stored papers
@@ -217,8 +218,11 @@ class Classifier:
         if not alone:
             return [replace(s, relevance=p) for s in found if s.section in ids]
         assert self._alone_to is not None
-        learned = tuple(Match(LEARNED, c.field, c.word) for c in model.judge(title, abstract).contributions if c.weight > 0)
         near = self._nearest(texts, p)
+        if near is None and p < self._min_relevance[self._alone_to.id]:
+            return []
+        strongest = [c for c in model.judge(title, abstract, top=None).contributions if c.weight > 0][:LEARNED_SHOWN]
+        learned = tuple(Match(LEARNED, c.field, c.word) for c in strongest)
         if near is not None:
             return [replace(near, matches=near.matches + learned, relevance=p)]
         return [SectionScore(self._alone_to.id, self._alone_to.heading, 0.0, learned, relevance=p)]
@@ -330,8 +334,8 @@ class Classifier:
         self, owner: int, found: Iterable[tuple[int, tuple[int, int], int]], texts: tuple[str | None, ...], explain: bool = True,
         groups: bool = True,
     ) -> SectionScore | None:
-        """Apply one rule to its hits: exclusions, `all` groups (unless `groups` is False), then
-        the score threshold."""
+        """Apply one rule to its hits: exclusions, `all` groups, then the score threshold. With
+        `groups` False the groups are neither required nor scored: only `any` terms count."""
         rule = self._owners[owner]
         kind_of, concept_of = self._kind_of, self._concept_of
         hit_groups: set[int] = set()
@@ -349,6 +353,8 @@ class Classifier:
                 continue
             if kind >= 0:
                 hit_groups.add(kind)
+                if not groups:
+                    continue
             key = (concept_of[tid], field)
             if key not in best or pos < best[key][0]:
                 best[key] = (pos, tid)

@@ -23,7 +23,8 @@ from typing import Iterable
 _KEEP = {c for c in range(256) if chr(c).isalnum() or c >= 128 or c == 1}
 _CASED = bytes(c if c in _KEEP else 32 for c in range(256))
 _LOWER = bytes(ord(chr(c).lower()) if c in _KEEP and c < 128 else (c if c in _KEEP else 32) for c in range(256))
-_UNICODE_TABLE = {c: " " for c in range(0x3000) if not chr(c).isalnum() and c != 1}
+# The whole Basic Multilingual Plane: CJK and full-width punctuation ("，", "：", "（") break words too.
+_UNICODE_TABLE = {c: " " for c in range(0x10000) if not chr(c).isalnum() and c != 1}
 _AUTO_EXACT = re.compile(r"^(?=.*[A-Z])[A-Z0-9]{2,6}$")
 WILDCARD = "*"
 ALTERNATIVE = "|"

@@ -99,8 +99,9 @@ def _render_explanation(data: dict[str, Any]) -> str:
     if data["scope_matches"]:
         out.append("  scope: " + ", ".join(f"{m['text']} ({m['field']})" for m in data["scope_matches"]))
     elif not data["in_scope"]:
-        out.append("  scope: no scope term matched, so the rules propose no section"
-                   + ("; the learned score alone filed it" if data["sections"] else ""))
+        out.append("  scope: no scope term matched, so the rules propose no section")
+    if any(m["term"] == LEARNED for s in data["sections"] for m in s["matches"]):
+        out.append("  filed by the learned score alone: no section of the rules was kept, and the score reached `alone`")
     learned = data.get("learned")
     if learned:
         out.append(f"  learned score {learned['score']:.2f} ({learned['model']}); features that moved it most:")

@@ -8,6 +8,7 @@ it did not change since it was read.
 from __future__ import annotations
 
 import difflib
+import json
 import os
 from pathlib import Path
 
@@ -217,23 +218,26 @@ def train_cmd(app: App, inputs: tuple[str, ...], decisions: bool, out_path: Path
     report = train_relevance(config, labeled_examples(inputs), decided, target_precision)
     target = out_path or (config.relevance.path if config.relevance else config.file.parent / "relevance.tsv")
     sources = [Path(i).name for i in inputs] + ([f"{report.decisions} decisions from the store"] if report.decisions else [])
-    before = fitted_on(target)
-    if before is not None and before.papers > report.papers and not force:
-        raise InputError(
-            f"{target} holds weights fitted on {before.papers} papers ({', '.join(before.sources) or 'sources not noted'}); "
-            f"this fit has {report.papers}: nothing written",
-            "pass those labeled files again with --input to keep what they taught, or --force to replace the weights")
+    # the file written, and with --write also the file the config uses now: either way it is replaced
+    replaced = {target} | ({config.relevance.path} if write and config.relevance else set())
+    for path in sorted(replaced) if not force else ():
+        before = fitted_on(path)
+        if before is not None and before.papers > report.papers:
+            raise InputError(
+                f"{path} holds weights fitted on {before.papers} papers ({', '.join(before.sources) or 'sources not noted'}); "
+                f"this fit has {report.papers}: nothing written",
+                "pass those labeled files again with --input to keep what they taught, or --force to replace the weights")
     write_model(target, report.model, training_notes(report.papers, report.keep, sources))
     bars = report.bars
+    model = os.path.relpath(target.absolute(), config.file.parent.absolute())
     if write and bars is not None:
         edit = read_config_for_edit(config.file)
-        model = os.path.relpath(target.absolute(), config.file.parent.absolute())
-        edit.set_relevance(model, bars.with_rules, bars.alone, (report.fallback, bars.fallback) if report.fallback else None)
+        edit.set_relevance(model, bars.with_rules, bars.alone, report.fallbacks, bars.fallback)
         write_if_unchanged(edit)
     if as_json:
         print_json({"papers": report.papers, "keep": report.keep, "decisions": report.decisions,
                     "features": len(report.model.weights), "out": str(target),
-                    "bars": bars.to_json() if bars else None, "written": bool(write and bars)})
+                    "bars": bars.to_json(bool(report.fallbacks)) if bars else None, "written": bool(write and bars)})
         return
     click.echo(f"fitted on {report.papers} papers ({report.keep} keep, {report.papers - report.keep} leave out; "
                f"{report.decisions} from decisions): {len(report.model.weights)} weighted words written to {target}")
@@ -242,14 +246,15 @@ def train_cmd(app: App, inputs: tuple[str, ...], decisions: bool, out_path: Path
         return
     verdict = f"precision {bars.precision:.2f}, recall {bars.recall:.2f}"
     reach = "" if bars.reached_target else f" (no bars reach precision {target_precision:.2f}: the best F1)"
-    fallback = f", {report.fallback}.min_relevance {bars.fallback:g}" if report.fallback else ""
+    fallback = "".join(f", {f}.min_relevance {bars.fallback:g}" for f in report.fallbacks)
     click.echo(f"bars on scores from models that did not see the paper ({FOLDS} folds): with_rules {bars.with_rules:g}"
                f"{fallback}, alone {bars.alone:g} -> {verdict}{reach}")
     if write:
         click.echo(f"set [relevance] in {config.file}", err=True)
-    else:
-        click.echo("to use them, run again with --write, or set in the config: "
-                   f"[relevance] with_rules = {bars.with_rules:g}, alone = {bars.alone:g}{fallback}", err=True)
+        return
+    own = "".join(f"; in section {f!r}: min_relevance = {bars.fallback:g}" for f in report.fallbacks)
+    click.echo("to use them, run again with --write, or set in the config: "
+               f"[relevance] model = {json.dumps(model)}, with_rules = {bars.with_rules:g}, alone = {bars.alone:g}{own}", err=True)
 
 
 COMMANDS = [suggest_cmd, tune_cmd, train_cmd]

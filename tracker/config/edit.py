@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Iterable, Sequence
 
 import tomlkit
 from tomlkit.items import Array, Table
@@ -63,9 +63,10 @@ class EditableConfig:
                 del table["case_sensitive"]
         return removed
 
-    def set_relevance(self, model: str, with_rules: float, alone: float, fallback: tuple[str, float] | None) -> None:
+    def set_relevance(self, model: str, with_rules: float, alone: float, fallbacks: Sequence[str] = (),
+                      fallback_bar: float = 0.0) -> None:
         """Point `[relevance]` at a weights file with these bars (the table is added when missing),
-        and set the fallback section's own `min_relevance`."""
+        and set each fallback section's own `min_relevance`."""
         table = self.doc.get("relevance")
         if table is None:
             table = tomlkit.table()
@@ -74,8 +75,8 @@ class EditableConfig:
         table["model"] = model
         table["with_rules"] = with_rules
         table["alone"] = alone
-        if fallback is not None:
-            self.section(fallback[0])["min_relevance"] = fallback[1]
+        for section in fallbacks:
+            self.section(section)["min_relevance"] = fallback_bar
 
     def render(self) -> str:
         return tomlkit.dumps(self.doc)

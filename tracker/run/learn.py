@@ -149,7 +149,7 @@ class TrainReport:
     keep: int
     decisions: int
     bars: Bars | None
-    fallback: str | None
+    fallbacks: tuple[str, ...]
 
 
 def labeled_examples(paths: Sequence[str]) -> list[Example]:
@@ -157,14 +157,14 @@ def labeled_examples(paths: Sequence[str]) -> list[Example]:
     out: list[Example] = []
     for path in paths:
         with open_input(path, "labeled") as stream:
-            out += [Example(l.paper.title, l.paper.abstract, bool(l.labels)) for l in read_labeled(stream, path)]
+            out += [Example.of(l.paper, bool(l.labels)) for l in read_labeled(stream, path)]
     return out
 
 
 def train_relevance(config: Config, examples: list[Example], decided: Sequence[Decided], target_precision: float) -> TrainReport:
     """Fit the weights on every example; pick the bars on scores each paper got from a model
     fitted without it, against the config's rules alone."""
-    examples = examples + [Example(d.paper.title, d.paper.abstract, d.section is not None) for d in decided]
+    examples = examples + [Example.of(d.paper, d.section is not None) for d in decided]
     if not examples:
         raise InputError("nothing to learn from: give labeled papers with --input, or triage some papers first")
     model = fit(examples)
@@ -173,8 +173,7 @@ def train_relevance(config: Config, examples: list[Example], decided: Sequence[D
     bars = None
     if min(keep, len(examples) - keep) >= FOLDS:
         rules = Classifier.from_config(replace(config, relevance=None))
-        found = [[s.section for s in rules.classify_fields(e.title, e.abstract)] for e in examples]
+        found = [[s.section for s in rules.classify_fields(e.title, e.abstract, e.comment, e.journal_ref)] for e in examples]
         own = {s.id: s.min_relevance for s in config.sections if s.min_relevance is not None and s.id not in fallbacks}
         bars = choose_bars(found, out_of_fold(examples, FOLDS), [e.keep for e in examples], fallbacks, own, target_precision)
-    fallback = next((s.id for s in config.sections if s.id in fallbacks), None)
-    return TrainReport(model, len(examples), keep, len(decided), bars, fallback)
+    return TrainReport(model, len(examples), keep, len(decided), bars, tuple(s.id for s in config.sections if s.id in fallbacks))
