@@ -93,6 +93,10 @@ def test_choose_accept_move_reject_and_unreviewed(env):
     assert [(c.paper.id, c.section, c.why) for c in chosen] == [
         (SCALING, "scaling", "accepted"), (MAMBA, "architecture", "moved")]
     assert skipped == []
+    # an accept that names a section (`decide ID accept SECTION`) is proposed there, not in the top one
+    record_decision(env.db, COUNT, "accept", "non_transformer")
+    chosen, _skipped = choose_papers(env.config, env.db)
+    assert (COUNT, "non_transformer", "accepted") in [(c.paper.id, c.section, c.why) for c in chosen]
 
 
 def test_auto_accept_takes_unreviewed_papers_above_the_threshold_only(env, tmp_path, write_config):

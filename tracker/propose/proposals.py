@@ -114,7 +114,8 @@ def choose_papers(config: Config, db: Database) -> tuple[list[Candidate], list[t
     for pid, d in decisions.items():
         if d.decision == "reject" or pid in merged:
             continue
-        wanted.append((pid, d.section if d.decision == "move" else None, "moved" if d.decision == "move" else "accepted"))
+        # an accept may name its section (`decide ID accept SECTION`, a Telegram tap on the shown section)
+        wanted.append((pid, d.section, "moved" if d.decision == "move" else "accepted"))
     threshold = config.propose.auto_accept_score
     if threshold > 0:
         for pid, score in top_scores_above(db, threshold):
