@@ -134,6 +134,20 @@ def test_learned_words_are_shown_apart_from_matched_terms(store):
     assert "matched: Hyena\n   learned: language, study" in text
 
 
+def test_a_section_the_config_no_longer_has_is_not_shown(store):
+    config, db = store
+    gone = Paper("2510.00005", "A medical study", "We study it. More.", ("X",))
+    both = Paper("2510.00006", "A Mamba study", "We study it. More.", ("Y",))
+    upsert_papers(db, [gone, both], "api", seen=SEEN)
+    save_classifications(db, [
+        (gone.id, [SectionScore("medical", "h", 9.0, (Match("clinical", "title"),))]),
+        (both.id, [SectionScore("medical", "h", 9.0, ()), SectionScore("non_transformer", "h", 3.0, (Match("Mamba", "title"),))]),
+    ], "old-rules")
+    digest = candidates(config, db)
+    assert [(e.id, e.section) for e in digest.entries] == [(both.id, "non_transformer")]
+    assert "medical" not in {s.id for s in digest.sections}
+
+
 def test_authors_and_first_sentence():
     assert dg.short_authors(["A", "B", "C"]) == "A, B, C"
     assert dg.short_authors(["A", "B", "C", "D"]) == "A, B, C et al."

@@ -72,6 +72,24 @@ def test_second_poll_changes_nothing_and_starts_at_last_success_minus_overlap(se
     assert report.changed == 0 and clf.seen == []
 
 
+def test_a_rule_change_reclassifies_every_stored_paper_once(setup):
+    """After `tune --write` or a hand edit, papers already stored leave sections the rules no
+    longer give them, and papers the old rules left out are looked at again."""
+    config, db = setup
+    run(config, db)
+    before = {r[0] for r in db.execute("SELECT DISTINCT paper_id FROM classifications")}
+    narrower = TermClassifier(terms=("llm",))
+    narrower.fingerprint = "narrower-rules"
+    report = run(config, db, now=NOW + timedelta(days=1), classifier=narrower)
+    assert report.reclassified == len(stored(db)) and sorted(narrower.seen) == sorted(stored(db))
+    after = {r[0] for r in db.execute("SELECT DISTINCT paper_id FROM classifications")}
+    assert after == {pid for pid in stored(db) if narrower.classify(_paper(db, pid))} and after < before
+    assert {r[0] for r in db.execute("SELECT DISTINCT rules_fingerprint FROM classifications")} == {"narrower-rules"}
+    again = TermClassifier(terms=("llm",))
+    again.fingerprint = "narrower-rules"
+    assert run(config, db, now=NOW + timedelta(days=2), classifier=again).reclassified == 0 and again.seen == []
+
+
 def test_machine_off_for_a_week_catches_up(setup):
     config, db = setup
     run(config, db, now=datetime(2025, 10, 20, tzinfo=timezone.utc))

@@ -49,7 +49,7 @@ def _progress_bar():
 
 
 def render_report(report: PollReport) -> list[str]:
-    lines = []
+    lines = [f"rules changed since the last poll: {report.reclassified} stored papers classified again"] if report.reclassified else []
     for s in report.sources:
         head = f"{s.source}: {s.outcome}, window {s.window_start} .. {s.window_end}"
         skipped = f", skipped {s.skipped}" if s.skipped else ""

@@ -8,7 +8,7 @@ Templates live in tracker/templates/; files of the same name in the config's
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
@@ -222,6 +222,8 @@ def build_digest(
     sections, are shown; the others are the digest's `overflow` (their ids)."""
     order = {s.id: i for i, s in enumerate(sections)}
     headings = {s.id: s.heading for s in sections}
+    # sections the config no longer has (stored before a rule change) are not shown
+    candidates = [replace(c, scores=tuple(s for s in c.scores if s.section in order)) for c in candidates]
     ranked = sorted(((priority(c.scores[0].score, c.links, c.scores[0].relevance), c.scores[0].score, c) for c in candidates if c.scores), key=_by_priority)
     shown, held = (ranked[:max_papers], ranked[max_papers:]) if max_papers > 0 else (ranked, [])
     grouped: dict[str, list[tuple[float, float, Candidate]]] = {}

@@ -32,8 +32,8 @@ from tracker.models import Paper, SectionScore, capped
 from tracker.net.retry import Interrupted, interruptible_sleep
 from tracker.sources import HostGate, Http, arxiv_api, arxiv_rss, citations
 from tracker.store import Database, runs
-from tracker.store.classifications import save_classifications
-from tracker.store.papers import upsert_papers
+from tracker.store.classifications import classified_with, save_classifications, set_classified_with
+from tracker.store.papers import iter_papers, upsert_papers
 from tracker.survey.headings import require_headings
 from tracker.timeutil import iso, utc
 
@@ -157,6 +157,7 @@ class SourceReport:
 @dataclass(frozen=True)
 class PollReport:
     sources: tuple[SourceReport, ...]
+    reclassified: int = 0  # stored papers classified again because the rules changed
 
     @property
     def ok(self) -> bool:
@@ -178,7 +179,7 @@ class PollReport:
         return [f"{s.source}: {s.error}" for s in self.sources if s.outcome != runs.OK and s.error]
 
     def to_json(self) -> dict[str, Any]:
-        return {"ok": self.ok, "sources": [s.to_json() for s in self.sources]}
+        return {"ok": self.ok, "sources": [s.to_json() for s in self.sources], "reclassified": self.reclassified}
 
 
 def default_classifier(config: Config) -> Classifier:
@@ -197,6 +198,29 @@ def window(db: Database, source: str, config: Config, now: datetime, since: date
     else:
         start = end - timedelta(days=config.arxiv.first_poll_days)
     return min(start, end), end
+
+
+RECLASSIFY_BATCH = 2000
+
+
+def reclassify_stale(db: Database, classifier: Classifier, at: str) -> int:
+    """Classify every stored paper again when the rules changed since the store was last
+    classified (a `tune --write`, a hand edit, new weights): a removed section's papers leave
+    it, and papers the old rules left out are looked at again. Returns how many were
+    classified (0 when nothing changed). The digest's window keeps old papers out of it."""
+    if classified_with(db) == classifier.fingerprint:
+        return 0
+    count = 0
+    with db.atomic():
+        batch: list[Paper] = []
+        for paper in iter_papers(db):
+            batch.append(paper)
+            if len(batch) >= RECLASSIFY_BATCH:
+                save_classifications(db, [(p.id, classifier.classify(p)) for p in batch], classifier.fingerprint, at=at)
+                count, batch = count + len(batch), []
+        save_classifications(db, [(p.id, classifier.classify(p)) for p in batch], classifier.fingerprint, at=at)
+        set_classified_with(db, classifier.fingerprint, at)
+    return count + len(batch)
 
 
 def _newest(papers: Iterable[Paper]) -> list[Paper]:
@@ -406,9 +430,12 @@ def poll(
         stale = runs.LEDGER.mark_interrupted(db, now)
         if stale:
             log(logger, logging.WARNING, "poll.interrupted_runs", count=stale)
+        reclassified = reclassify_stale(db, classifier, iso(now))
+        if reclassified:
+            log(logger, logging.INFO, "poll.reclassified", papers=reclassified, rules=classifier.fingerprint)
         if link_works:
             ctx.works = _works(config, db, now, online=any(n != "rss" for n in names), ctx=ctx)
             if ctx.works:
                 ctx.after_store = (*ctx.after_store, mentions_hook(ctx.works, config.links.extends_phrases))
         reports = tuple(poll_source(config, db, name, now, since, ctx) for name in names)
-    return PollReport(reports)
+    return PollReport(reports, reclassified)

@@ -73,3 +73,13 @@ def section_score(row: dict, heading: str) -> SectionScore:
     """A classifications row as the classifier made it."""
     matches = tuple(Match.from_json(m) for m in jsonl.loads(row["matches"] or "[]"))
     return SectionScore(row["section"], heading, row["score"], matches, row.get("relevance"))
+
+
+def classified_with(db: Database) -> str | None:
+    """The rules fingerprint the whole store was last classified with (None: never recorded)."""
+    row = db.execute("SELECT rules_fingerprint FROM classified_with WHERE id = 1").fetchone()
+    return row[0] if row else None
+
+
+def set_classified_with(db: Database, fingerprint: str, at: str | None = None) -> None:
+    db["classified_with"].upsert({"id": 1, "rules_fingerprint": fingerprint, "classified_at": at or now_iso()}, pk="id")

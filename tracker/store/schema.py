@@ -266,3 +266,10 @@ def m140_poll_run_detail(db: Database) -> None:
 def m150_classification_relevance(db: Database) -> None:
     """The learned score that kept a paper in a section (NULL: no learned gate configured)."""
     db["classifications"].add_column("relevance", float)
+
+
+@migrations()
+def m160_classified_with(db: Database) -> None:
+    """The rules fingerprint every stored paper was last classified with (one row): when the
+    rules change, `poll` classifies the stored papers again, the out-of-scope ones included."""
+    db["classified_with"].create({"id": int, "rules_fingerprint": str, "classified_at": str}, pk="id")
