@@ -199,6 +199,7 @@ def test_suggest_from_labeled_input_and_errors(tmp_path, run_cli):
     path = _config(tmp_path)
     labeled = tmp_path / "labeled.jsonl"
     lines = [{"id": f"2501.0000{i}", "title": f"Quasar attention for task {i}", "sections": ["ssm"]} for i in range(5)]
+    lines += [{"id": f"2502.0000{i}", "title": f"Attention in a language model {i}", "sections": ["llm"]} for i in range(3)]
     lines += [{"id": "2501.00009", "title": "Unrelated", "sections": [], "verdict": "no"}]
     labeled.write_text("".join(json.dumps(x) + "\n" for x in lines), encoding="utf-8")
     bg = tmp_path / "bg.jsonl.gz"  # gzipped, as listings files usually are
@@ -207,7 +208,12 @@ def test_suggest_from_labeled_input_and_errors(tmp_path, run_cli):
                              "--section", "ssm", "--json")
     assert code == 0, err
     data = json.loads(out)
-    assert data["sections"][0]["section"] == "ssm" and data["sections"][0]["candidates"][0]["term"].startswith("quasar")
+    assert data["sections"][0]["section"] == "ssm" and "quasar" in data["sections"][0]["chosen"]
+    # --section shows that section of the full run: the other sections still take part
+    code, out, err = run_cli("--config", str(path), "suggest", "--input", str(labeled), "--background", str(bg), "--json")
+    assert code == 0, err
+    every = {x["section"]: x for x in json.loads(out)["sections"]}
+    assert len(every) > 1 and every["ssm"] == data["sections"][0]
     before = path.read_text(encoding="utf-8")
     code, out, err = run_cli("--config", str(path), "suggest", "--input", str(labeled), "--background", str(bg),
                              "--section", "ssm", "--write")

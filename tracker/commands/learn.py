@@ -108,11 +108,13 @@ def suggest_cmd(app: App, section_key: str | None, input_path: Path | None, back
         background, origin = background_papers(db, background_path)
     finally:
         db.conn.close()
-    positives = {sid: ps for sid, ps in known.positives.items() if only in (None, sid)}
-    if not positives:
+    if not known.positives or (only is not None and only not in known.positives):
         raise TrackerError("no known papers to learn from", "list entries under the configured headings, pass --input, or decide papers")
     existing = {s.id: [str(t) for t in s.rule.any] for s in config.sections}
-    results = suggest(positives, background + known.negatives, existing, siblings=True)
+    # every section takes part even with --section: a term is only good if the other sections lack it
+    results = suggest(dict(known.positives), background + known.negatives, existing, siblings=True)
+    if only is not None:
+        results = {only: results[only]}
     if as_json:
         print_json({"background": origin, "sections": [r.to_json() for r in results.values()]})
     else:
