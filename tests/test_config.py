@@ -90,6 +90,22 @@ def test_unknown_key_inside_sections(tmp_path):
 
 
 @pytest.mark.parametrize(
+    "text, needles",
+    [
+        (BASE.replace('any = ["alpha"]', 'anny = ["alpha"]'),
+         ("key 'sections.alpha.any' is required", "unknown key 'sections.alpha.anny': a misspelling of 'any'?")),
+        (BASE.replace("[[sections]]", "[[section]]"),
+         ("at least one [[sections]] table is required", "unknown key 'section': a misspelling of 'sections'?")),
+        (BASE.replace("path =", "paht ="), ("key 'survey.path' is required", "unknown key 'survey.paht'")),
+        (BASE.replace('heading = "Alpha"', 'headng = "Alpha"'),
+         ("key 'sections.alpha.heading' is required", "unknown key 'sections.alpha.headng'")),
+    ],
+)
+def test_a_required_key_written_wrong_is_named_as_the_likely_typo(tmp_path, text, needles):
+    fails(write(tmp_path, text), *needles)
+
+
+@pytest.mark.parametrize(
     "extra,needles",
     [
         ('[arxiv]\ndelay_seconds = "3"\n', ["'arxiv.delay_seconds'", "expected a number", "'3'"]),

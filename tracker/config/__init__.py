@@ -89,7 +89,7 @@ def parse_config(raw: dict[str, Any], file: Path, read_weights: bool = True) -> 
     def where(t: Table | None, name: str, default: str | None) -> Path:
         value = t.get(name, str, default) if t is not None else default
         if value is None:
-            raise ConfigError(f"{file}: key '{t.key(name) if t else name}' is required")
+            raise ConfigError(f"{file}: key '{t.key(name) if t else name}' is required" + (t.typo_of(name) if t else ""))
         if t is not None:
             t.done()
         return resolve(value)
@@ -100,7 +100,7 @@ def parse_config(raw: dict[str, Any], file: Path, read_weights: bool = True) -> 
 
     survey_t = root.table("survey")
     if survey_t is None:
-        raise ConfigError(f"{file}: table [survey] with key 'survey.path' is required")
+        raise ConfigError(f"{file}: table [survey] with key 'survey.path' is required" + root.typo_of("survey"))
     survey = SurveyConfig(path=where(survey_t, "path", None))
     store = StoreConfig(path=where(root.table("store"), "path", "../data/tracker.db"))
     out_dir = where(root.table("output"), "path", "../out")
@@ -114,7 +114,8 @@ def parse_config(raw: dict[str, Any], file: Path, read_weights: bool = True) -> 
     root.used.add("sections")
     sections = parse_sections(file, raw.get("sections", []))
     if not sections:
-        raise ConfigError(f"{file}: at least one [[sections]] table is required", "run `tracker init SURVEY.md` to bootstrap them")
+        raise ConfigError(f"{file}: at least one [[sections]] table is required" + root.typo_of("sections"),
+                          "run `tracker init SURVEY.md` to bootstrap them")
 
     relevance_t = root.table("relevance")
     relevance = None

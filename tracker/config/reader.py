@@ -3,6 +3,7 @@ names the file, the key and what was expected, and unknown keys are caught."""
 
 from __future__ import annotations
 
+import difflib
 import math
 import re
 import tomllib
@@ -40,7 +41,8 @@ class Table:
         self.used.add(name)
         if name not in self.data:
             if default is ...:
-                raise ConfigError(f"{self.file}: key '{self.key(name)}' is required ({expected or _kind_name(kind)})")
+                raise ConfigError(f"{self.file}: key '{self.key(name)}' is required ({expected or _kind_name(kind)})"
+                                  + self.typo_of(name))
             return default
         value = self.data[name]
         if kind is float and isinstance(value, int) and not isinstance(value, bool):
@@ -69,6 +71,13 @@ class Table:
     def table(self, name: str) -> "Table | None":
         self.used.add(name)
         return Table(self.file, self.key(name), self.data[name]) if name in self.data else None
+
+    def typo_of(self, name: str) -> str:
+        """'; unknown key X: a misspelling of NAME?' when the table has a key like `name` it does
+        not know: a required key reported missing is most often one written wrong."""
+        others = [k for k in self.data if k not in self.used and isinstance(k, str)]
+        close = difflib.get_close_matches(name, others, n=1, cutoff=0.75)
+        return f"; unknown key '{self.key(close[0])}': a misspelling of '{name}'?" if close else ""
 
     def done(self) -> None:
         unknown = sorted(set(self.data) - self.used)

@@ -116,7 +116,8 @@ def parse_sections(file: Path, raw: Any) -> tuple[SectionConfig, ...]:
         heading = t.get("heading", str, expected="the section's heading text in the survey")
         rule = replace(parse_rule(t), fallback=t.get("fallback", bool, False))
         if not (rule.positive_terms or rule.regex):
-            raise ConfigError(f"{file}: section {sid!r}: key 'sections.{sid}.any' is required (a non-empty list of terms)")
+            raise ConfigError(f"{file}: section {sid!r}: key 'sections.{sid}.any' is required (a non-empty list of terms)"
+                              + t.typo_of("any"))
         aliases: dict[str, tuple[str, ...]] = {}
         at = t.table("aliases")
         if at is not None:
