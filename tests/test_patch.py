@@ -299,6 +299,8 @@ def test_patch_command_reads_stdin(run_cli, monkeypatch, tmp_path):
         (b'{"id": "2409.1", "title": "T", "section": "nowhere"}\n', "unknown section 'nowhere'"),
         (b'{"id": "2409.1", "title": "T"}\n', "field 'section' is missing"),
         (b"not json\n", "papers.jsonl:1: not valid JSON"),
+        (b'{"id": "2409.1", "title": "T"\n', "papers.jsonl:1: not valid JSON at column 30 (Expecting ',' delimiter)"),
+        (b'{"id": "2409.1", "title": "T\n', "papers.jsonl:1: not valid JSON at column 27 (Unterminated string starting)"),
         (b'{"id": "2409.1"}\n', "field 'title'"),
         (b'{"id": "2409.1", "title": "\xff"}\n', "not valid UTF-8"),
     ],

@@ -11,12 +11,23 @@ from typing import Any
 
 import orjson
 
+from tracker.errors import InputError
+
 
 def loads(text: str | bytes) -> Any:
     try:
         return orjson.loads(text)
     except orjson.JSONDecodeError:
         return json.loads(text)
+
+
+def loads_line(line: str, where: str) -> Any:
+    """One line of a JSONL file; a bad one is an InputError naming `where` (file:line) and the
+    column, counted without the line's newline."""
+    try:
+        return loads(line.rstrip("\r\n"))
+    except json.JSONDecodeError as exc:
+        raise InputError(f"{where}: not valid JSON at column {exc.colno} ({exc.msg.removesuffix(' at')})") from None
 
 
 def dumps(obj: Any) -> str:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import dataclasses
 import gzip
 import io
-import json
 import re
 import sys
 import zlib
@@ -271,11 +270,7 @@ def read_papers(stream: TextIO, name: str) -> Iterator[Paper]:
     for number, line in numbered_lines(stream, name):
         if not line.strip():
             continue
-        try:
-            obj = jsonl.loads(line)
-        except json.JSONDecodeError as exc:
-            raise InputError(f"{name}:{number}: not valid JSON ({exc.msg} at column {exc.colno})") from None
-        yield Paper.from_json(obj, f"{name}:{number}")
+        yield Paper.from_json(jsonl.loads_line(line, f"{name}:{number}"), f"{name}:{number}")
 
 
 def dump_papers(papers: Iterable[Paper]) -> str:

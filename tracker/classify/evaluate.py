@@ -11,10 +11,10 @@ backs `tracker eval`, the quality regression test and the docs' figures.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Iterator, Sequence, TextIO
 
+from tracker import jsonl
 from tracker.errors import InputError
 from tracker.models import Paper, SectionScore, numbered_lines
 
@@ -46,10 +46,7 @@ def read_labeled(stream: TextIO, name: str) -> Iterator[Labeled]:
         if not line.strip():
             continue
         where = f"{name}:{number}"
-        try:
-            obj = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise InputError(f"{where}: not valid JSON ({exc.msg} at column {exc.colno})") from None
+        obj = jsonl.loads_line(line, where)
         paper = Paper.from_json(obj, where)
         labels = obj.get("sections")
         if isinstance(labels, str):
