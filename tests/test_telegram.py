@@ -91,6 +91,7 @@ def test_refusals_are_not_retried_and_name_the_chat(setup, tg, status, kind):
     report = run_digest(config, db, "telegram", "day", NOW, sleep=sleeps)
     assert not report.ok and sleeps == []
     assert len(report.failures) == 1 and "chat 42" in report.failures[0] and kind in report.failures[0]
+    assert f"{kind}: {kind}" not in report.failures[0]  # the API's own "Forbidden: ..." is not repeated
     assert len(tg.calls("sendMessage")) == 2 * len(report.messages)  # one refused try for 42, nothing more
     assert tg.sent(-1001) and not tg.sent(42)
     assert outbox.delivered_ids(db, "telegram") == set()  # chat 42 never acknowledged them
@@ -98,6 +99,15 @@ def test_refusals_are_not_retried_and_name_the_chat(setup, tg, status, kind):
     assert retry.ok and retry.resent == len(report.messages) and retry.papers == 0
     assert len(tg.sent(-1001)) == len(tg.sent(42)) == len(report.messages)
     assert outbox.delivered_ids(db, "telegram") == set(ids)
+
+
+def test_a_bot_rate_limited_to_the_end_is_told_so_not_sent_to_check_the_network(setup, tg):
+    config, db, _ids = setup()
+    tg.fail("sendMessage", 429, times=100, retry_after=1)
+    report = run_digest(config, db, "telegram", "day", NOW, sleep=Sleeps())
+    assert not report.ok and "rate-limited (429)" in report.failures[0]
+    assert "kept rate-limiting the bot" in report.failures[0] and "and the network" not in report.failures[0]
+    assert outbox.delivered_ids(db, "telegram") == set()
 
 
 def test_server_errors_are_retried_with_backoff(setup, tg):
@@ -158,6 +168,18 @@ def test_token_absent_from_cli_error(setup, tg, run_cli, monkeypatch):
     code, out, err = run_cli("--config", str(config.file), "digest", "--channel", "telegram")
     assert code == 1 and "error:" in err and "Forbidden" in err, (out, err)
     assert TOKEN not in out + err and TOKEN.split(":")[1] not in out + err
+
+
+def test_the_cli_summary_counts_what_an_earlier_run_left_in_the_outbox(setup, tg, run_cli):
+    config, db, ids = setup(seen=(datetime.now(timezone.utc) - timedelta(minutes=5)).isoformat(timespec="seconds"))
+    tg.fail("sendMessage", 403, times=1)
+    code, out, err = run_cli("--config", str(config.file), "digest", "--channel", "telegram")
+    assert code == 1 and f"telegram: {len(ids)} paper(s) (day): " in out and "1 failed, kept in the outbox" in out
+    code, out, err = run_cli("--config", str(config.file), "digest", "--channel", "telegram")
+    assert code == 0, err
+    assert "telegram: 0 paper(s) (day): nothing new; 1 message(s) left over from an earlier run re-sent; 1 message(s) sent" in out
+    code, out, err = run_cli("--config", str(config.file), "digest", "--channel", "telegram")
+    assert code == 0 and "telegram: 0 paper(s) (day): nothing new, not sent" in out
 
 
 def test_a_day_long_retry_after_is_not_slept_and_the_message_stays_pending(setup, tg):

@@ -58,16 +58,26 @@ def digest(app, channel: str | None, period: str | None, dry_run: bool, now_text
                     click.echo(text.rstrip() + "\n")
             if r.channel == "stdout":
                 continue
-            state = "dry run, nothing sent" if r.dry_run else (
-                "nothing new, not sent" if r.skipped_empty else f"{r.sent} message(s) sent, {r.delivered} paper(s) delivered"
-            )
-            extra = f", {r.resent} left over from an earlier run" if r.resent else ""
-            click.echo(f"{r.channel}: {r.papers} paper(s) ({r.period}): {state}{extra}")
+            click.echo(f"{r.channel}: {r.papers} paper(s) ({r.period}): {_state(r)}")
     failures = [f for r in reports for f in r.failures]
     if failures:
         raise DeliveryError(
             "; ".join(failures), "undelivered messages stay in the outbox and are re-sent by the next `tracker digest`"
         )
+
+
+def _state(r) -> str:
+    """What a channel's run did, including messages an earlier run left in the outbox."""
+    if r.dry_run:
+        return "dry run, nothing sent"
+    parts = ["nothing new"] if r.skipped_empty else []
+    if r.resent:
+        parts.append(f"{r.resent} message(s) left over from an earlier run re-sent")
+    if r.sent or not r.skipped_empty:
+        parts.append(f"{r.sent} message(s) sent, {r.delivered} paper(s) delivered")
+    if r.failures:
+        parts.append(f"{len(r.failures)} failed, kept in the outbox for the next run")
+    return "; ".join(parts) if parts != ["nothing new"] else "nothing new, not sent"
 
 
 @click.command("decide")

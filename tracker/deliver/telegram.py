@@ -153,7 +153,9 @@ class TelegramClient:
             except (BadRequest, Forbidden, InvalidToken) as exc:
                 kind = type(exc).__name__
                 hint = f"check the variable named by telegram.token_env ({self.cfg.token_env})" if kind == "InvalidToken" else None
-                raise TelegramRefused(f"Telegram refused {method}{where}: {kind}: {scrub(exc.message)}", hint) from None
+                said = scrub(exc.message)
+                said = said[len(kind) + 1:].strip() if said.lower().startswith(kind.lower() + ":") else said
+                raise TelegramRefused(f"Telegram refused {method}{where}: {kind}: {said}", hint) from None
             except asyncio.TimeoutError:
                 raise Transient(f"no answer within the {limit:g}s deadline") from None
             except (NetworkError, TelegramError) as exc:
@@ -175,10 +177,10 @@ class TelegramClient:
             if exc.over_cap:
                 raise TelegramUnavailable(f"Telegram {method}{where}: {exc.problem}, asked to wait {exc.retry_after:g}s",
                                           over_cap_hint(exc, self.policy.max_wait)) from None
+            hint = ("Telegram kept rate-limiting the bot: nothing is marked delivered, and the next run sends what is left"
+                    if exc.retry_after is not None else f"check telegram.api_url ({self.cfg.api_url}) and the network")
             raise TelegramUnavailable(
-                f"Telegram {method}{where} failed after {exc.attempts} attempts: {exc.problem}",
-                f"check telegram.api_url ({self.cfg.api_url}) and the network",
-            ) from None
+                f"Telegram {method}{where} failed after {exc.attempts} attempts: {exc.problem}", hint) from None
 
     async def send_message(self, chat_id: int | str, text: str, keyboard: Keyboard | None = None) -> int:
         message = await self.call(
