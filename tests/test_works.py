@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -71,6 +73,16 @@ def test_exact_title_resolves_and_near_misses_stay_unresolved(tmp_path: Path, ar
     titles_searched = [r.params["search_query"] for r in arxiv.api_requests()]
     assert len(titles_searched) == 14  # the 14 distinct seed works without an arXiv link, each once
     assert sum("Gpt-4" in q for q in titles_searched) == 1
+
+
+def test_a_poll_logs_one_line_for_its_title_lookups(tmp_path: Path, arxiv: ArxivReplay, write_config, caplog) -> None:
+    """Each title's outcome is DEBUG: a first poll of a long list would otherwise print dozens of lines."""
+    caplog.set_level(logging.INFO, logger="tracker")
+    resolve_works(open_store(":memory:"), seed_works(write_config), NOW, searcher(arxiv))
+    events = [(r.getMessage(), r.fields) for r in caplog.records if r.levelno >= logging.INFO]
+    assert not any(e in ("works.resolved", "works.unresolved") for e, _ in events)
+    (summary,) = [f for e, f in events if e == "works.looked_up"]
+    assert summary["titles"] == 14 and summary["resolved"] + summary["unresolved"] == 14 and summary["unresolved"] >= 1
 
 
 def test_resolution_is_cached_and_looked_up_once(tmp_path: Path, arxiv: ArxivReplay, write_config) -> None:

@@ -61,6 +61,7 @@ def resolve_works(
     out: list[Work] = []
     skipped = 0
     failed: list[tuple[str, str]] = []
+    looked_up = found = 0
     for w in works:
         if w.arxiv_id:
             out.append(w)
@@ -87,15 +88,18 @@ def resolve_works(
             continue
         clear_lookup_failure(db, norm_title(w.title))
         arxiv_id = exact_match(w.title, candidates)
+        looked_up, found = looked_up + 1, found + (arxiv_id is not None)
         if arxiv_id is None:
-            log(logger, logging.INFO, "works.unresolved", title=w.title,
+            log(logger, logging.DEBUG, "works.unresolved", title=w.title,
                 nearest=candidates[0].title if candidates else "", nearest_id=candidates[0].id if candidates else "")
         else:
-            log(logger, logging.INFO, "works.resolved", title=w.title, arxiv_id=arxiv_id)
+            log(logger, logging.DEBUG, "works.resolved", title=w.title, arxiv_id=arxiv_id)
         resolved = with_arxiv_id(w, arxiv_id, TITLE_SEARCH)
         cache[norm_title(w.title)] = (arxiv_id, resolved.resolved_by)  # one look-up per title, whatever its case
         save_works(db, [resolved], now)
         out.append(resolved)
+    if looked_up:  # one line for the poll; each title at DEBUG
+        log(logger, logging.INFO, "works.looked_up", titles=looked_up, resolved=found, unresolved=looked_up - found)
     if failed or skipped:  # one line for the poll, not one per work
         log(logger, logging.WARNING, "works.lookups_failed", failed=len(failed), not_tried=skipped,
             error=failed[0][0] if failed else "arXiv failed earlier in this poll",
