@@ -235,7 +235,7 @@ def test_status_lines(tmp_path, write_config):
     runner.run_once(config, db, Recorder(behave={"email": lambda: 1 / 0}).stages(), clock=lambda: MONDAY)
     lines = render_jobs(runner.status_jobs(config, db, WEDNESDAY))
     assert lines[0] == "poll: '30 20 * * sun-thu', last ok at 2024-01-08T15:00:00+00:00, next 2024-01-11T01:30:00+00:00"
-    assert lines[1].startswith("catch_up: '0 12 * * *', never run")
+    assert lines[1].startswith("catch_up: '0 12 * * *', never run by the scheduler")
     assert "  error: ZeroDivisionError: division by zero" in lines
     assert render_backlog({"telegram": {"pending_messages": 1, "queued_papers": 3, "delivered_papers": 9}}) == [
         "telegram: 1 messages pending, 3 papers queued, 9 delivered"]

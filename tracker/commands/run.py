@@ -102,7 +102,7 @@ def render_jobs(rows: list[dict]) -> list[str]:
         if not r["enabled"]:
             out.append(f"{r['job']}: off ({r['skip_reason']})")
             continue
-        last = f"last {r['last_outcome']} at {r['last_started']}" if r["last_outcome"] else "never run"
+        last = f"last {r['last_outcome']} at {r['last_started']}" if r["last_outcome"] else "never run by the scheduler"
         out.append(f"{r['job']}: {r['schedule']!r}, {last}, next {r['next_run']}")
         if r["last_error"] and r["last_outcome"] != "ok":
             out.append(f"  error: {r['last_error']}")
