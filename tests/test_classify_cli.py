@@ -132,7 +132,9 @@ def test_explain_missing_classification_and_out_of_scope(run_cli, cfg):
 def test_explain_unknown_id_is_an_error(run_cli, cfg):
     fill_store(cfg, None)
     code, out, err = run_cli("--config", str(cfg), "explain", "9999.99999")
-    assert code == 1 and "9999.99999" in err and out == ""
+    assert code == 1 and "9999.99999" in err and out == "" and "nor is it an arXiv id" not in err
+    code, out, err = run_cli("--config", str(cfg), "explain", "garbage")
+    assert code == 1 and "paper garbage is not in the store" in err and "nor is it an arXiv id" in err
 
 
 def test_explain_without_a_store_is_an_error(run_cli, cfg):

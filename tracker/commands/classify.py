@@ -57,7 +57,8 @@ def explain_paper(config: Any, raw_id: str) -> dict[str, Any]:
     try:
         paper = get_paper(db, paper_id)
         if paper is None:
-            raise StoreError(f"paper {paper_id} is not in the store {config.store.path}")
+            shape = "" if split else " (nor is it an arXiv id, such as 2401.01234 or hep-th/9901001)"
+            raise StoreError(f"paper {paper_id} is not in the store {config.store.path}{shape}")
         classifier = Classifier.from_config(config)
         stored = load_classifications(db, paper_id, classifier.headings)
         prints = fingerprints_of(db, paper_id)
