@@ -111,7 +111,7 @@ def require_channel(config: Config, channel: str) -> None:
     if channel in ("telegram", "email") and getattr(config, channel) is None:
         raise ConfigError(
             f"{config.file}: channel '{channel}' is not configured: table [{channel}] is missing",
-            f"add a [{channel}] table (see docs/delivery.md)",
+            f"add the [{channel}] table, as docs/delivery.md shows",
         )
 
 
