@@ -111,6 +111,7 @@ def test_a_silent_server_fails_once_then_the_host_is_skipped():
         exc, seconds = timed(lambda: client.get(server.url + "/rss/cs.CL"))
         client.close()
     assert isinstance(exc, NotTried) and seconds < 0.5
+    assert "on GET" in str(exc) and "/api/query?a=1" in str(exc)  # names the request that failed, not the skipped one
     assert client.requests == 1 and client.sleep == []  # a timeout is not retried: the host is down for this poll
 
 

@@ -75,7 +75,7 @@ class HostGate:
     def trip(self, url: str, reason: str) -> None:
         host = host_of(url)
         if host not in self.down:
-            self.down[host] = reason
+            self.down[host] = f"{reason}, on GET {_shorten(url)}"  # the request that failed, which may be another source's
             log(logger, logging.WARNING, "http.host_down", host=host, reason=reason,
                 hint="no more requests to this host in this poll")
 
