@@ -79,3 +79,9 @@ def test_status_before_any_poll_reports_without_creating_the_database(run_cli, t
     data = json.loads(out)
     assert data["totals"]["papers"] == 0 and [j["job"] for j in data["jobs"]][:1] == ["poll"]
     assert "no database yet" in err and not db_path.exists() and not db_path.parent.exists()
+
+
+def test_status_warns_when_the_survey_file_is_missing(run_cli, tmp_path, write_config):
+    cfg = write_config(survey={"path": str(tmp_path / "gone.md")}, sections=[LLM_ALL])
+    code, out, err = run_cli("--config", str(cfg), "status")
+    assert code == 0 and f"warning: survey.path {tmp_path / 'gone.md'} not found" in err

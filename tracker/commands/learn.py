@@ -95,7 +95,9 @@ def suggest_cmd(app: App, section_key: str | None, input_path: Path | None, back
     known = Known()
     db = open_store(config.store.path)
     try:
-        if config.survey.path.exists():
+        if not config.survey.path.is_file():
+            click.echo(f"warning: survey.path {config.survey.path} not found: learning without the list's entries", err=True)
+        else:
             survey = load_survey(config.survey.path)
             ids = [e.arxiv_id for _, e in survey.entries() if e.arxiv_id]
             abstracts, requests = _entry_abstracts(db, config, ids, fetch=not no_fetch)

@@ -208,6 +208,9 @@ def status_cmd(app, as_json: bool) -> None:
         require_headings(config)
     except TrackerError as exc:  # reported, but status still shows the state (the Docker healthcheck reads it)
         click.echo(f"warning: {exc}", err=True)
+    if not config.survey.path.is_file():
+        click.echo(f"warning: survey.path {config.survey.path} not found: polls cannot link papers to the listed works, "
+                   "and `propose` cannot patch the list", err=True)
     exists = config.store.path.exists()
     data = build_status(config, open_store(config.store.path if exists else ":memory:"), utcnow())
     if not exists:
