@@ -341,3 +341,22 @@ def test_generated_surveys_keep_old_entries_when_patched(text):
     assert all("table" in why or "cannot" in why for _, why in result.skipped)  # a table skips its paper only
     assert {e.arxiv_id for _, e in new.entries()} >= {p.id for p, _ in result.added}
     assert len(result.added) + len(result.skipped) == len(papers)
+
+
+def test_an_empty_parent_section_gets_its_entries_before_the_next_headings_anchor():
+    """`## Papers` holds no entry of its own; the `<span id=...>` after it is the next heading's
+    anchor. New entries go right under the heading, and a blank line keeps the anchor out of
+    the last entry (it would read as part of it)."""
+    text = ("# L\n\n## Papers\n<span id=\"head3\"></span>\n### Architecture\n"
+            "* Mamba: Linear-Time Sequence Modeling [[paper](https://arxiv.org/abs/2312.00752)] (2023.12.01)\n")
+    survey = parse_survey(text, "list.md")
+    result = add_papers(survey, [paper(1, "Papers"), paper(2, "Papers")])
+    assert [p.id for p, _ in result.added] == ["2409.10001", "2409.10002"]
+    lines = result.text.splitlines()
+    at, anchor = lines.index("## Papers"), lines.index('<span id="head3"></span>')
+    assert "2409.10001" in lines[at + 1] and any("2409.10002" in line for line in lines[at + 2 : anchor])
+    assert lines[anchor - 1] == "" and lines[anchor + 1] == "### Architecture"
+    again = parse_survey(result.text, "list.md")
+    papers = next(s for s in again.sections if s.heading == "Papers")
+    assert [e.arxiv_id for e in papers.entries] == ["2409.10001", "2409.10002"]
+    assert len(next(s for s in again.sections if s.heading == "Architecture").entries) == 1

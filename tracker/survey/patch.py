@@ -274,6 +274,7 @@ def add_papers(survey: Survey, papers: Sequence[Paper], section_headings: Mappin
     by_id = {e.arxiv_id: e.line for _, e in survey.entries() if e.arxiv_id}
     by_title = {fold_title(e.title): e.line for _, e in survey.entries()}
     inserts: dict[int, list[str]] = {}
+    closes: set[int] = set()
     numbers: dict[int, int] = {}
     added: list[tuple[Paper, str]] = []
     skipped: list[tuple[Paper, str]] = []
@@ -315,8 +316,12 @@ def add_papers(survey: Survey, papers: Sequence[Paper], section_headings: Mappin
         numbers[section.line] = number
         at, block = _placement(survey, section, text, first)
         inserts.setdefault(at, []).extend(block)
+        if not section.entries and at < len(survey.lines) and survey.lines[at].strip():
+            closes.add(at)
         by_id[paper.id] = by_title[folded] = 0
         added.append((paper, section.heading))
+    for at in closes:  # the line after (an anchor, the next heading) must not join the new entries
+        inserts[at].append("")
     text = _apply(survey, inserts, survey.newline)
     found = {e.arxiv_id: s.heading for s, e in parse_survey(text, survey.path).entries()}
     for paper, heading in added:
@@ -345,6 +350,9 @@ def _entry_text(survey: Survey, template: Entry | None, paper: Paper, number: in
     raise SurveyError(f"paper {paper.id}: cannot write an entry that reads back as the same title and authors")
 
 
+HTML_ONLY = re.compile(r"^\s*(<[^>]*>\s*)+$")
+
+
 def _placement(survey: Survey, section: Section, text: str, first: bool) -> tuple[int, list[str]]:
     """Where the entry goes (0-based index to insert before) and its lines, with the gap before it."""
     entry_lines = [line.rstrip("\r\n") for line in split_lines(text)]
@@ -354,6 +362,9 @@ def _placement(survey: Survey, section: Section, text: str, first: bool) -> tupl
     if section.entries:
         return section.entries[-1].end_line, gap + entry_lines
     end = survey.section_end(section)
+    # an anchor line (`<span id="head3"></span>`, `<a name=...>`) closing the section belongs to the heading after it
+    while end > section.line and (not survey.lines[end - 1].strip() or HTML_ONLY.match(survey.lines[end - 1])):
+        end -= 1
     anchor = max((i for i in range(section.line, end + 1) if survey.lines[i - 1].strip()), default=section.line)
     if not first:
         return anchor, gap + entry_lines
