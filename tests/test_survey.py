@@ -171,6 +171,10 @@ def test_thunlp_shape():
         ("https://arxiv.org/pdf/hep-th/9901001v2.pdf", "hep-th/9901001"),
         ("https://arxiv.org/abs/math.GT/0309136", "math.GT/0309136"),
         ("https://aclanthology.org/N19-1423.pdf", None),
+        ("https://arxiv.org/html/2401.00001v2", "2401.00001"),
+        ("https://huggingface.co/papers/2401.00002", "2401.00002"),
+        ("https://doi.org/10.48550/arXiv.2401.00005", "2401.00005"),
+        ("https://github.com/org/repo-2401.00006", None),
     ],
 )
 def test_arxiv_ids_from_links(url, expected):

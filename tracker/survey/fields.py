@@ -21,8 +21,11 @@ ITALIC = re.compile(r"(?<![\\*\w])\*(?![*\s])(?P<in>(?:\\.|[^*\\])+?)(?<![\s\\])
 CODE = re.compile(r"(?<!`)`(?!`)(?P<in>[^`\n]+)`(?!`)")
 DATE = re.compile(r"(?<!\d)((?:19|20)\d{2})([./-])(\d{1,2})\2(\d{1,2})(?!\d)")
 YEAR = re.compile(r"(?<![\d.\w/])((?:19|20)\d{2})(?![\d\w])")
+# arxiv.org/abs|pdf|html/ID, and the pages that name a paper by its arXiv id: Hugging Face
+# papers, the arXiv DOI (10.48550/arXiv.ID)
 ARXIV_URL = re.compile(
-    r"arxiv\.org/(?:abs|pdf)/(?P<id>[a-z][a-z\-]*(?:\.[A-Z]{2})?/\d{7}|\d{4}\.\d{4,5})(?:v\d+)?(?:\.pdf)?(?![\d])",
+    r"(?:arxiv\.org/(?:abs|pdf|html)/|huggingface\.co/papers/|doi\.org/10\.48550/arxiv\.)"
+    r"(?P<id>[a-z][a-z\-]*(?:\.[A-Z]{2})?/\d{7}|\d{4}\.\d{4,5})(?:v\d+)?(?:\.pdf)?(?![\d])",
     re.IGNORECASE,
 )
 LEAD_PAREN = re.compile(r"\s*\((?P<in>[^()]{1,80})\)\s*")
