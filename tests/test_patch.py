@@ -360,3 +360,15 @@ def test_an_empty_parent_section_gets_its_entries_before_the_next_headings_ancho
     papers = next(s for s in again.sections if s.heading == "Papers")
     assert [e.arxiv_id for e in papers.entries] == ["2409.10001", "2409.10002"]
     assert len(next(s for s in again.sections if s.heading == "Architecture").entries) == 1
+
+
+def test_a_section_whose_items_cannot_be_read_is_not_given_entries_in_another_form():
+    """Its list exists but in a form the parser does not know (`[[paper]](url)`): a seed-style
+    numbered entry under it would not fit, and the paper may already be there unseen."""
+    text = ("## Papers\n\n- **Scaling Laws for Neural Language Models** [[paper]](https://arxiv.org/abs/2001.08361)\n\n"
+            "## Other\n\n1. **A study.** `arXiv`  \n   *Ann Lee.* [[PDF](https://arxiv.org/abs/2001.00001)], 2020.\n")
+    survey = parse_survey(text, "list.md")
+    assert not next(s for s in survey.sections if s.heading == "Papers").entries and survey.skipped
+    result = add_papers(survey, [paper(1, "Papers"), paper(2, "Other")])
+    assert [p.id for p, _ in result.added] == ["2409.10002"]
+    assert [(p.id, "form tracker cannot extend" in why) for p, why in result.skipped] == [("2409.10001", True)]

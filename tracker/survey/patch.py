@@ -301,7 +301,7 @@ def add_papers(survey: Survey, papers: Sequence[Paper], section_headings: Mappin
             added.append((paper, section.heading))
             continue
         template = _template(survey, section)
-        if section.entries and template is None:
+        if (section.entries and template is None) or (not section.entries and _unread_items(survey, section)):
             skipped.append((paper, f"section {section.heading!r} (line {section.line}) lists its entries in a form "
                                    "tracker cannot extend; add this paper by hand"))
             continue
@@ -328,6 +328,13 @@ def add_papers(survey: Survey, papers: Sequence[Paper], section_headings: Mappin
         if found.get(paper.id) != heading:
             raise SurveyError(f"{survey.path}: the entry for {paper.id} would not read back under {heading!r} (an unclosed code block or comment?)")
     return PatchResult(text=text, added=tuple(added), skipped=tuple(skipped))
+
+
+def _unread_items(survey: Survey, section: Section) -> bool:
+    """Whether the section's own lines hold list items the parser could not read as entries: it
+    has a list, in a form tracker does not know, so an entry in another form would not fit."""
+    end = survey.section_end(section)
+    return any(section.line < s.line <= end for s in survey.skipped)
 
 
 def _listed(line: int, why: str) -> str:
