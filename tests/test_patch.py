@@ -372,3 +372,13 @@ def test_a_section_whose_items_cannot_be_read_is_not_given_entries_in_another_fo
     result = add_papers(survey, [paper(1, "Papers"), paper(2, "Other")])
     assert [p.id for p, _ in result.added] == ["2409.10002"]
     assert [(p.id, "form tracker cannot extend" in why) for p, why in result.skipped] == [("2409.10001", True)]
+
+
+@pytest.mark.parametrize("spacing", ["\n", ""])
+def test_an_empty_section_follows_how_the_list_spaces_a_heading_and_its_first_entry(spacing):
+    entry = "1. **A study.** `arXiv`  \n   *Ann Lee.* [[PDF](https://arxiv.org/abs/2001.0000{n})], 2020.\n"
+    text = "".join(f"## S{n}\n{spacing}{entry.format(n=n)}\n" for n in (1, 2)) + "## Empty\n\n## Last\n" + spacing + entry.format(n=3)
+    result = add_papers(parse_survey(text, "list.md"), [paper(1, "Empty")])
+    lines = result.text.splitlines()
+    at = lines.index("## Empty")
+    assert (lines[at + 1] == "") == bool(spacing) and "2409.10001" in "\n".join(lines[at + 1 : at + 4])

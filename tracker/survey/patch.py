@@ -375,7 +375,13 @@ def _placement(survey: Survey, section: Section, text: str, first: bool) -> tupl
     anchor = max((i for i in range(section.line, end + 1) if survey.lines[i - 1].strip()), default=section.line)
     if not first:
         return anchor, gap + entry_lines
-    return anchor, ([] if anchor == section.line else [""]) + entry_lines
+    return anchor, ([""] if anchor != section.line or _blank_after_headings(survey) else []) + entry_lines
+
+
+def _blank_after_headings(survey: Survey) -> bool:
+    """Whether this list mostly leaves a blank line between a heading and its first entry."""
+    votes = Counter(not survey.lines[s.line].strip() for s in survey.sections if s.entries and s.line < len(survey.lines))
+    return votes[True] > votes[False]
 
 
 def _apply(survey: Survey, inserts: dict[int, list[str]], nl: str) -> str:
