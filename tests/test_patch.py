@@ -382,3 +382,13 @@ def test_an_empty_section_follows_how_the_list_spaces_a_heading_and_its_first_en
     lines = result.text.splitlines()
     at = lines.index("## Empty")
     assert (lines[at + 1] == "") == bool(spacing) and "2409.10001" in "\n".join(lines[at + 1 : at + 4])
+
+
+def test_a_new_entry_goes_after_the_last_entrys_nested_notes_in_the_lists_own_spacing():
+    text = ("## Papers\n\n1. **Paper One.** *Ann Lee.* [[PDF](https://arxiv.org/abs/2001.00001)], 2020.\n"
+            "   - Note: introduces the first idea.\n2. **Paper Two.** *Bob Ray.* [[PDF](https://arxiv.org/abs/2001.00002)], 2020.\n"
+            "   - Note: follow-up work.\n\n## Next\n\n1. **X.** *Y Z.* [[PDF](https://arxiv.org/abs/2001.00003)], 2020.\n")
+    result = add_papers(parse_survey(text, "list.md"), [paper(1, "Papers")])
+    lines = result.text.splitlines()
+    note = lines.index("   - Note: follow-up work.")
+    assert lines[note + 1].startswith("3. **Sparse State Machines 1") and lines[note + 2 : note + 4] == ["", "## Next"]

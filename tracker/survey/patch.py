@@ -229,8 +229,12 @@ def _arxiv_part(url: str) -> str | None:
 def _gap(survey: Survey, section: Section) -> list[str]:
     """The blank lines between the section's last two entries (or the survey's most common such gap)."""
     def gap_of(prev: Entry, nxt: Entry) -> tuple[str, ...] | None:
-        lines = tuple(line.rstrip("\r\n") for line in survey.lines[prev.end_line : nxt.line - 1])
-        return None if any(line.strip() for line in lines) else lines
+        lines = [line.rstrip("\r\n") for line in survey.lines[prev.end_line : nxt.line - 1]]
+        if any(line.strip() and line[:1] not in " \t" for line in lines):
+            return None
+        while any(line.strip() for line in lines):  # an entry's indented notes are not the gap
+            lines.pop(0)
+        return tuple(lines)
 
     entries = section.entries
     own = gap_of(entries[-2], entries[-1]) if len(entries) >= 2 else None
@@ -367,7 +371,7 @@ def _placement(survey: Survey, section: Section, text: str, first: bool) -> tupl
     if not LIST_ITEM.match(text) and not any(not line.strip() for line in gap):
         gap.append("")  # a **Title** paragraph needs a blank line, or it joins the one before
     if section.entries:
-        return section.entries[-1].end_line, gap + entry_lines
+        return _item_end(survey, section.entries[-1].end_line), gap + entry_lines
     end = survey.section_end(section)
     # an anchor line (`<span id="head3"></span>`, `<a name=...>`) closing the section belongs to the heading after it
     while end > section.line and (not survey.lines[end - 1].strip() or HTML_ONLY.match(survey.lines[end - 1])):
@@ -376,6 +380,20 @@ def _placement(survey: Survey, section: Section, text: str, first: bool) -> tupl
     if not first:
         return anchor, gap + entry_lines
     return anchor, ([""] if anchor != section.line or _blank_after_headings(survey) else []) + entry_lines
+
+
+def _item_end(survey: Survey, end: int) -> int:
+    """The end of the last entry's item: its own lines (to `end`) plus the indented lines after
+    them, nested notes or sub-items, which belong to it and must stay with it."""
+    last, j = end, end
+    while j < len(survey.lines):
+        line = survey.lines[j]
+        if line.strip() and line[:1] in " \t":
+            last = j + 1
+        elif line.strip():
+            break
+        j += 1
+    return last
 
 
 def _blank_after_headings(survey: Survey) -> bool:
