@@ -262,3 +262,14 @@ def test_survey_command_bad_input(run_cli, tmp_path, case):
         code, out, err = run_cli(*args)
         assert code == 1 and out == ""
         assert err.startswith("error: ") and str(path) in err and err.count("\n") == 1
+
+
+def test_page_furniture_right_under_an_entry_is_not_part_of_it():
+    """`</details>` or a lone `**[back to top](#contents)**` after the last item would otherwise
+    read as its venue, and a patch would insert after it, outside the block."""
+    text = ("## Papers\n\n<details><summary>2023</summary>\n\n- [Paper Title One](https://arxiv.org/abs/2001.00003)\n"
+            "- [Paper Title Two](https://arxiv.org/abs/2001.00004)\n</details>\n\n## B\n\n"
+            "- [Other Paper Title](https://arxiv.org/abs/2001.00005)\n**[back to top](#contents)**\n")
+    entries = [e for _, e in parse_survey(text, "x.md").entries()]
+    assert [(e.title, e.venue, e.line, e.end_line) for e in entries] == [
+        ("Paper Title One", None, 5, 5), ("Paper Title Two", None, 6, 6), ("Other Paper Title", None, 11, 11)]

@@ -24,6 +24,9 @@ THEMATIC = re.compile(r"^ {0,3}([-*_])(?:[ \t]*\1){2,}[ \t]*$")
 TABLE_ROW = re.compile(r"^\s*\|.*\|\s*$")
 TABLE_RULE = re.compile(r"^\s*\|?\s*:?-{2,}:?\s*(\|\s*:?-{2,}:?\s*)*\|?\s*$")
 BOLD_PARAGRAPH = re.compile(r"^ {0,3}\*\*\S")
+# A line of tags only (`</details>`, `<span id="x"></span>`) or a lone in-page link
+# (`**[back to top](#contents)**`): page furniture that ends an entry, never part of it.
+FURNITURE = re.compile(r"^\s*(?:(?:<[^>]*>\s*)+|[*_]*\[[^\]]*\]\(#[^)]*\)[*_]*)\s*$")
 TAG = re.compile(r"<[^>]*>")
 MD_LINK = re.compile(r"!?\[([^\]]*)\]\([^)]*\)")
 
@@ -152,6 +155,7 @@ class _Parser:
             or bool(THEMATIC.match(text))
             or bool(FENCE.match(text))
             or bool(TABLE_ROW.match(text))
+            or bool(FURNITURE.match(text))
         )
 
     def item_end(self, i: int, content_col: int) -> int:
