@@ -392,3 +392,12 @@ def test_a_new_entry_goes_after_the_last_entrys_nested_notes_in_the_lists_own_sp
     lines = result.text.splitlines()
     note = lines.index("   - Note: follow-up work.")
     assert lines[note + 1].startswith("3. **Sparse State Machines 1") and lines[note + 2 : note + 4] == ["", "## Next"]
+
+
+def test_a_list_that_writes_authors_without_italics_gets_the_new_papers_authors():
+    text = ("## Papers\n\n* **Scaling Laws for Neural Language Models** - Jared Kaplan, Sam McCandlish "
+            "[paper](https://arxiv.org/abs/2001.08361)\n* **Training Compute-Optimal Large Language Models** - "
+            "Jordan Hoffmann, Sebastian Borgeaud [paper](https://arxiv.org/abs/2203.15556)\n")
+    result = add_papers(parse_survey(text, "list.md"), [paper(1, "Papers")])
+    assert result.text.splitlines()[-1] == ("* **Sparse State Machines 1: A Study** - Ann Lee, Bob Ray "
+                                            "[paper](https://arxiv.org/abs/2409.10001)")

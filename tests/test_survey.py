@@ -273,3 +273,20 @@ def test_page_furniture_right_under_an_entry_is_not_part_of_it():
     entries = [e for _, e in parse_survey(text, "x.md").entries()]
     assert [(e.title, e.venue, e.line, e.end_line) for e in entries] == [
         ("Paper Title One", None, 5, 5), ("Paper Title Two", None, 6, 6), ("Other Paper Title", None, 11, 11)]
+
+
+@pytest.mark.parametrize(
+    "line, authors, venue",
+    [
+        ("* **Scaling Laws for Neural Language Models** - Jared Kaplan, Sam McCandlish [paper](https://arxiv.org/abs/2001.08361)",
+         ["Jared Kaplan", "Sam McCandlish"], None),
+        ("- **Attention Is All You Need**. Ashish Vaswani, Noam Shazeer. NeurIPS 2017. [[paper](https://arxiv.org/abs/1706.03762)]",
+         ["Ashish Vaswani", "Noam Shazeer"], "NeurIPS"),
+        ("- **A Model**. J. Kaplan and S. McCandlish. [[paper](https://arxiv.org/abs/2001.08362)]", ["J. Kaplan", "S. McCandlish"], None),
+        ("- **A Model**. Neural Information Processing Systems 2017. [[paper](https://arxiv.org/abs/2001.08363)]",
+         [], "Neural Information Processing Systems"),
+    ],
+)
+def test_authors_written_without_italics_are_read_as_authors_not_as_the_venue(line, authors, venue):
+    (entry,) = [e for _, e in parse_survey(f"## S\n\n{line}\n", "x.md").entries()]
+    assert (list(entry.authors), entry.venue) == (authors, venue)

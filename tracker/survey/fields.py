@@ -91,6 +91,23 @@ def split_names(text: str) -> tuple[str, ...]:
     return tuple(p.strip() for p in parts if p.strip())
 
 
+NAME = re.compile(r"^(?:[A-Z][\w'’\-]*\.?|[a-z]{1,3})(?:\s+(?:[A-Z][\w'’\-]*\.?|(?:van|von|der|den|de|di|da|du|la|le)))*$")
+
+
+def author_list_end(text: str) -> int | None:
+    """Where a plain-text author list at the start of `text` ends (`Jared Kaplan, Sam McCandlish`,
+    `Ann Lee and Bob Ray. ICLR`), or None when the text does not read as two or more names:
+    lists that write authors without italics would otherwise have them taken for a venue."""
+    cut = re.search(r"(?<=[^\W\d_]{2})\.(?:\s|$)", text)
+    head = text[: cut.start()] if cut else text
+    names = [n for n in re.split(r"\s*,\s*(?:and\s+)?|\s+and\s+|\s*&\s*", head.strip()) if n]
+    if names and re.fullmatch(r"et al\.?", names[-1]):
+        names = names[:-1] + ["X Y"]
+    if len(names) < 2 or any(re.search(r"\d", n) or not NAME.match(n) or len(n.split()) > 5 or n[:1].islower() for n in names):
+        return None
+    return len(text) - len(text.lstrip()) + len(head.strip())
+
+
 @dataclass
 class Item:
     """What one list item (or `**Title**` paragraph) says, with spans into its raw text."""
@@ -236,9 +253,19 @@ def read_item(raw: str, start: int) -> Item:
         segment_end = first_link_after if item.links else len(raw)
         seg = _mask(masked, [s for s in (item.year_span, item.date_span) if s])[after_authors:segment_end]
         m = re.search(r"[^\W\d_](?:[^\[\]\n*]*[^\W_)])?", seg)
+        names_end = author_list_end(m.group()) if m and item.authors_span is None else None
+        if m and names_end is not None:
+            a = after_authors + m.start()
+            item.authors_span, item.authors = (a, a + names_end), split_names(clean(m.group()[:names_end]))
+            after_authors = a + names_end
+            seg = seg[m.end() - len(m.group()) + names_end :]
+            m = re.search(r"[^\W\d_](?:[^\[\]\n*]*[^\W_)])?", seg)
+            offset = after_authors
+        else:
+            offset = after_authors
         if m and len(m.group()) <= 80 and "(" not in m.group()[:1]:
             item.venue = " ".join(m.group().split())
-            item.venue_span = (after_authors + m.start(), after_authors + m.end())
+            item.venue_span = (offset + m.start(), offset + m.end())
     ends = [s[1] for s in (item.year_span, item.date_span, item.venue_span, item.title_span, item.authors_span) if s]
     ends += [w[1] for _, _, w in item.links]
     last = max(ends, default=start)
