@@ -9,6 +9,8 @@ import pytest
 from conftest import SEED, SURVEYS
 from tracker.errors import SurveyError
 from tracker.survey.parse import load_survey, parse_survey, slugify
+from tracker.models import Paper
+from tracker.survey.patch import add_papers
 
 ALL_SURVEYS = sorted(SURVEYS.glob("*.md")) + [SEED]
 
@@ -290,3 +292,18 @@ def test_page_furniture_right_under_an_entry_is_not_part_of_it():
 def test_authors_written_without_italics_are_read_as_authors_not_as_the_venue(line, authors, venue):
     (entry,) = [e for _, e in parse_survey(f"## S\n\n{line}\n", "x.md").entries()]
     assert (list(entry.authors), entry.venue) == (authors, venue)
+
+
+def test_setext_headings_are_sections_and_a_patch_goes_below_their_underline():
+    text = ("My List\n=======\n\nSetext Section\n--------------\n\n"
+            "1. **A study.** *Ann Lee.* [[PDF](https://arxiv.org/abs/2001.00001)], 2020.\n\nEmpty One\n---------\n\n"
+            "Two lines of\nparagraph text\n---\n")
+    survey = parse_survey(text, "x.md")
+    assert [(s.heading, s.level, len(s.entries)) for s in survey.sections] == [
+        ("My List", 1, 0), ("Setext Section", 2, 1), ("Empty One", 2, 0)]
+    new = Paper(id="2501.00008", title="New Two", authors=("Alice Smith",), published="2025-01-01", section="Empty One")
+    result = add_papers(survey, [new])
+    lines = result.text.splitlines()
+    assert lines[lines.index("Empty One") + 1] == "---------" and "2501.00008" in lines[-1]
+    again = parse_survey(result.text, "x.md")
+    assert [e.arxiv_id for e in again.sections[-1].entries] == ["2501.00008"] and again.sections[-1].heading == "Empty One"

@@ -22,6 +22,7 @@ LIST_ITEM = re.compile(r"^(?P<indent>[ \t]*)(?:(?P<num>\d{1,9})[.)]|[-*+])(?P<ga
 FENCE = re.compile(r"^ {0,3}(`{3,}|~{3,})")
 THEMATIC = re.compile(r"^ {0,3}([-*_])(?:[ \t]*\1){2,}[ \t]*$")
 TABLE_ROW = re.compile(r"^\s*\|.*\|\s*$")
+SETEXT = re.compile(r"^ {0,3}(=+|-+)[ \t]*$")
 TABLE_RULE = re.compile(r"^\s*\|?\s*:?-{2,}:?\s*(\|\s*:?-{2,}:?\s*)*\|?\s*$")
 BOLD_PARAGRAPH = re.compile(r"^ {0,3}\*\*\S")
 # A line of tags only (`</details>`, `<span id="x"></span>`) or a lone in-page link
@@ -213,6 +214,16 @@ class _Parser:
             self.add_section(0, "", 1)
         self.sections[-1]["entries"].append(_entry(item, None, i + 1, i + 1))
 
+    def setext(self, i: int) -> tuple[int, str] | None:
+        """`Title` over a line of `=` (level 1) or `-` (level 2): a heading of two lines."""
+        text = self.plain[i]
+        if (i + 1 >= len(self.plain) or not self.structural[i] or not self.structural[i + 1] or not text.strip()
+                or text[:4] == "    " or self.heading(i) is not None or LIST_ITEM.match(text) or TABLE_ROW.match(text)
+                or FENCE.match(text) or THEMATIC.match(text) or (i > 0 and self.plain[i - 1].strip() and self.heading(i - 1) is None)):
+            return None
+        m = SETEXT.match(self.plain[i + 1])
+        return (1 if m.group(1)[0] == "=" else 2, heading_text(text)) if m else None
+
     def run(self) -> None:
         i = 0
         while i < len(self.plain):
@@ -221,6 +232,11 @@ class _Parser:
             if found:
                 self.add_section(found[0], found[1], i + 1)
                 i += 1
+                continue
+            underlined = self.setext(i)
+            if underlined:  # the section's line is the underline: what is added goes after it
+                self.add_section(underlined[0], underlined[1], i + 2)
+                i += 2
                 continue
             if not self.structural[i] or THEMATIC.match(text):
                 i += 1
