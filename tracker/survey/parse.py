@@ -22,6 +22,7 @@ LIST_ITEM = re.compile(r"^(?P<indent>[ \t]*)(?:(?P<num>\d{1,9})[.)]|[-*+])(?P<ga
 FENCE = re.compile(r"^ {0,3}(`{3,}|~{3,})")
 THEMATIC = re.compile(r"^ {0,3}([-*_])(?:[ \t]*\1){2,}[ \t]*$")
 TABLE_ROW = re.compile(r"^\s*\|.*\|\s*$")
+CELL_SPLIT = re.compile(r"(?<!\\)\|")  # an escaped \| stays inside its cell
 SETEXT = re.compile(r"^ {0,3}(=+|-+)[ \t]*$")
 TABLE_RULE = re.compile(r"^\s*\|?\s*:?-{2,}:?\s*(\|\s*:?-{2,}:?\s*)*\|?\s*$")
 BOLD_PARAGRAPH = re.compile(r"^ {0,3}\*\*\S")
@@ -200,7 +201,7 @@ class _Parser:
         prev_rule = i + 1 < len(self.plain) and TABLE_RULE.match(self.plain[i + 1])
         if TABLE_RULE.match(self.plain[i]) or prev_rule:
             return
-        cells = [c for c in self.plain[i].strip().strip("|").split("|")]
+        cells = CELL_SPLIT.split(self.plain[i].strip().strip("|"))
         item = Item()
         raw = self.plain[i]
         titled = next((c for c in cells if len(re.findall(r"[^\W\d_]", MD_LINK.sub(r"\1", c))) >= 3), None)
@@ -208,7 +209,7 @@ class _Parser:
         if titled is None or not probe.links:
             self.skipped.append(Skipped(line=i + 1, text=raw.strip()))
             return
-        item.title = " ".join(MD_LINK.sub(r"\1", titled).replace("*", "").split())
+        item.title = " ".join(MD_LINK.sub(r"\1", titled).replace("*", "").replace("\\|", "|").split())
         item.links, item.year, item.shape = probe.links, probe.year, "table"
         if not self.sections:
             self.add_section(0, "", 1)

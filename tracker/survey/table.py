@@ -13,9 +13,8 @@ import re
 
 from tracker.models import Entry, Paper
 from tracker.survey.fields import arxiv_id, escape
-from tracker.survey.parse import TABLE_ROW, Survey, parse_survey
+from tracker.survey.parse import CELL_SPLIT, TABLE_ROW, Survey, parse_survey
 
-CELL_SPLIT = re.compile(r"(?<!\\)\|")
 LINK = re.compile(r"\[([^\]]*)\]\(([^)\s]*)\)")
 LETTERS = re.compile(r"[^\W\d_]")
 YEAR_CELL = re.compile(r"^(?:19|20)\d{2}$")
