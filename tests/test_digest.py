@@ -128,8 +128,10 @@ def test_learned_words_are_shown_apart_from_matched_terms(store):
     assert (entries[alone.id].terms, entries[alone.id].learned) == ((), ("language", "study"))
     env = dg.environment()
     telegram = {i: check_html(str(env.get_template("telegram.html.j2").module.entry(e))) for i, e in entries.items()}
-    assert "🔎 Hyena · learned: language, study" in telegram[both.id]
-    assert "🔎 learned: language, study" in telegram[alone.id]
+    assert "🔎 Hyena · learned: language, study\n" in telegram[both.id]
+    assert "🔎 learned: language, study\n" in telegram[alone.id]
+    rule_only = dg.DigestEntry(1, "1", "T", "u", "a", ("Mamba",), (), "First sentence.", "x", 1.0, 1.0)
+    assert "🔎 Mamba\nFirst sentence." in str(env.get_template("telegram.html.j2").module.entry(rule_only))
     text = dg.render_email(candidates(config, db), dg.weekly_summary(config.sections, {}, {}, []), env).text
     assert "matched: Hyena\n   learned: language, study" in text
 
