@@ -3,6 +3,7 @@ crontab day-of-week trap, time zones across DST, and the start-up catch-up rule.
 
 from __future__ import annotations
 
+import signal
 from datetime import datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
@@ -175,3 +176,26 @@ class TestCatchUp:
         assert schedule.missed_jobs(specs, {"propose": datetime(2023, 1, 1, 10, tzinfo=NY)}, {"propose": True}, now) == []
         assert schedule.missed_jobs(specs, {"propose": datetime(2023, 1, 1, 10, tzinfo=NY)}, {"propose": True}, now,
                                     max_age=timedelta(days=90)) == ["propose"]
+
+
+@pytest.mark.parametrize("expr", ["@hourly", "* * * * *", "30 1 * * *", "30 1 * * sun"])
+def test_last_fire_steps_over_the_hour_a_clock_change_repeats(expr):
+    """2026-11-01 01:00-01:59 happens twice in New York; stepping in local wall-clock time
+    lost the second one's fold and looped for ever (the daemon's email job hung)."""
+    trigger = schedule.crontab_trigger(expr, ZoneInfo("America/New_York"), "schedule.x")
+    signal.signal(signal.SIGALRM, lambda *_: pytest.fail("last_fire did not return: it loops in the repeated hour"))
+    signal.alarm(20)
+    try:
+        found = schedule.last_fire(trigger, datetime(2026, 11, 5, 12, tzinfo=timezone.utc), timedelta(days=8))
+    finally:
+        signal.alarm(0)
+    assert found is not None and found <= datetime(2026, 11, 5, 12, tzinfo=timezone.utc)
+    start, end = schedule.scheduled_period(trigger, datetime(2026, 11, 20, 12, tzinfo=timezone.utc))
+    assert start < end
+
+
+def test_both_occurrences_of_the_repeated_hour_fire():
+    trigger = schedule.crontab_trigger("@hourly", ZoneInfo("America/New_York"), "schedule.x")
+    first = schedule.last_fire(trigger, datetime(2026, 11, 1, 5, 30, tzinfo=timezone.utc), timedelta(hours=2))
+    second = schedule.last_fire(trigger, datetime(2026, 11, 1, 6, 30, tzinfo=timezone.utc), timedelta(hours=2))
+    assert (first.utcoffset(), second.utcoffset()) == (timedelta(hours=-4), timedelta(hours=-5))

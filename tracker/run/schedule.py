@@ -25,6 +25,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.cron import CronTrigger
 
 from tracker.config import Config
+from tracker.timeutil import utc
 from tracker.errors import ConfigError
 
 JOBS = ("poll", "catch_up", "digest", "email", "propose")
@@ -178,10 +179,12 @@ def next_fire(trigger: CronTrigger, after: datetime) -> datetime | None:
 def last_fire(trigger: CronTrigger, now: datetime, max_age: timedelta = MAX_CATCH_UP_AGE) -> datetime | None:
     """The latest fire time at or before `now`, looking back at most `max_age`."""
     found = None
-    t = trigger.get_next_fire_time(None, now - max_age)
+    t = trigger.get_next_fire_time(None, utc(now) - max_age)
     while t is not None and t <= now:
         found = t
-        t = trigger.get_next_fire_time(None, t + timedelta(seconds=1))
+        # step in UTC: local wall-clock arithmetic loses the fold of the hour a clock change
+        # repeats (01:00 EST + 1 s became 01:00:01 EDT, an hour back), and looped for ever
+        t = trigger.get_next_fire_time(None, utc(t) + timedelta(seconds=1))
     return found
 
 
@@ -191,7 +194,7 @@ def scheduled_period(trigger: CronTrigger, now: datetime, max_age: timedelta = t
     end = last_fire(trigger, now, max_age)
     if end is None:
         return None
-    start = last_fire(trigger, end - timedelta(seconds=1), max_age)
+    start = last_fire(trigger, utc(end) - timedelta(seconds=1), max_age)
     return (start if start is not None else end - timedelta(days=7)), end
 
 
