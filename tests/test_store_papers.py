@@ -123,3 +123,21 @@ def test_papers_by_id_reads_many_in_chunks_and_skips_unknown_ids(tmp_path):
     wanted = [p.id for p in papers[::2]] + ["2999.99999", papers[0].id]
     found = papers_by_id(db, wanted)
     assert set(found) == {p.id for p in papers[::2]} and found["2501.01200"].title == "Paper 1200"
+
+
+def test_a_transaction_takes_the_write_lock_first_so_it_never_fails_half_way(tmp_path):
+    """A job that reads, then writes, must not fail because another connection committed in
+    between: the other writer waits (here 0.2 s, then gives up) while the transaction runs."""
+    import sqlite3
+
+    path = tmp_path / "t.db"
+    job, other = open_store(path), open_store(path, busy_timeout_ms=200)
+    upsert_papers(job, [Paper(id="2501.00001", title="A")], "api", seen="2025-01-01T00:00:00+00:00")
+    with job.atomic():
+        assert job.execute("SELECT COUNT(*) FROM papers").fetchone()[0] == 1
+        with pytest.raises(sqlite3.OperationalError, match="locked"):
+            upsert_papers(other, [Paper(id="2501.00002", title="B")], "api", seen="2025-01-01T00:00:00+00:00")
+        job.execute("UPDATE papers SET title = 'A2' WHERE id = '2501.00001'")
+    assert [r[0] for r in other.execute("SELECT title FROM papers")] == ["A2"]
+    upsert_papers(other, [Paper(id="2501.00002", title="B")], "api", seen="2025-01-01T00:00:00+00:00")
+    assert job.execute("SELECT COUNT(*) FROM papers").fetchone()[0] == 2

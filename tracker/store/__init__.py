@@ -6,13 +6,44 @@ Datasette) never blocks a poll, and a killed writer leaves the file consistent.
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
 from pathlib import Path
+from typing import Iterator
 
 from sqlite_utils import Database
 
 from tracker.errors import StoreError
 from tracker.store.schema import migrations
+
+
+class Store(Database):
+    """A Database whose transactions take the write lock when they begin (BEGIN IMMEDIATE).
+
+    The daemon's jobs and the bot each hold a connection. A deferred transaction that
+    reads first and then writes fails at once with "database is locked" when another
+    connection committed in between (its WAL snapshot is stale; the busy timeout does not
+    apply), which once left a sent Telegram message pending, to be sent again. Taking the
+    lock first makes the other writer wait its busy timeout instead."""
+
+    @contextlib.contextmanager
+    def atomic(self) -> Iterator["Store"]:
+        if self.conn.in_transaction:
+            with super().atomic():
+                yield self
+            return
+        self.conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield self
+        except BaseException:
+            self.rollback()
+            raise
+        else:
+            try:
+                self.conn.execute("COMMIT")
+            except BaseException:
+                self.rollback()
+                raise
 
 
 def open_store(path: str | Path, busy_timeout_ms: int = 30_000) -> Database:
@@ -28,7 +59,7 @@ def open_store(path: str | Path, busy_timeout_ms: int = 30_000) -> Database:
             ) from None
     try:
         conn = sqlite3.connect(str(path), timeout=busy_timeout_ms / 1000, isolation_level=None)
-        db = Database(conn)
+        db = Store(conn)
         db.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
         db.execute("PRAGMA foreign_keys = ON")
         if not memory:
