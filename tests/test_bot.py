@@ -14,7 +14,7 @@ from tracker.deliver.outbox import run_digest
 from tracker.deliver import triage
 from tracker.standins.telegram import TelegramStandin
 from tracker.store import open_store
-from tracker.store.decisions import latest_decisions
+from tracker.store.decisions import all_decisions, latest_decisions
 
 
 async def no_wait(seconds: float) -> None:
@@ -75,6 +75,12 @@ def test_accept_records_edits_and_answers(world):
     assert "✅ <i>accepted</i>" in edit.params["text"] and edit.params["text"].startswith(tg.sent(GROUP)[0]["text"][:40])
     assert "✅ Accept #1 ✓" == edit.params["keyboard"][0][0][0]
     assert answer.params["text"] == f"Accepted {pid}"
+    # the same update delivered again (a crash before the offset was confirmed) records nothing new
+    handle_update(press(tg, f"a|{pid}"), BotContext(config, db))
+    assert [x.decision for x in all_decisions(db) if x.paper_id == pid] == ["accept"]
+    handle_update(press(tg, f"r|{pid}"), BotContext(config, db))
+    handle_update(press(tg, f"a|{pid}"), BotContext(config, db))
+    assert [x.decision for x in all_decisions(db) if x.paper_id == pid] == ["accept", "reject", "accept"]
 
 
 def test_move_opens_the_section_menu_then_records(world):

@@ -31,24 +31,31 @@ def record_decision(
     via: str = "cli",
     at: str | None = None,
 ) -> Decision:
-    """`move` needs a section and counts as accepting the paper into it."""
+    """`move` needs a section and counts as accepting the paper into it. Repeating the paper's
+    latest decision (a double tap, a Telegram update delivered again after a crash) records
+    nothing new and returns that decision."""
     if decision not in DECISIONS:
         raise StoreError(f"unknown decision {decision!r} (expected one of {', '.join(DECISIONS)})")
     if decision == "move" and not section:
         raise StoreError("a 'move' decision needs a section")
     if not db["papers"].count_where("id = ?", [paper_id]):
         raise StoreError(f"paper {paper_id} is not in the store", "run `tracker poll` first, or check the id")
-    d = Decision(paper_id, decision, section, decided_by, via, at or now_iso())
-    db["decisions"].insert(
-        {
-            "paper_id": d.paper_id,
-            "decision": d.decision,
-            "section": d.section,
-            "decided_by": d.decided_by,
-            "via": d.via,
-            "decided_at": d.decided_at,
-        }
-    )
+    with db.atomic():
+        last = db.execute("SELECT decision, section, decided_by, via, decided_at FROM decisions WHERE paper_id = ? "
+                          "ORDER BY id DESC LIMIT 1", [paper_id]).fetchone()
+        if last is not None and (last[0], last[1]) == (decision, section):
+            return Decision(paper_id, last[0], last[1], last[2], last[3], last[4])
+        d = Decision(paper_id, decision, section, decided_by, via, at or now_iso())
+        db["decisions"].insert(
+            {
+                "paper_id": d.paper_id,
+                "decision": d.decision,
+                "section": d.section,
+                "decided_by": d.decided_by,
+                "via": d.via,
+                "decided_at": d.decided_at,
+            }
+        )
     return d
 
 
