@@ -280,6 +280,18 @@ def test_closed_pr_papers_go_back_to_pending(env):
     assert states == {1: "closed", 2: "open"}
 
 
+def test_a_pr_whose_papers_were_all_rejected_since_is_closed_not_left_to_be_merged(env):
+    env.accept(SCALING, "scaling")
+    assert env.propose().pr_number == 1
+    record_decision(env.db, SCALING, "reject")
+    report = env.propose()
+    assert report.action == "none" and report.refreshed == ((1, "closed"),) and "closed draft pull request #1" in report.message
+    assert env.gh.pulls[1]["state"] == "closed"
+    assert {p.pr_number: p.state for p in proposal_store.proposals(env.db)} == {1: "closed"}
+    again = env.propose()  # nothing open any more: nothing to close, no new PR
+    assert again.refreshed == () and "no push, no pull request" in again.message and len(env.gh.pulls) == 1
+
+
 def test_deleted_pr_counts_as_closed_other_errors_stop_the_run(env):
     env.accept(SCALING, "scaling")
     env.propose()

@@ -381,6 +381,9 @@ class GitHub:
         payload = {"title": title, "body": body}
         return PullRequest.from_json(self._call("PATCH", f"/repos/{self.repo}/pulls/{int(number)}", json=payload))
 
+    def close_pull(self, number: int) -> PullRequest:
+        return PullRequest.from_json(self._call("PATCH", f"/repos/{self.repo}/pulls/{int(number)}", json={"state": "closed"}))
+
 
 def _api_message(resp: httpx.Response) -> str:
     try:

@@ -356,7 +356,18 @@ def _run_pr(config: Config, db: Database, now: datetime) -> ProposeReport:
         proposal = build_proposal(config, text, gh.survey_path, candidates, skipped, now)
         if not proposal.added:
             _clear_outputs(config)
-            return ProposeReport(skipped=proposal.skipped, refreshed=refreshed, message=_nothing(candidates) + "; no push, no pull request")
+            existing = api.find_open(gh.branch)
+            if existing is None:
+                return ProposeReport(skipped=proposal.skipped, refreshed=refreshed, message=_nothing(candidates) + "; no push, no pull request")
+            # its papers were rejected (or listed by hand) since: it must not stay open to be merged
+            api.close_pull(existing.number)
+            for p in proposal_store.proposals(db, state="open", repo=gh.repo):
+                if p.pr_number == existing.number:
+                    proposal_store.set_state(db, p.id, "closed", iso(now))
+            log(logger, logging.INFO, "propose.pr_closed", pr=existing.number, reason="nothing left to propose")
+            return ProposeReport(skipped=proposal.skipped, refreshed=(*refreshed, (existing.number, "closed")),
+                                 message=_nothing(candidates) + f"; closed draft pull request #{existing.number}, "
+                                 "since none of its papers is to be proposed any more")
         patch_path, body_path = _write_outputs(config, proposal, identity, now)
         sha = forge.commit_patch(git, gh.branch, base_ref, proposal.diff, proposal.message, utc(now))
         forge.push(git, gh.branch, forge.remote_sha(git, gh.branch))
