@@ -307,3 +307,9 @@ def test_setext_headings_are_sections_and_a_patch_goes_below_their_underline():
     assert lines[lines.index("Empty One") + 1] == "---------" and "2501.00008" in lines[-1]
     again = parse_survey(result.text, "x.md")
     assert [e.arxiv_id for e in again.sections[-1].entries] == ["2501.00008"] and again.sections[-1].heading == "Empty One"
+
+
+def test_an_arxiv_id_written_out_in_the_entry_counts_when_no_link_gives_one():
+    text = ("## S\n\n- **A Paper Title**. Ann Lee, Bob Ray. arXiv:2401.00004v2. [[code](https://github.com/x/y)]\n"
+            "- **Another Paper Title**. Ann Lee, Bob Ray. [[paper](https://arxiv.org/abs/2401.00005)] (see arXiv:2401.00009)\n")
+    assert [e.arxiv_id for _, e in parse_survey(text, "x.md").entries()] == ["2401.00004", "2401.00005"]
