@@ -21,7 +21,7 @@ from typing import Mapping, Sequence
 
 from tracker.errors import SurveyError
 from tracker.models import Entry, Paper, Section, split_arxiv_id
-from tracker.survey.parse import LIST_ITEM, TABLE_ROW, Survey, parse_survey, split_lines
+from tracker.survey.parse import FURNITURE, LIST_ITEM, TABLE_ROW, Survey, parse_survey, split_lines
 from tracker.survey import table
 from tracker.survey.fields import Item, add_period, escape, read_item, split_names, strip_period
 
@@ -361,9 +361,6 @@ def _entry_text(survey: Survey, template: Entry | None, paper: Paper, number: in
     raise SurveyError(f"paper {paper.id}: cannot write an entry that reads back as the same title and authors")
 
 
-HTML_ONLY = re.compile(r"^\s*(<[^>]*>\s*)+$")
-
-
 def _placement(survey: Survey, section: Section, text: str, first: bool) -> tuple[int, list[str]]:
     """Where the entry goes (0-based index to insert before) and its lines, with the gap before it."""
     entry_lines = [line.rstrip("\r\n") for line in split_lines(text)]
@@ -373,8 +370,8 @@ def _placement(survey: Survey, section: Section, text: str, first: bool) -> tupl
     if section.entries:
         return _item_end(survey, section.entries[-1].end_line), gap + entry_lines
     end = survey.section_end(section)
-    # an anchor line (`<span id="head3"></span>`, `<a name=...>`) closing the section belongs to the heading after it
-    while end > section.line and (not survey.lines[end - 1].strip() or HTML_ONLY.match(survey.lines[end - 1])):
+    # page furniture closing the section (`<span id="head3"></span>`) belongs to the heading after it
+    while end > section.line and (not survey.lines[end - 1].strip() or FURNITURE.match(survey.lines[end - 1])):
         end -= 1
     anchor = max((i for i in range(section.line, end + 1) if survey.lines[i - 1].strip()), default=section.line)
     if not first:
