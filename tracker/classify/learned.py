@@ -218,7 +218,6 @@ class Example:
     title: str
     abstract: str
     keep: bool
-    weight: float = 1.0
     comment: str | None = None
     journal_ref: str | None = None
 
@@ -243,7 +242,7 @@ def _both_kinds(examples: Sequence[Example], at_least: int = 1) -> None:
                          f"got {kept} and {len(examples) - kept}")
 
 
-def fit(examples: Sequence[Example], c: float = 1.0, min_count: int = 2, max_features: int | None = MAX_FEATURES) -> LearnedModel:
+def fit(examples: Sequence[Example], min_count: int = 2, max_features: int | None = MAX_FEATURES) -> LearnedModel:
     """L2-regularised logistic regression over `features`, classes balanced (few papers are
     kept). Features seen in fewer than `min_count` papers are left out. With `max_features`,
     the model is fitted again on the features with the largest weights only: a short file a
@@ -257,11 +256,9 @@ def fit(examples: Sequence[Example], c: float = 1.0, min_count: int = 2, max_fea
     matrix = vectorizer.fit_transform(examples)
     names = vectorizer.get_feature_names_out()
     keep = [e.keep for e in examples]
-    weight = [e.weight for e in examples]
 
     def regression(columns):
-        return LogisticRegression(C=c, solver="liblinear", class_weight="balanced", max_iter=5000).fit(
-            matrix[:, columns], keep, sample_weight=weight)
+        return LogisticRegression(solver="liblinear", class_weight="balanced", max_iter=5000).fit(matrix[:, columns], keep)
 
     columns = list(range(len(names)))
     model = regression(columns)

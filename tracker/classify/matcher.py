@@ -35,7 +35,7 @@ from tracker.errors import ConfigError
 from tracker.models import LEARNED, Match, Paper, SectionScore
 
 FIELDS = ("title", "abstract", "comment", "journal_ref")
-MATCHER_VERSION = 3
+MATCHER_VERSION = 4  # 3: CJK punctuation breaks words; 4: `alone` files into the nearest section
 LEARNED_SHOWN = 5  # a paper filed alone shows its five strongest positive words as matches
 SCOPE = "(scope)"
 _WORD_PART = re.compile(r"[\w\-.+]")
@@ -135,8 +135,7 @@ class Classifier:
         self._alone_to = fallbacks[0] if fallbacks and relevance and relevance.alone < 1 else None
         learned = None
         if relevance is not None:
-            # "to": where `alone` files a paper; a new placement reclassifies stored papers
-            learned = {"model": relevance.model.digest, "alone": relevance.alone, "min": self._min_relevance, "to": "nearest"}
+            learned = {"model": relevance.model.digest, "alone": relevance.alone, "min": self._min_relevance}
         blob = json.dumps({"matcher": MATCHER_VERSION, "rules": canonical, "learned": learned}, sort_keys=True, ensure_ascii=False)
         self.fingerprint: str = hashlib.sha256(blob.encode()).hexdigest()[:16]
         self.section_ids: tuple[str, ...] = tuple(o.id for o in self._owners if o.id != SCOPE)
@@ -234,7 +233,7 @@ class Classifier:
         work the learned score has done, are not asked. A Hyena paper the scope missed goes
         to non_transformer, not to the catch-all."""
         by_owner: dict[int, list[tuple[int, tuple[int, int], int]]] = {}
-        for (tid, field), pos in (self._scan(texts) or {}).items():
+        for (tid, field), pos in self._scan(texts).items():  # type: ignore[union-attr]  # no scope gate: never None
             by_owner.setdefault(self._owner_of[tid], []).append((field, pos, tid))
         judged = [self._judge(owner, by_owner.get(owner, ()), texts, groups=False)
                   for owner in sorted(by_owner.keys() | self._regex_owners)

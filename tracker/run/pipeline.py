@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import logging
 import time
+from itertools import islice
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
 from typing import Any, Callable, Iterable, Iterator, Protocol, Sequence
@@ -212,15 +213,11 @@ def reclassify_stale(db: Database, classifier: Classifier, at: str) -> int:
         return 0
     count = 0
     with db.atomic():
-        batch: list[Paper] = []
-        for paper in iter_papers(db):
-            batch.append(paper)
-            if len(batch) >= RECLASSIFY_BATCH:
-                save_classifications(db, [(p.id, classifier.classify(p)) for p in batch], classifier.fingerprint, at=at)
-                count, batch = count + len(batch), []
-        save_classifications(db, [(p.id, classifier.classify(p)) for p in batch], classifier.fingerprint, at=at)
+        for batch in _chunks(iter_papers(db), RECLASSIFY_BATCH):
+            save_classifications(db, [(p.id, classifier.classify(p)) for p in batch], classifier.fingerprint, at=at)
+            count += len(batch)
         set_classified_with(db, classifier.fingerprint, at)
-    return count + len(batch)
+    return count
 
 
 def _newest(papers: Iterable[Paper]) -> list[Paper]:
@@ -281,9 +278,11 @@ def store_each(
         return new, updated
 
 
-def _chunks(papers: list[Paper], size: int) -> Iterator[list[Paper]]:
-    for i in range(0, len(papers), size):
-        yield papers[i : i + size]
+def _chunks(papers: Iterable[Paper], size: int) -> Iterator[list[Paper]]:
+    """Lists of `size` papers, read from `papers` as they are needed (a store can be large)."""
+    it = iter(papers)
+    while batch := list(islice(it, size)):
+        yield batch
 
 
 @dataclass

@@ -258,14 +258,11 @@ def read_item(raw: str, start: int) -> Item:
             a = after_authors + m.start()
             item.authors_span, item.authors = (a, a + names_end), split_names(clean(m.group()[:names_end]))
             after_authors = a + names_end
-            seg = seg[m.end() - len(m.group()) + names_end :]
+            seg = seg[m.start() + names_end :]
             m = re.search(r"[^\W\d_](?:[^\[\]\n*]*[^\W_)])?", seg)
-            offset = after_authors
-        else:
-            offset = after_authors
         if m and len(m.group()) <= 80 and "(" not in m.group()[:1]:
             item.venue = " ".join(m.group().split())
-            item.venue_span = (offset + m.start(), offset + m.end())
+            item.venue_span = (after_authors + m.start(), after_authors + m.end())
     ends = [s[1] for s in (item.year_span, item.date_span, item.venue_span, item.title_span, item.authors_span) if s]
     ends += [w[1] for _, _, w in item.links]
     last = max(ends, default=start)
