@@ -229,12 +229,8 @@ def _arxiv_part(url: str) -> str | None:
 def _gap(survey: Survey, section: Section) -> list[str]:
     """The blank lines between the section's last two entries (or the survey's most common such gap)."""
     def gap_of(prev: Entry, nxt: Entry) -> tuple[str, ...] | None:
-        lines = [line.rstrip("\r\n") for line in survey.lines[prev.end_line : nxt.line - 1]]
-        if any(line.strip() and line[:1] not in " \t" for line in lines):
-            return None
-        while any(line.strip() for line in lines):  # an entry's indented notes are not the gap
-            lines.pop(0)
-        return tuple(lines)
+        lines = tuple(line.rstrip("\r\n") for line in survey.lines[_item_end(survey, prev.end_line, nxt.line - 1) : nxt.line - 1])
+        return None if any(line.strip() for line in lines) else lines
 
     entries = section.entries
     own = gap_of(entries[-2], entries[-1]) if len(entries) >= 2 else None
@@ -379,11 +375,12 @@ def _placement(survey: Survey, section: Section, text: str, first: bool) -> tupl
     return anchor, ([""] if anchor != section.line or _blank_after_headings(survey) else []) + entry_lines
 
 
-def _item_end(survey: Survey, end: int) -> int:
-    """The end of the last entry's item: its own lines (to `end`) plus the indented lines after
-    them, nested notes or sub-items, which belong to it and must stay with it."""
+def _item_end(survey: Survey, end: int, stop: int | None = None) -> int:
+    """The end of an entry's item: its own lines (to `end`) plus the indented lines after them,
+    nested notes or sub-items, which belong to it and must stay with it; scanned up to `stop`
+    (the next entry's line), else to the end of the file."""
     last, j = end, end
-    while j < len(survey.lines):
+    while j < (len(survey.lines) if stop is None else stop):
         line = survey.lines[j]
         if line.strip() and line[:1] in " \t":
             last = j + 1
