@@ -31,8 +31,8 @@ from relevance import FOLD_A_DAYS, LABELS, add, day_json, dev_half, dev_json, em
 from tracker.classify.evaluate import Labeled, Relevance, evaluate, read_labeled  # noqa: E402
 from tracker.classify.learned import Example  # noqa: E402
 from tracker.classify.matcher import Classifier  # noqa: E402
-from tracker.config import RelevanceConfig, load_config  # noqa: E402
-from tracker.run.learn import train_relevance  # noqa: E402
+from tracker.config import load_config  # noqa: E402
+from tracker.run.learn import train_relevance, with_trained_gate  # noqa: E402
 
 FOLDS = ROOT / "bench" / "folds"
 
@@ -43,18 +43,19 @@ def read(path: Path) -> list[Labeled]:
 
 
 def examples(items: list[Labeled]) -> list[Example]:
-    return [Example(l.paper.title, l.paper.abstract, bool(l.labels)) for l in items]
+    return [Example.of(l.paper, bool(l.labels)) for l in items]
 
 
 def classifier(fold: str, train: list[Labeled], target: float, fixed: tuple[float, float, float] | None) -> tuple[Classifier, str]:
-    """The fold's rules gated by weights fitted on `train`, with bars chosen on `train` alone."""
+    """The fold's rules gated by weights fitted on `train`, with bars chosen on `train` alone,
+    applied as `tracker train --write` applies them."""
     config = load_config(FOLDS / f"fold-{fold}.toml")
     report = train_relevance(config, examples(train), [], target)
-    with_rules, fallback, alone = fixed or (report.bars.with_rules, report.bars.fallback, report.bars.alone)
-    gate = RelevanceConfig(path=Path("(fitted)"), model=report.model, with_rules=with_rules, alone=alone)
-    fallbacks = {s.id: fallback for s in config.sections if s.rule.fallback}
-    rules = ((s.id, s.heading, s.rule) for s in config.sections)
-    return Classifier(config.scope, rules, relevance=gate, min_relevance=fallbacks), f"{with_rules:g}/{fallback:g}/{alone:g}"
+    gated = with_trained_gate(config, report, fixed)
+    assert gated.relevance is not None
+    fallback = next((s.min_relevance for s in gated.sections if s.id in report.fallbacks), None)
+    bars = f"{gated.relevance.with_rules:g}/{fallback if fallback is not None else gated.relevance.with_rules:g}/{gated.relevance.alone:g}"
+    return Classifier.from_config(gated), bars
 
 
 def run(labels: Path, target: float, fixed: tuple[float, float, float] | None) -> dict[str, Any]:

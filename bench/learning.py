@@ -34,7 +34,7 @@ from tracker.classify.background import bundled_background  # noqa: E402
 from tracker.classify.evaluate import norm_label  # noqa: E402
 from tracker.classify.matcher import Classifier  # noqa: E402
 from tracker.classify.tune import Decided, tune  # noqa: E402
-from tracker.config import RelevanceConfig, Rule, load_config  # noqa: E402
+from tracker.config import Rule, load_config  # noqa: E402
 from tracker.config.edit import edited_text, read_config_for_edit  # noqa: E402
 from tracker.errors import InputError  # noqa: E402
 from tracker.models import Paper  # noqa: E402
@@ -198,14 +198,12 @@ def with_learned_gate(config, decided: list[Decided]) -> Classifier | None:
     """The config's rules gated by weights and bars `tracker train` fits on `decided` (default
     target precision), or None without scikit-learn."""
     try:
-        from tracker.run.learn import train_relevance
+        from tracker.run.learn import train_relevance, with_trained_gate
         report = train_relevance(config, [], decided, 0.85)
     except InputError as exc:
         print(f"(learned gate row skipped: {exc})")
         return None
-    assert report.bars is not None
-    gate = RelevanceConfig(path=Path("(fitted)"), model=report.model, with_rules=report.bars.with_rules, alone=report.bars.alone)
-    return Classifier.from_config(replace(config, relevance=gate))
+    return Classifier.from_config(with_trained_gate(config, report))
 
 
 def references(labels: Path, held: list[str], old) -> list[tuple[str, dict, int]]:

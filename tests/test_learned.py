@@ -569,3 +569,20 @@ def test_fitting_without_scikit_learn_says_how_to_get_it(monkeypatch):
     with pytest.raises(InputError) as err:
         fit([Example("a", "b", True), Example("c", "d", False)])
     assert "pip install 'tracker[learn]'" in str(err.value) and "EXTRAS=learn" in (err.value.hint or "")
+
+
+def test_with_trained_gate_applies_the_bars_as_train_write_does(write_config, run_cli, tmp_path):
+    from tracker.run.learn import train_relevance, with_trained_gate
+
+    config = load_config(write_config(sections=SECTIONS))
+    labels = keep_and_drop(tmp_path, "labels.jsonl", 6)
+    report = train_relevance(config, labeled_examples([str(labels)]), [], 0.8)
+    gated = with_trained_gate(config, report)
+    assert gated.relevance.model == report.model and gated.relevance.with_rules == report.bars.with_rules
+    assert gated.section("llm").min_relevance == report.bars.fallback and gated.section("arch").min_relevance is None
+    assert run_cli("--config", str(config.file), "train", "--input", str(labels), "--precision", "0.8", "--write")[0] == 0
+    written = load_config(config.file)
+    assert (written.relevance.with_rules, written.relevance.alone) == (gated.relevance.with_rules, gated.relevance.alone)
+    assert written.section("llm").min_relevance == gated.section("llm").min_relevance
+    fixed = with_trained_gate(config, report, (0.3, 0.4, 0.95))
+    assert (fixed.relevance.with_rules, fixed.section("llm").min_relevance, fixed.relevance.alone) == (0.3, 0.4, 0.95)

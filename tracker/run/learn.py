@@ -13,7 +13,7 @@ from tracker.classify.gate import Bars, choose_bars
 from tracker.classify.learned import Example, LearnedModel, fit, out_of_fold
 from tracker.classify.matcher import Classifier
 from tracker.classify.tune import Decided
-from tracker.config import ArxivConfig, Config
+from tracker.config import ArxivConfig, Config, RelevanceConfig
 from tracker.errors import InputError
 from tracker.models import Paper, open_input
 from tracker.sources import Http
@@ -177,3 +177,16 @@ def train_relevance(config: Config, examples: list[Example], decided: Sequence[D
         own = {s.id: s.min_relevance for s in config.sections if s.min_relevance is not None and s.id not in fallbacks}
         bars = choose_bars(found, out_of_fold(examples, FOLDS), [e.keep for e in examples], fallbacks, own, target_precision)
     return TrainReport(model, len(examples), keep, len(decided), bars, tuple(s.id for s in config.sections if s.id in fallbacks))
+
+
+def with_trained_gate(config: Config, report: TrainReport, bars: tuple[float, float, float] | None = None) -> Config:
+    """`config` with the weights `train` fitted and its bars (or `bars`: with_rules, fallback,
+    alone), applied as `train --write` would write them, without touching any file: what
+    benchmarks measure."""
+    if bars is None:
+        assert report.bars is not None, "too few papers to choose bars"
+        bars = (report.bars.with_rules, report.bars.fallback, report.bars.alone)
+    with_rules, fallback, alone = bars
+    gate = RelevanceConfig(path=Path("(fitted)"), model=report.model, with_rules=with_rules, alone=alone)
+    sections = tuple(replace(s, min_relevance=fallback) if s.id in report.fallbacks else s for s in config.sections)
+    return replace(config, relevance=gate, sections=sections)
