@@ -7,6 +7,7 @@ from typing import Any, Iterable
 from sqlite_utils import Database
 
 from tracker import jsonl
+from tracker.store.batch import select_in
 from tracker.models import TITLE_SEARCH, UNRESOLVED, Work
 
 
@@ -30,7 +31,8 @@ def save_works(db: Database, works: Iterable[Work], at: str, stale_ids: dict[str
     stale_ids = stale_ids or {}
     works = list(works)
     with db.atomic():
-        before = {r[0]: (r[1], r[2]) for r in db.execute("SELECT id, resolved_by, resolved_at FROM works").fetchall()}
+        sql = "SELECT id, resolved_by, resolved_at FROM works WHERE id IN ({marks})"
+        before = {r[0]: (r[1], r[2]) for r in select_in(db, sql, [w.id for w in works])}
         rows = []
         for w in works:
             by, when = before.get(w.id, (None, None))
