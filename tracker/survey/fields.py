@@ -28,6 +28,7 @@ ARXIV_URL = re.compile(
     r"(?P<id>[a-z][a-z\-]*(?:\.[A-Z]{2})?/\d{7}|\d{4}\.\d{4,5})(?:v\d+)?(?:\.pdf)?(?![\d])",
     re.IGNORECASE,
 )
+ARXIV_TEXT = re.compile(r"\barXiv:\s?(\d{4}\.\d{4,5})(?:v\d+)?\b", re.IGNORECASE)  # `arXiv:2401.00004` written out
 LEAD_PAREN = re.compile(r"\s*\((?P<in>[^()]{1,80})\)\s*")
 ESCAPED = re.compile(r"\\([\\*_`\[\]|<])")
 SPECIALS = re.compile(r"([\\*_`\[\]|<])")
@@ -127,6 +128,7 @@ class Item:
     links: list[tuple[Link, Span, Span]] = field(default_factory=list)  # link, its span, span with [..] wrapper
     tail_span: Span | None = None
     navigation: bool = False
+    quoted_id: str | None = None  # an arXiv id written in the text, outside links
 
     @property
     def arxiv_id(self) -> str | None:
@@ -134,7 +136,7 @@ class Item:
             found = arxiv_id(link.url)
             if found:
                 return found
-        return None
+        return self.quoted_id
 
     @property
     def is_entry(self) -> bool:
@@ -183,6 +185,8 @@ def read_item(raw: str, start: int) -> Item:
         a, b = m.span()
         wa, wb = (a - 1, b + 1) if a > start and raw[a - 1] == "[" and raw[b : b + 1] == "]" else (a, b)
         item.links.append((Link(label=clean(m.group("label")), url=m.group("url")), (a, b), (wa, wb)))
+    quoted = ARXIV_TEXT.search(_mask(raw, [w for _, _, w in item.links]), start)
+    item.quoted_id = quoted.group(1) if quoted else None
     line_end = raw.find("\n", start)
     line_end = len(raw) if line_end < 0 else line_end
     first_link = item.links[0][2][0] if item.links else len(raw)

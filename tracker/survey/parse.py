@@ -23,7 +23,6 @@ FENCE = re.compile(r"^ {0,3}(`{3,}|~{3,})")
 THEMATIC = re.compile(r"^ {0,3}([-*_])(?:[ \t]*\1){2,}[ \t]*$")
 TABLE_ROW = re.compile(r"^\s*\|.*\|\s*$")
 CELL_SPLIT = re.compile(r"(?<!\\)\|")  # an escaped \| stays inside its cell
-ARXIV_TEXT = re.compile(r"\barXiv:\s?(\d{4}\.\d{4,5})(?:v\d+)?\b", re.IGNORECASE)
 SETEXT = re.compile(r"^ {0,3}(=+|-+)[ \t]*$")
 TABLE_RULE = re.compile(r"^\s*\|?\s*:?-{2,}:?\s*(\|\s*:?-{2,}:?\s*)*\|?\s*$")
 BOLD_PARAGRAPH = re.compile(r"^ {0,3}\*\*\S")
@@ -196,8 +195,7 @@ class _Parser:
             return
         if not self.sections:
             self.add_section(0, "", 1)
-        quoted = None if item.arxiv_id else ARXIV_TEXT.search(raw)  # `arXiv:2401.00004` written out, no link
-        self.sections[-1]["entries"].append(_entry(item, number, i + 1, end + 1, quoted.group(1) if quoted else None))
+        self.sections[-1]["entries"].append(_entry(item, number, i + 1, end + 1))
 
     def table_row(self, i: int) -> None:
         prev_rule = i + 1 < len(self.plain) and TABLE_RULE.match(self.plain[i + 1])
@@ -212,7 +210,7 @@ class _Parser:
             self.skipped.append(Skipped(line=i + 1, text=raw.strip()))
             return
         item.title = " ".join(MD_LINK.sub(r"\1", titled).replace("*", "").replace("\\|", "|").split())
-        item.links, item.year, item.shape = probe.links, probe.year, "table"
+        item.links, item.year, item.shape, item.quoted_id = probe.links, probe.year, "table", probe.quoted_id
         if not self.sections:
             self.add_section(0, "", 1)
         self.sections[-1]["entries"].append(_entry(item, None, i + 1, i + 1))
@@ -261,7 +259,7 @@ class _Parser:
             i += 1
 
 
-def _entry(item: Item, number: int | None, line: int, end_line: int, arxiv_id: str | None = None) -> Entry:
+def _entry(item: Item, number: int | None, line: int, end_line: int) -> Entry:
     return Entry(
         number=number,
         title=item.title,
@@ -269,7 +267,7 @@ def _entry(item: Item, number: int | None, line: int, end_line: int, arxiv_id: s
         venue=item.venue,
         year=item.year,
         links=tuple(link for link, _, _ in item.links),
-        arxiv_id=item.arxiv_id or arxiv_id,
+        arxiv_id=item.arxiv_id,
         line=line,
         end_line=end_line,
     )
