@@ -219,18 +219,13 @@ def train_cmd(app: App, inputs: tuple[str, ...], decisions: bool, out_path: Path
             decided, _ = decided_papers(db)
         finally:
             db.conn.close()
-    report = train_relevance(config, labeled_examples(inputs), decided, target_precision)
+    examples = labeled_examples(inputs)
     target = out_path or (config.relevance.path if config.relevance else config.file.parent / "relevance.tsv")
+    if not force and (examples or decided):  # the file written, and with --write the one the config uses now
+        _keep_larger_fits({target} | ({config.relevance.path} if write and config.relevance else set()),
+                          len(examples) + len(decided))
+    report = train_relevance(config, examples, decided, target_precision)
     sources = [Path(i).name for i in inputs] + ([f"{report.decisions} decisions from the store"] if report.decisions else [])
-    # the file written, and with --write also the file the config uses now: either way it is replaced
-    replaced = {target} | ({config.relevance.path} if write and config.relevance else set())
-    for path in sorted(replaced) if not force else ():
-        before = fitted_on(path)
-        if before is not None and before.papers > report.papers:
-            raise InputError(
-                f"{path} holds weights fitted on {before.papers} papers ({', '.join(before.sources) or 'sources not noted'}); "
-                f"this fit has {report.papers}: nothing written",
-                "pass those labeled files again with --input to keep what they taught, or --force to replace the weights")
     write_model(target, report.model, training_notes(report.papers, report.keep, sources))
     bars = report.bars
     model = os.path.relpath(target.absolute(), config.file.parent.absolute())
@@ -259,6 +254,17 @@ def train_cmd(app: App, inputs: tuple[str, ...], decisions: bool, out_path: Path
     own = "".join(f"; in section {f!r}: min_relevance = {bars.fallback:g}" for f in report.fallbacks)
     click.echo("to use them, run again with --write, or set in the config: "
                f"[relevance] model = {json.dumps(model)}, with_rules = {bars.with_rules:g}, alone = {bars.alone:g}{own}", err=True)
+
+
+def _keep_larger_fits(paths: set[Path], papers: int) -> None:
+    """Refuse, before fitting, to replace weights fitted on more papers than this fit has."""
+    for path in sorted(paths):
+        before = fitted_on(path)
+        if before is not None and before.papers > papers:
+            raise InputError(
+                f"{path} holds weights fitted on {before.papers} papers ({', '.join(before.sources) or 'sources not noted'}); "
+                f"this fit has {papers}: nothing written",
+                "pass those labeled files again with --input to keep what they taught, or --force to replace the weights")
 
 
 COMMANDS = [suggest_cmd, tune_cmd, train_cmd]
