@@ -32,9 +32,11 @@ from tracker.classify.evaluate import Labeled, Relevance, evaluate, read_labeled
 from tracker.classify.learned import Example  # noqa: E402
 from tracker.classify.matcher import Classifier  # noqa: E402
 from tracker.config import load_config  # noqa: E402
+from tracker.deliver.rank import priority  # noqa: E402
 from tracker.run.learn import train_relevance, with_trained_gate  # noqa: E402
 
 FOLDS = ROOT / "bench" / "folds"
+TOP = 20  # a day's digest holds about this many papers (median 21 on the 2025 listings)
 
 
 def read(path: Path) -> list[Labeled]:
@@ -58,6 +60,15 @@ def classifier(fold: str, train: list[Labeled], target: float, fixed: tuple[floa
     return Classifier.from_config(gated), bars
 
 
+def top_share(results: list[tuple[bool, Any]], learned: bool) -> float:
+    """Share of the TOP papers put in a section that the judge keeps, ranked by the digest's
+    priority (learned score included) or, with `learned` False, by the rule score alone."""
+    kept = [(yes, found[0]) for yes, found in results if found]
+    kept.sort(key=lambda k: -(priority(k[1].score, (), k[1].relevance) if learned else k[1].score))
+    top = kept[:TOP]
+    return round(sum(yes for yes, _ in top) / len(top), 2) if top else 0.0
+
+
 def run(labels: Path, target: float, fixed: tuple[float, float, float] | None) -> dict[str, Any]:
     days = {p.name[len("judged-"):-len(".jsonl")]: read(p) for p in sorted(labels.glob("judged-*.jsonl"))}
     dev = read(labels / "labeled-dev-judged.jsonl")
@@ -67,11 +78,16 @@ def run(labels: Path, target: float, fixed: tuple[float, float, float] | None) -
         train = [l for d, xs in days.items() if d != day for l in xs] + dev
         fold = "b" if day in FOLD_A_DAYS else "a"
         c, bars = classifier(fold, train, target, fixed)
-        report = evaluate(((l.paper, l.labels, c.classify(l.paper)) for l in items), c.section_ids)
-        out["days"][day] = {"rules": f"fold {fold.upper()}", "bars": bars, **day_json(report.relevance, report.total)}
+        classified = [(l.paper, l.labels, c.classify(l.paper)) for l in items]
+        report = evaluate(classified, c.section_ids)
+        ranked = [(bool(labels_), found) for _p, labels_, found in classified]
+        out["days"][day] = {"rules": f"fold {fold.upper()}", "bars": bars, **day_json(report.relevance, report.total),
+                            "top_priority": top_share(ranked, True), "top_rule_score": top_share(ranked, False)}
         add(pooled, report.relevance)
         papers += report.total
-    out["days"]["[pooled]"] = {"rules": "", "bars": "", **day_json(pooled, papers)}
+    shares = [d for d in out["days"].values()]
+    out["days"]["[pooled]"] = {"rules": "", "bars": "", **day_json(pooled, papers),
+                               **{k: round(sum(d[k] for d in shares) / len(shares), 2) for k in ("top_priority", "top_rule_score")}}
     kept_items = []
     for half in (0, 1):
         train = [l for xs in days.values() for l in xs] + [l for l in dev if dev_half(l.paper.id) != half]
@@ -88,10 +104,11 @@ def print_table(result: dict[str, Any]) -> None:
     how = ("fixed bars " + "/".join(f"{b:g}" for b in result["fixed_bars"]) if result["fixed_bars"]
            else f"bars chosen on each training part for precision {result['target_precision']:g}")
     print(f"learned gate, {how} (bars: with_rules/fallback section/alone); every row held out: weights, bars and rules never saw it")
-    print(f"{'judged day':<12} {'rules':<7} {'bars':<14} {'papers':>6} {'yes':>4} {'kept':>5} {'both':>5} {'prec':>6} {'recall':>6} {'F1':>6}")
+    print(f"top{TOP}: share of the first {TOP} papers in the digest's order (priority) the judge keeps; by rule: ranked by rule score alone")
+    print(f"{'judged day':<12} {'rules':<7} {'bars':<14} {'papers':>6} {'yes':>4} {'kept':>5} {'both':>5} {'prec':>6} {'recall':>6} {'F1':>6} {f'top{TOP}':>6} {'by rule':>7}")
     for day, d in result["days"].items():
         print(f"{day:<12} {d['rules']:<7} {d['bars']:<14} {d['papers']:>6} {d['yes']:>4} {d['kept']:>5} {d['kept_yes']:>5} "
-              f"{d['precision']:>6.3f} {d['recall']:>6.3f} {d['f1']:>6.3f}")
+              f"{d['precision']:>6.3f} {d['recall']:>6.3f} {d['f1']:>6.3f} {d['top_priority']:>6.2f} {d['top_rule_score']:>7.2f}")
     print_dev(result["dev"], width=34)
 
 

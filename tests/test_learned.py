@@ -240,7 +240,7 @@ def labeled(path: Path):
 
 def test_fitted_weights_generalise_to_a_day_they_never_saw():
     """Fit on five judged days and the curated labels, judge the sixth with the fold-A rules (not
-    written on it): floors well under the measured 0.84 / 0.63 (bench/learned.py)."""
+    written on it), at the default bars: floors under the measured 0.78 / 0.62."""
     held = LABELS / "judged-2025-10-17.jsonl"
     train = [l for p in sorted(LABELS.glob("judged-*.jsonl")) if p != held for l in labeled(p)]
     train += labeled(LABELS / "labeled-dev-judged.jsonl")
@@ -255,6 +255,29 @@ def test_fitted_weights_generalise_to_a_day_they_never_saw():
     without = evaluate(((l.paper, l.labels, rules.classify(l.paper)) for l in items), rules.section_ids).relevance
     assert with_gate.precision >= 0.75 and with_gate.recall >= 0.5, with_gate.to_json()
     assert with_gate.precision > without.precision + 0.05, (with_gate.to_json(), without.to_json())
+
+
+def test_fitted_weights_are_the_blend_of_the_plain_and_the_naive_bayes_scaled_regression(monkeypatch):
+    """Each weight is NB_SHARE of the scaled model's plus the rest of the plain one's: still one
+    weight per word, and in the scaled model a word as common among kept papers as among
+    left-out ones weighs nothing."""
+    import tracker.classify.learned as learned
+
+    examples = [Example(f"language model {w}", "we propose a model", True) for w in ("alpha", "beta", "gamma", "alpha")]
+    examples += [Example(f"radiology report {w}", "we use a model", False) for w in ("alpha", "delta", "beta", "delta")]
+    examples += [Example("language model", "scaling", True), Example("radiology", "scaling", False)]
+    fits = {}
+    for share in (0.0, 1.0, learned.NB_SHARE):
+        monkeypatch.setattr(learned, "NB_SHARE", share)
+        fits[share] = fit(examples, min_count=1, max_features=None)
+    plain, scaled, blended = fits[0.0], fits[1.0], fits[learned.NB_SHARE]
+    assert 0 < learned.NB_SHARE < 1
+    for feature in set(plain.weights) | set(scaled.weights):
+        expected = (1 - learned.NB_SHARE) * plain.weights.get(feature, 0) + learned.NB_SHARE * scaled.weights.get(feature, 0)
+        assert blended.weights.get(feature, 0) == pytest.approx(expected, abs=2e-4), feature
+    assert blended.bias == pytest.approx((1 - learned.NB_SHARE) * plain.bias + learned.NB_SHARE * scaled.bias, abs=2e-4)
+    assert scaled.weights["t:language"] > 0 and plain.weights["t:language"] > 0
+    assert "a:scaling" not in scaled.weights and "a:model" not in scaled.weights
 
 
 def test_fit_needs_both_kinds_of_paper():
