@@ -21,7 +21,7 @@ from typing import Mapping, Sequence
 
 from tracker.errors import SurveyError
 from tracker.models import Entry, Paper, Section, split_arxiv_id
-from tracker.survey.parse import FURNITURE, LIST_ITEM, TABLE_ROW, Survey, parse_survey, split_lines
+from tracker.survey.parse import FURNITURE, LIST_ITEM, Survey, parse_survey, split_lines
 from tracker.survey import table
 from tracker.survey.fields import Item, add_period, escape, read_item, split_names, strip_period
 
@@ -139,12 +139,11 @@ def _reads_back(text: str, paper: Paper, with_authors: bool) -> bool:
 
 
 def _usable(survey: Survey, entry: Entry) -> bool:
-    raw = survey.entry_text(entry).lstrip("\ufeff")
-    return bool(entry.links) and not TABLE_ROW.match(raw.splitlines()[0])
+    return bool(entry.links) and entry.line not in survey.rows
 
 
 def _is_table(survey: Survey, section: Section) -> bool:
-    return any(TABLE_ROW.match(survey.entry_text(e).lstrip("\ufeff").splitlines()[0]) for e in section.entries)
+    return bool(table.table_rows(survey, section.entries))
 
 
 def _table_row(survey: Survey, section: Section, paper: Paper) -> tuple[int, list[str]] | None:
