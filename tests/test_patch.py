@@ -401,3 +401,22 @@ def test_a_list_that_writes_authors_without_italics_gets_the_new_papers_authors(
     result = add_papers(parse_survey(text, "list.md"), [paper(1, "Papers")])
     assert result.text.splitlines()[-1] == ("* **Sparse State Machines 1: A Study** - Ann Lee, Bob Ray "
                                             "[paper](https://arxiv.org/abs/2409.10001)")
+
+
+@pytest.mark.parametrize(
+    "old, new",
+    [
+        ("1. **Paper One.** *Ann Lee.* [[PDF](https://arxiv.org/abs/2001.00001)], 2020.\n   A short summary of the paper.\n",
+         "2. **Sparse State Machines 1: A Study.** *Ann Lee, Bob Ray.* [[PDF](https://arxiv.org/abs/2409.10001)], 2024.\n"),
+        ("1. **Paper One.**  \n   A short summary of the paper.\n   *Ann Lee.* [[PDF](https://arxiv.org/abs/2001.00001)], 2020.\n",
+         "2. **Sparse State Machines 1: A Study.**  \n   *Ann Lee, Bob Ray.* [[PDF](https://arxiv.org/abs/2409.10001)], 2024.\n"),
+        ("1. **Paper One**. *Ann Lee*.  \n   A short summary of the paper.  \n   [[pdf](https://arxiv.org/abs/2001.00001)]\n",
+         "2. **Sparse State Machines 1: A Study**. *Ann Lee, Bob Ray*.  \n   [[pdf](https://arxiv.org/abs/2409.10001)]\n"),
+        ("1. **Paper One**\n   A short summary of the paper. [[PDF](https://arxiv.org/abs/2001.00001)]\n",
+         "2. **Sparse State Machines 1: A Study**\n   [[PDF](https://arxiv.org/abs/2409.10001)]\n"),
+    ],
+)
+def test_a_new_entry_copies_neither_a_description_line_nor_puts_a_venue_in_its_place(old, new):
+    text = "## Papers\n\n" + old
+    result = add_papers(parse_survey(text, "list.md"), [paper(1, "Papers")])
+    assert result.text == text + "\n" + new  # a one-entry list: a blank line between entries, the default

@@ -326,3 +326,24 @@ def test_a_table_without_outer_pipes_is_read_like_a_piped_one():
     assert [e.title for _, e in bare.entries()] == ["Old paper one", "Old paper two"]
     assert [e.to_json() for _, e in bare.entries()] == [e.to_json() for _, e in piped.entries()]
     assert [s.line for s in bare.skipped] == [s.line for s in piped.skipped] == [7]
+
+
+@pytest.mark.parametrize(
+    "item, venue",
+    [
+        ("1. **Title One.** *Ann Lee.* [[PDF](https://arxiv.org/abs/2001.00001)], 2020.\n   A short summary of the paper.\n", None),
+        ("1. **Title One**\n   A short summary of the paper. [[PDF](https://arxiv.org/abs/2001.00001)]\n", None),
+        ("1. **Title One**. *Ann Lee*.  \n   A short summary of the paper.  \n   [[pdf](https://arxiv.org/abs/2001.00001)]\n", None),
+        ("- [Title One](https://arxiv.org/abs/2001.00001)\n  A short summary of the paper.\n", None),
+        ("1. **Title One**  \n   *Ann Lee*  \n   NeurIPS 2020 [[paper](https://arxiv.org/abs/2001.00001)]\n", "NeurIPS"),
+        ("1. **Title One**  \n   IEEE Transactions on Geoscience and Remote Sensing, 2020  \n"
+         "   [[paper](https://arxiv.org/abs/2001.00001)]\n", "IEEE Transactions on Geoscience and Remote Sensing"),
+        ("1. **Title One**. *Ann Lee*. The 18th BioNLP workshop 2020. [[pdf](https://arxiv.org/abs/2001.00001)]\n",
+         "The 18th BioNLP workshop"),
+    ],
+)
+def test_a_description_line_under_an_entry_is_not_its_venue(item, venue):
+    """On a line of its own under the entry, only a name written as venues are (`NeurIPS 2020`, capitalised
+    words) is the venue; a sentence there is a description. On the title's line a venue is read as before."""
+    (entry,) = [e for _, e in parse_survey(f"## S\n\n{item}", "x.md").entries()]
+    assert (entry.title, entry.venue, entry.arxiv_id) == ("Title One", venue, "2001.00001")

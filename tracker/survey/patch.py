@@ -99,10 +99,21 @@ def render_entry(template: str, paper: Paper, number: int | None, style: tuple[s
         edits.append((a, b, str(year) if year else ""))
     if item.tail_span:
         edits.append((*item.tail_span, ""))
+    edits.extend(_note_edit(template, a, b) for a, b in item.note_spans)
     out = template
     for a, b, text in sorted(edits, key=lambda e: e[0], reverse=True):
         out = out[:a] + text + out[b:]
     return out
+
+
+def _note_edit(template: str, a: int, b: int) -> tuple[int, int, str]:
+    """Removes a description that `item.note_spans` found: its whole line when nothing else is on it."""
+    line_start = template.rfind("\n", 0, a) + 1
+    line_end = template.find("\n", b)
+    line_end = len(template) if line_end < 0 else line_end
+    if template[line_start:a].strip() or template[b:line_end].strip():
+        return (a, b, "")
+    return (line_start, line_end + 1, "")
 
 
 def _link_edits(template: str, item: Item, paper: Paper, label: str = "PDF") -> list[tuple[int, int, str]]:
@@ -172,7 +183,7 @@ def style_key(raw: str) -> str:
     if marker and marker.group("num"):
         spans.append((*marker.span("num"), "N"))
     for span, mark in ((item.title_span, "T"), (item.authors_span, "A"), (item.venue_span, "V"), (item.year_span, "Y"),
-                       (item.date_span, "D"), (item.prefix_span, "P"), (item.tail_span, "")):
+                       (item.date_span, "D"), (item.prefix_span, "P"), (item.tail_span, ""), *((n, "") for n in item.note_spans)):
         if span is not None:
             spans.append((*span, mark))
     for link, (a, b), _ in item.links:
