@@ -278,7 +278,8 @@ class _Resolver:
 
 
 def add_papers(survey: Survey, papers: Sequence[Paper], section_headings: Mapping[str, str] = {}) -> PatchResult:
-    """Append each paper to its section; skip ones already listed (same arXiv id or folded title)."""
+    """Add each paper to its section (after its last entry, or on top of a newest-first one); skip
+    ones already listed (same arXiv id or folded title)."""
     resolve = _Resolver(survey, section_headings)
     targets = [(paper, resolve(paper)) for paper in papers]
     by_id = {e.arxiv_id: e.line for _, e in survey.entries() if e.arxiv_id}
@@ -324,8 +325,11 @@ def add_papers(survey: Survey, papers: Sequence[Paper], section_headings: Mappin
             continue
         first = section.line not in numbers
         numbers[section.line] = number
-        at, block = _placement(survey, section, text, first)
-        inserts.setdefault(at, []).extend(block)
+        top = _newest_first(section)
+        at, block = _placement(survey, section, text, first, top)
+        queued = inserts.setdefault(at, [])
+        where = 0 if top else len(queued)
+        queued[where:where] = block
         if not section.entries and at < len(survey.lines) and survey.lines[at].strip():
             closes.add(at)
         by_id[paper.id] = by_title[folded] = 0
@@ -367,12 +371,26 @@ def _entry_text(survey: Survey, template: Entry | None, paper: Paper, number: in
     raise SurveyError(f"paper {paper.id}: cannot write an entry that reads back as the same title and authors")
 
 
-def _placement(survey: Survey, section: Section, text: str, first: bool) -> tuple[int, list[str]]:
-    """Where the entry goes (0-based index to insert before) and its lines, with the gap before it."""
+def _newest_first(section: Section) -> bool:
+    """Whether the section's numbers count down (`3.`, `2.`, `1.`: newest first), by most of its
+    neighbouring entries. Its new entries then go on top, numbered max+1 as anywhere else: the
+    numbers keep counting down the page and no old entry is renumbered (a patch touches only the
+    lines it adds), where at the bottom a new entry would need a number below the last one's,
+    often 1."""
+    numbers = [e.number for e in section.entries if e.number is not None]
+    pairs = list(zip(numbers, numbers[1:]))
+    return sum(b < a for a, b in pairs) > sum(b > a for a, b in pairs)
+
+
+def _placement(survey: Survey, section: Section, text: str, first: bool, top: bool) -> tuple[int, list[str]]:
+    """Where the entry goes (0-based index to insert before) and its lines, with the gap that
+    separates it from the entry before it (or, on top of a newest-first section, after it)."""
     entry_lines = [line.rstrip("\r\n") for line in split_lines(text)]
     gap = _gap(survey, section)
     if not LIST_ITEM.match(text) and not any(not line.strip() for line in gap):
         gap.append("")  # a **Title** paragraph needs a blank line, or it joins the one before
+    if section.entries and top:
+        return section.entries[0].line - 1, entry_lines + gap
     if section.entries:
         return _item_end(survey, section.entries[-1].end_line), gap + entry_lines
     end = survey.section_end(section)
