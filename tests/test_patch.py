@@ -401,3 +401,39 @@ def test_a_list_that_writes_authors_without_italics_gets_the_new_papers_authors(
     result = add_papers(parse_survey(text, "list.md"), [paper(1, "Papers")])
     assert result.text.splitlines()[-1] == ("* **Sparse State Machines 1: A Study** - Ann Lee, Bob Ray "
                                             "[paper](https://arxiv.org/abs/2409.10001)")
+
+
+@pytest.mark.parametrize(
+    "old, new",
+    [
+        ("1. **Paper One.** *Ann Lee.* [[PDF](https://arxiv.org/abs/2001.00001)], 2020.\n   A short summary of the paper.\n",
+         "2. **Sparse State Machines 1: A Study.** *Ann Lee, Bob Ray.* [[PDF](https://arxiv.org/abs/2409.10001)], 2024.\n"),
+        ("1. **Paper One.**  \n   A short summary of the paper.\n   *Ann Lee.* [[PDF](https://arxiv.org/abs/2001.00001)], 2020.\n",
+         "2. **Sparse State Machines 1: A Study.**  \n   *Ann Lee, Bob Ray.* [[PDF](https://arxiv.org/abs/2409.10001)], 2024.\n"),
+        ("1. **Paper One**. *Ann Lee*.  \n   A short summary of the paper.  \n   [[pdf](https://arxiv.org/abs/2001.00001)]\n",
+         "2. **Sparse State Machines 1: A Study**. *Ann Lee, Bob Ray*.  \n   [[pdf](https://arxiv.org/abs/2409.10001)]\n"),
+        ("1. **Paper One**\n   A short summary of the paper. [[PDF](https://arxiv.org/abs/2001.00001)]\n",
+         "2. **Sparse State Machines 1: A Study**\n   [[PDF](https://arxiv.org/abs/2409.10001)]\n"),
+    ],
+)
+def test_a_new_entry_copies_neither_a_description_line_nor_puts_a_venue_in_its_place(old, new):
+    text = "## Papers\n\n" + old
+    result = add_papers(parse_survey(text, "list.md"), [paper(1, "Papers")])
+    assert result.text == text + "\n" + new  # a one-entry list: a blank line between entries, the default
+
+
+def test_a_section_numbered_newest_first_gets_its_new_entries_on_top():
+    entry = "{n}. **Old {n}.** *Ann Lee.* [[PDF](https://arxiv.org/abs/2001.0000{n})], 2020.\n"
+    text = ("## Newest first\n\n" + "\n".join(entry.format(n=n) for n in (3, 2, 1))
+            + "\n## Oldest first\n\n" + "".join(entry.format(n=n) for n in (4, 5)))
+    survey = parse_survey(text, "list.md")
+    result = add_papers(survey, [paper(1, "Newest first"), paper(2, "Oldest first"), paper(3, "Newest first")])
+    new = parse_survey(result.text, "list.md")
+    check_old_entries_kept(survey, new, {"2409.10001", "2409.10002", "2409.10003"})
+    down, up = (s.entries for s in new.sections)
+    assert [(e.number, e.arxiv_id) for e in down] == [
+        (5, "2409.10003"), (4, "2409.10001"), (3, "2001.00003"), (2, "2001.00002"), (1, "2001.00001")]
+    assert [(e.number, e.arxiv_id) for e in up] == [(4, "2001.00004"), (5, "2001.00005"), (6, "2409.10002")]
+    lines = result.text.splitlines()
+    assert lines[1:7:2] == ["", "", ""] and lines[2].startswith("5. **Sparse") and lines[4].startswith("4. **Sparse")
+    assert lines[6] == entry.format(n=3).rstrip("\n")

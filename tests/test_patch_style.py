@@ -4,6 +4,8 @@ paper while the others are added."""
 
 from __future__ import annotations
 
+import pytest
+
 from conftest import SURVEYS
 
 from tracker.models import Paper
@@ -114,3 +116,35 @@ def p_json(p: Paper) -> str:
     import json
 
     return json.dumps(p.to_json()) + "\n"
+
+
+BARE_TABLE = """## Tables
+
+Title | Year | Paper
+---|---|---
+Old one | 2020 | [Paper](https://arxiv.org/abs/2001.00001)
+Old two | 2021 | [Paper](https://arxiv.org/abs/2001.00002)
+
+After the table.
+"""
+
+
+def test_a_table_without_outer_pipes_gets_a_row_without_them():
+    result = add_papers(parse_survey(BARE_TABLE, "list.md"), [paper(1, "Tables")])
+    assert result.skipped == ()
+    assert added_lines(BARE_TABLE, result.text) == ["A New Paper Number 1 | 2025 | [Paper](https://arxiv.org/abs/2501.00001)"]
+    lines = result.text.splitlines()
+    assert lines[lines.index(added_lines(BARE_TABLE, result.text)[0]) - 1].startswith("Old two")
+    (entry,) = [e for _, e in parse_survey(result.text, "x").entries() if e.arxiv_id == "2501.00001"]
+    assert entry.title == "A New Paper Number 1"
+
+
+def test_a_row_without_outer_pipes_keeps_its_cells_and_never_leaves_an_edge_cell_empty():
+    """An empty first cell (a number column is left empty) would read as the row's outer pipe
+    (`| x | y`) and shift the cells."""
+    from tracker.survey.table import render_row
+
+    row = render_row("Old Title | [Code](https://github.com/x/y) | [arXiv](https://arxiv.org/abs/2101.00001)\n", paper(9, "T"))
+    assert row == "A New Paper Number 9 | | [arXiv](https://arxiv.org/abs/2501.00009)"
+    with pytest.raises(ValueError, match="edge"):
+        render_row("12 | Old Title | [arXiv](https://arxiv.org/abs/2101.00001)", paper(9, "T"))

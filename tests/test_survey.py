@@ -313,3 +313,37 @@ def test_an_arxiv_id_written_out_in_the_entry_counts_when_no_link_gives_one():
     text = ("## S\n\n- **A Paper Title**. Ann Lee, Bob Ray. arXiv:2401.00004v2. [[code](https://github.com/x/y)]\n"
             "- **Another Paper Title**. Ann Lee, Bob Ray. [[paper](https://arxiv.org/abs/2401.00005)] (see arXiv:2401.00009)\n")
     assert [e.arxiv_id for _, e in parse_survey(text, "x.md").entries()] == ["2401.00004", "2401.00005"]
+
+
+def test_a_table_without_outer_pipes_is_read_like_a_piped_one():
+    """GFM lets a table drop its outer pipes (`Title | Link` over `---|---`); only a header and a
+    delimiter row make the lines a table, so a lone `a | b` line in a list stays what it was."""
+    rows = ["Title | Venue | Link", "---|:---:|---", "Old paper one | ICML 2020 | [Paper](https://arxiv.org/abs/2001.00001)",
+            "**Old paper two** | NeurIPS 2021 | [Paper](https://arxiv.org/abs/2001.00002)", "A row without any link | ACL | none"]
+    tail = "\nText with a | pipe [link](https://example.org/x)\n"
+    bare = parse_survey("## Tables\n\n" + "\n".join(rows) + "\n" + tail, "bare.md")
+    piped = parse_survey("## Tables\n\n" + "\n".join(f"| {r} |" for r in rows) + "\n" + tail, "piped.md")
+    assert [e.title for _, e in bare.entries()] == ["Old paper one", "Old paper two"]
+    assert [e.to_json() for _, e in bare.entries()] == [e.to_json() for _, e in piped.entries()]
+    assert [s.line for s in bare.skipped] == [s.line for s in piped.skipped] == [7]
+
+
+@pytest.mark.parametrize(
+    "item, venue",
+    [
+        ("1. **Title One.** *Ann Lee.* [[PDF](https://arxiv.org/abs/2001.00001)], 2020.\n   A short summary of the paper.\n", None),
+        ("1. **Title One**\n   A short summary of the paper. [[PDF](https://arxiv.org/abs/2001.00001)]\n", None),
+        ("1. **Title One**. *Ann Lee*.  \n   A short summary of the paper.  \n   [[pdf](https://arxiv.org/abs/2001.00001)]\n", None),
+        ("- [Title One](https://arxiv.org/abs/2001.00001)\n  A short summary of the paper.\n", None),
+        ("1. **Title One**  \n   *Ann Lee*  \n   NeurIPS 2020 [[paper](https://arxiv.org/abs/2001.00001)]\n", "NeurIPS"),
+        ("1. **Title One**  \n   IEEE Transactions on Geoscience and Remote Sensing, 2020  \n"
+         "   [[paper](https://arxiv.org/abs/2001.00001)]\n", "IEEE Transactions on Geoscience and Remote Sensing"),
+        ("1. **Title One**. *Ann Lee*. The 18th BioNLP workshop 2020. [[pdf](https://arxiv.org/abs/2001.00001)]\n",
+         "The 18th BioNLP workshop"),
+    ],
+)
+def test_a_description_line_under_an_entry_is_not_its_venue(item, venue):
+    """On a line of its own under the entry, only a name written as venues are (`NeurIPS 2020`, capitalised
+    words) is the venue; a sentence there is a description. On the title's line a venue is read as before."""
+    (entry,) = [e for _, e in parse_survey(f"## S\n\n{item}", "x.md").entries()]
+    assert (entry.title, entry.venue, entry.arxiv_id) == ("Title One", venue, "2001.00001")

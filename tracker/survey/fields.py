@@ -109,6 +109,30 @@ def author_list_end(text: str) -> int | None:
     return len(text) - len(text.lstrip()) + len(head.strip())
 
 
+def looks_like_venue(text: str) -> bool:
+    """`NeurIPS 2020`, `Findings of ACL`, `IEEE Transactions on ...`: a short name whose longer words
+    are capitalised, as venues are written; a description under an entry (`A short summary of the
+    paper.`) is a sentence and is not one."""
+    words = re.findall(r"[^\W\d_][\w'’\-]*", text)
+    return 0 < len(words) <= 10 and all(any(c.isupper() for c in w) for w in words if len(w) >= 4)
+
+
+def _notes(raw: str, fields: list[Span], start: int, last: int) -> list[Span]:
+    """Text that opens one of the item's later lines, before its last field, and is no field: a
+    description or note under the title, which a patch must not copy."""
+    claimed = bytearray(len(raw))
+    for a, b in fields:
+        claimed[a:b] = b"\x01" * (b - a)
+    notes: list[Span] = []
+    for line in re.finditer(r"\n[ \t]*", raw[:last]):
+        a = b = line.end()
+        while b < len(raw) and raw[b] not in "\r\n" and not claimed[b]:
+            b += 1
+        if line.start() >= start and re.search(r"[^\W\d_]", raw[a:b]):
+            notes.append((a, b))
+    return notes
+
+
 @dataclass
 class Item:
     """What one list item (or `**Title**` paragraph) says, with spans into its raw text."""
@@ -127,6 +151,7 @@ class Item:
     date_span: Span | None = None
     links: list[tuple[Link, Span, Span]] = field(default_factory=list)  # link, its span, span with [..] wrapper
     tail_span: Span | None = None
+    note_spans: list[Span] = field(default_factory=list)  # descriptions on later lines, see _notes
     navigation: bool = False
     quoted_id: str | None = None  # an arXiv id written in the text, outside links
 
@@ -264,12 +289,15 @@ def read_item(raw: str, start: int) -> Item:
             after_authors = a + names_end
             seg = seg[m.start() + names_end :]
             m = re.search(r"[^\W\d_](?:[^\[\]\n*]*[^\W_)])?", seg)
-        if m and len(m.group()) <= 80 and "(" not in m.group()[:1]:
+        own_line = m is not None and "\n" in seg[: m.start()]
+        if m and len(m.group()) <= 80 and "(" not in m.group()[:1] and (not own_line or looks_like_venue(m.group())):
             item.venue = " ".join(m.group().split())
             item.venue_span = (after_authors + m.start(), after_authors + m.end())
-    ends = [s[1] for s in (item.year_span, item.date_span, item.venue_span, item.title_span, item.authors_span) if s]
-    ends += [w[1] for _, _, w in item.links]
-    last = max(ends, default=start)
+    spans = [s for s in (item.prefix_span, item.title_span, item.authors_span, item.venue_span, item.year_span, item.date_span) if s]
+    spans += [w for _, _, w in item.links]
+    last = max((b for _, b in spans), default=start)
+    item.note_spans = _notes(raw, spans, start, last)
+    last += len(raw[last:]) - len(raw[last:].lstrip(".,;:"))  # the period closing the entry is not its tail
     rest = raw[last:].rstrip()
     if re.search(r"[^\W\d_]", rest):
         item.tail_span = (last, last + len(rest))

@@ -33,6 +33,14 @@ TAG = re.compile(r"<[^>]*>")
 MD_LINK = re.compile(r"!?\[([^\]]*)\]\([^)]*\)")
 
 
+def row_cells(text: str) -> tuple[str, list[str], str]:
+    """A table row's opening pipe, cells and closing pipe: GFM makes the outer pipes optional."""
+    body = text.strip()
+    opening = "|" if body.startswith("|") else ""
+    closing = "|" if len(body) > len(opening) and body.endswith("|") and not body.endswith("\\|") else ""
+    return opening, CELL_SPLIT.split(body[len(opening) : len(body) - len(closing)]), closing
+
+
 def split_lines(text: str) -> list[str]:
     """Lines with their endings; only `\\n` (and `\\r\\n`) end a line, unlike str.splitlines."""
     return re.findall(r"[^\n]*\n|[^\n]+$", text)
@@ -66,6 +74,7 @@ class Survey:
     lines: tuple[str, ...]
     sections: tuple[Section, ...]
     skipped: tuple[Skipped, ...]
+    rows: frozenset[int] = frozenset()  # lines of the entries read from table rows
 
     def render(self) -> str:
         return "".join(self.lines)
@@ -110,7 +119,9 @@ class _Parser:
             self.plain[0] = self.plain[0][1:]
         self.sections: list[dict[str, Any]] = []
         self.skipped: list[Skipped] = []
+        self.rows: set[int] = set()
         self.structural = self._structural_lines()
+        self.table = self._table_lines()
 
     def _structural_lines(self) -> list[bool]:
         """False for lines inside fenced code or HTML comments: nothing there is read."""
@@ -137,6 +148,29 @@ class _Parser:
             out.append(True)
         return out
 
+    def _table_lines(self) -> set[int]:
+        """Indexes of the lines of GFM tables, header and delimiter row included. The outer pipes
+        are optional there (`Title | Link` over `---|---`), so a table is known by a delimiter row
+        under a header of as many cells, and its rows run while lines hold a `|`: a stray `a | b`
+        in a list or a paragraph is not a row."""
+        lines: set[int] = set()
+        for i in range(1, len(self.plain)):
+            header, rule = self.plain[i - 1], self.plain[i]
+            if not (self.structural[i - 1] and self.structural[i] and "|" in rule and TABLE_RULE.match(rule)):
+                continue
+            width = len(row_cells(header)[1])
+            if width < 2 or width != len(row_cells(rule)[1]) or LIST_ITEM.match(header) or self.heading(i - 1):
+                continue
+            j = i + 1
+            while j < len(self.plain) and self.structural[j] and CELL_SPLIT.search(self.plain[j]) and not (
+                    LIST_ITEM.match(self.plain[j]) or self.heading(j) or FENCE.match(self.plain[j])):
+                j += 1
+            lines.update(range(i - 1, j))
+        return lines
+
+    def is_row(self, i: int) -> bool:
+        return bool(TABLE_ROW.match(self.plain[i])) or i in self.table
+
     def heading(self, i: int) -> tuple[int, str] | None:
         if not self.structural[i]:
             return None
@@ -156,7 +190,7 @@ class _Parser:
             or bool(LIST_ITEM.match(text))
             or bool(THEMATIC.match(text))
             or bool(FENCE.match(text))
-            or bool(TABLE_ROW.match(text))
+            or self.is_row(i)
             or bool(FURNITURE.match(text))
         )
 
@@ -201,7 +235,7 @@ class _Parser:
         prev_rule = i + 1 < len(self.plain) and TABLE_RULE.match(self.plain[i + 1])
         if TABLE_RULE.match(self.plain[i]) or prev_rule:
             return
-        cells = CELL_SPLIT.split(self.plain[i].strip().strip("|"))
+        cells = row_cells(self.plain[i])[1]
         item = Item()
         raw = self.plain[i]
         titled = next((c for c in cells if len(re.findall(r"[^\W\d_]", MD_LINK.sub(r"\1", c))) >= 3), None)
@@ -214,12 +248,13 @@ class _Parser:
         if not self.sections:
             self.add_section(0, "", 1)
         self.sections[-1]["entries"].append(_entry(item, None, i + 1, i + 1))
+        self.rows.add(i + 1)
 
     def setext(self, i: int) -> tuple[int, str] | None:
         """`Title` over a line of `=` (level 1) or `-` (level 2): a heading of two lines."""
         text = self.plain[i]
         if (i + 1 >= len(self.plain) or not self.structural[i] or not self.structural[i + 1] or not text.strip()
-                or text[:4] == "    " or self.heading(i) is not None or LIST_ITEM.match(text) or TABLE_ROW.match(text)
+                or text[:4] == "    " or self.heading(i) is not None or LIST_ITEM.match(text) or self.is_row(i)
                 or FENCE.match(text) or THEMATIC.match(text) or (i > 0 and self.plain[i - 1].strip() and self.heading(i - 1) is None)):
             return None
         m = SETEXT.match(self.plain[i + 1])
@@ -249,7 +284,7 @@ class _Parser:
                 self.add_entry(i, end, m.end(), int(m.group("num")) if m.group("num") else None, True)
                 i = end + 1
                 continue
-            if TABLE_ROW.match(text):
+            if self.is_row(i):
                 self.table_row(i)
             elif BOLD_PARAGRAPH.match(text):
                 end = self.paragraph_end(i)
@@ -287,7 +322,8 @@ def parse_survey(text: str, path: str) -> Survey:
             sid, n = f"{base}-{n}", n + 1
         used.add(sid)
         sections.append(Section(id=sid, heading=s["heading"], level=s["level"], line=s["line"], entries=tuple(s["entries"])))
-    return Survey(path=str(path), lines=tuple(lines), sections=tuple(sections), skipped=tuple(parser.skipped))
+    return Survey(path=str(path), lines=tuple(lines), sections=tuple(sections), skipped=tuple(parser.skipped),
+                  rows=frozenset(parser.rows))
 
 
 def read_utf8(path: str | Path, error: type[TrackerError], kind: str) -> str:

@@ -21,7 +21,7 @@ from typing import Mapping, Sequence
 
 from tracker.errors import SurveyError
 from tracker.models import Entry, Paper, Section, split_arxiv_id
-from tracker.survey.parse import FURNITURE, LIST_ITEM, TABLE_ROW, Survey, parse_survey, split_lines
+from tracker.survey.parse import FURNITURE, LIST_ITEM, Survey, parse_survey, split_lines
 from tracker.survey import table
 from tracker.survey.fields import Item, add_period, escape, read_item, split_names, strip_period
 
@@ -99,10 +99,21 @@ def render_entry(template: str, paper: Paper, number: int | None, style: tuple[s
         edits.append((a, b, str(year) if year else ""))
     if item.tail_span:
         edits.append((*item.tail_span, ""))
+    edits.extend(_note_edit(template, a, b) for a, b in item.note_spans)
     out = template
     for a, b, text in sorted(edits, key=lambda e: e[0], reverse=True):
         out = out[:a] + text + out[b:]
     return out
+
+
+def _note_edit(template: str, a: int, b: int) -> tuple[int, int, str]:
+    """Removes a description that `item.note_spans` found: its whole line when nothing else is on it."""
+    line_start = template.rfind("\n", 0, a) + 1
+    line_end = template.find("\n", b)
+    line_end = len(template) if line_end < 0 else line_end
+    if template[line_start:a].strip() or template[b:line_end].strip():
+        return (a, b, "")
+    return (line_start, line_end + 1, "")
 
 
 def _link_edits(template: str, item: Item, paper: Paper, label: str = "PDF") -> list[tuple[int, int, str]]:
@@ -139,12 +150,11 @@ def _reads_back(text: str, paper: Paper, with_authors: bool) -> bool:
 
 
 def _usable(survey: Survey, entry: Entry) -> bool:
-    raw = survey.entry_text(entry).lstrip("\ufeff")
-    return bool(entry.links) and not TABLE_ROW.match(raw.splitlines()[0])
+    return bool(entry.links) and entry.line not in survey.rows
 
 
 def _is_table(survey: Survey, section: Section) -> bool:
-    return any(TABLE_ROW.match(survey.entry_text(e).lstrip("\ufeff").splitlines()[0]) for e in section.entries)
+    return bool(table.table_rows(survey, section.entries))
 
 
 def _table_row(survey: Survey, section: Section, paper: Paper) -> tuple[int, list[str]] | None:
@@ -173,7 +183,7 @@ def style_key(raw: str) -> str:
     if marker and marker.group("num"):
         spans.append((*marker.span("num"), "N"))
     for span, mark in ((item.title_span, "T"), (item.authors_span, "A"), (item.venue_span, "V"), (item.year_span, "Y"),
-                       (item.date_span, "D"), (item.prefix_span, "P"), (item.tail_span, "")):
+                       (item.date_span, "D"), (item.prefix_span, "P"), (item.tail_span, ""), *((n, "") for n in item.note_spans)):
         if span is not None:
             spans.append((*span, mark))
     for link, (a, b), _ in item.links:
@@ -268,7 +278,8 @@ class _Resolver:
 
 
 def add_papers(survey: Survey, papers: Sequence[Paper], section_headings: Mapping[str, str] = {}) -> PatchResult:
-    """Append each paper to its section; skip ones already listed (same arXiv id or folded title)."""
+    """Add each paper to its section (after its last entry, or on top of a newest-first one); skip
+    ones already listed (same arXiv id or folded title)."""
     resolve = _Resolver(survey, section_headings)
     targets = [(paper, resolve(paper)) for paper in papers]
     by_id = {e.arxiv_id: e.line for _, e in survey.entries() if e.arxiv_id}
@@ -314,8 +325,11 @@ def add_papers(survey: Survey, papers: Sequence[Paper], section_headings: Mappin
             continue
         first = section.line not in numbers
         numbers[section.line] = number
-        at, block = _placement(survey, section, text, first)
-        inserts.setdefault(at, []).extend(block)
+        top = _newest_first(section)
+        at, block = _placement(survey, section, text, first, top)
+        queued = inserts.setdefault(at, [])
+        where = 0 if top else len(queued)
+        queued[where:where] = block
         if not section.entries and at < len(survey.lines) and survey.lines[at].strip():
             closes.add(at)
         by_id[paper.id] = by_title[folded] = 0
@@ -357,12 +371,26 @@ def _entry_text(survey: Survey, template: Entry | None, paper: Paper, number: in
     raise SurveyError(f"paper {paper.id}: cannot write an entry that reads back as the same title and authors")
 
 
-def _placement(survey: Survey, section: Section, text: str, first: bool) -> tuple[int, list[str]]:
-    """Where the entry goes (0-based index to insert before) and its lines, with the gap before it."""
+def _newest_first(section: Section) -> bool:
+    """Whether the section's numbers count down (`3.`, `2.`, `1.`: newest first), by most of its
+    neighbouring entries. Its new entries then go on top, numbered max+1 as anywhere else: the
+    numbers keep counting down the page and no old entry is renumbered (a patch touches only the
+    lines it adds), where at the bottom a new entry would need a number below the last one's,
+    often 1."""
+    numbers = [e.number for e in section.entries if e.number is not None]
+    pairs = list(zip(numbers, numbers[1:]))
+    return sum(b < a for a, b in pairs) > sum(b > a for a, b in pairs)
+
+
+def _placement(survey: Survey, section: Section, text: str, first: bool, top: bool) -> tuple[int, list[str]]:
+    """Where the entry goes (0-based index to insert before) and its lines, with the gap that
+    separates it from the entry before it (or, on top of a newest-first section, after it)."""
     entry_lines = [line.rstrip("\r\n") for line in split_lines(text)]
     gap = _gap(survey, section)
     if not LIST_ITEM.match(text) and not any(not line.strip() for line in gap):
         gap.append("")  # a **Title** paragraph needs a blank line, or it joins the one before
+    if section.entries and top:
+        return section.entries[0].line - 1, entry_lines + gap
     if section.entries:
         return _item_end(survey, section.entries[-1].end_line), gap + entry_lines
     end = survey.section_end(section)

@@ -1,5 +1,7 @@
 """A new row for a survey section written as a Markdown table, in that table's own shape.
 
+The row keeps the copied row's outer pipes, or their absence (`Title | Link`, as GFM allows).
+
 The row copies one of the table's rows cell by cell: the title cell gets the title (as a
 link, bold or plain, as the copied cell has it), a cell holding an arXiv link gets the
 paper's (label kept), a year cell the year; every other cell (code links, stars, notes
@@ -13,7 +15,7 @@ import re
 
 from tracker.models import Entry, Paper
 from tracker.survey.fields import arxiv_id, escape
-from tracker.survey.parse import CELL_SPLIT, TABLE_ROW, Survey, parse_survey
+from tracker.survey.parse import Survey, parse_survey, row_cells
 
 LINK = re.compile(r"\[([^\]]*)\]\(([^)\s]*)\)")
 LETTERS = re.compile(r"[^\W\d_]")
@@ -21,7 +23,7 @@ YEAR_CELL = re.compile(r"^(?:19|20)\d{2}$")
 
 
 def table_rows(survey: Survey, entries: tuple[Entry, ...]) -> list[Entry]:
-    return [e for e in entries if TABLE_ROW.match(survey.entry_text(e).lstrip("\ufeff").splitlines()[0])]
+    return [e for e in entries if e.line in survey.rows]
 
 
 def row_template(survey: Survey, entries: tuple[Entry, ...]) -> Entry | None:
@@ -41,11 +43,10 @@ def _title_cell(text: str, paper: Paper) -> str:
 
 
 def render_row(template: str, paper: Paper, label: str = "PDF") -> str:
-    """The row for `paper` in the shape of the one-line row `template`; ValueError when it has no title cell."""
+    """The row for `paper` in the shape of the one-line row `template`; ValueError when that shape cannot carry it."""
     line = template.lstrip("\ufeff").rstrip("\r\n")
     lead = line[: len(line) - len(line.lstrip())]
-    body = line.strip()
-    cells = CELL_SPLIT.split(body[1:-1])
+    opening, cells, closing = row_cells(line)
     title_at = next((i for i, c in enumerate(cells) if len(LETTERS.findall(LINK.sub(r"\1", c))) >= 3), None)  # as the parser reads it
     if title_at is None:
         raise ValueError("no title cell")
@@ -53,8 +54,8 @@ def render_row(template: str, paper: Paper, label: str = "PDF") -> str:
     out: list[str] = []
     for i, cell in enumerate(cells):
         text = cell.strip()
-        left = cell[: len(cell) - len(cell.lstrip())] or " "
-        right = cell[len(cell.rstrip()):] or " "
+        left = cell[: len(cell) - len(cell.lstrip())] or (" " if opening or i else "")
+        right = cell[len(cell.rstrip()):] or (" " if closing or i < len(cells) - 1 else "")
         if i == title_at:
             new = _title_cell(text, paper)
         elif any(arxiv_id(m.group(2)) for m in LINK.finditer(text)):
@@ -72,12 +73,15 @@ def render_row(template: str, paper: Paper, label: str = "PDF") -> str:
         if first is None:
             raise ValueError("no cell for the arXiv link")
         out[first] = f" [{label}]({paper.abs_url}) "
-    return lead + "|" + "|".join(out) + "|"
+    if (not opening and not out[0].strip()) or (not closing and not out[-1].strip()):
+        raise ValueError("an empty edge cell in a row without outer pipes would shift its cells")
+    return lead + opening + "|".join(out) + closing
 
 
 def reads_back(row: str, paper: Paper, title: str) -> bool:
     """The row parses, under a header of its width, as one entry with the paper's title and arXiv id."""
-    width = len(CELL_SPLIT.split(row.strip()[1:-1]))
-    text = "## check\n\n" + "|" + " h |" * width + "\n|" + "---|" * width + "\n" + row + "\n"
+    opening, cells, closing = row_cells(row)
+    header, rule = (opening + "|".join(cell for _ in cells) + closing for cell in (" h ", "---"))
+    text = f"## check\n\n{header}\n{rule}\n{row}\n"
     entries = [e for _, e in parse_survey(text, "check").entries()]
     return len(entries) == 1 and entries[0].arxiv_id == paper.id and entries[0].title == title
