@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import tomllib
 from pathlib import Path
 
 import pytest
+import tomli_w
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from conftest import DEFAULT_CONFIG, ROOT
 from tracker.config import load_config
+from tracker.config.lines import key_lines
 from tracker.errors import ConfigError
 
 BASE = """
@@ -153,3 +158,116 @@ def test_config_error_through_the_cli(run_cli, tmp_path):
     papers.write_text('{"id": "2409.00001", "title": "T", "section": "alpha"}\n', encoding="utf-8")
     code, out, err = run_cli("--config", str(path), "patch", str(ROOT / "config" / "llm-survey.md"), "--input", str(papers))
     assert code == 1 and out == "" and err.startswith("error: ") and "bogus" in err and str(path) in err
+
+
+HERE = "# <- here"
+SECOND = '\n[[sections]]\nid = "beta"\nheading = "Beta"\nany = ["beta"]\n'
+
+
+def marked_line(text: str) -> int:
+    [line] = [n for n, row in enumerate(text.splitlines(), 1) if row.rstrip().endswith(HERE)]
+    return line
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        BASE + f'[arxiv]\ndelay_seconds = "3"  {HERE}\n',
+        f'arxiv.delay_seconds = "3"  {HERE}\n' + BASE,
+        BASE + f'"arxiv" . "page_size" = 0  {HERE}\n',
+        BASE + f'email = {{ host = "h", from = "a@b", to = ["c@d"], port = 70000 }}  {HERE}\n',
+        BASE + SECOND + f"min_score = -1  {HERE}\n",
+        BASE.replace('any = ["alpha"]', 'any = ["alpha"]\nmin_score = 2') + SECOND + f"min_score = -1  {HERE}\n",
+        BASE + SECOND + f'any2 = ["x"]  {HERE}\n',
+        BASE + f'\n[[sections]]  {HERE}\nid = "beta"\nany = ["beta"]\n',
+        BASE + SECOND.replace('id = "beta"', f'id = "alpha"  {HERE}'),
+        BASE.replace('any = ["alpha"]', f'any = [  {HERE}\n  "alpha",\n  "# not a comment ]",\n  "",\n]'),
+        BASE.replace('heading = "Alpha"', 'heading = """Alpha\n[arxiv]\ndelay_seconds = "3"\n"""')
+        + f'[arxiv]\ndelay_seconds = "3"  {HERE}\n',
+        BASE + f"[sections.weights]\ntitles = 2  {HERE}\n",
+        'sections = [\n  { id = "alpha", heading = "A", any = ["a"] },\n'
+        f'  {{ id = "beta", heading = "B", any = ["b"], min_score = -1 }},  {HERE}\n]\n[survey]\npath = "survey.md"\n',
+    ],
+    ids=["table", "top-level dotted key", "quoted dotted key", "inline table", "second [[sections]]",
+         "same key in the first [[sections]]", "unknown key", "missing key: its table", "duplicate id",
+         "multi-line array", "look-alike in a multi-line string", "table of a [[sections]] element", "array of inline tables"],
+)
+def test_an_error_about_a_key_names_the_line_it_is_written_on(tmp_path, text):
+    path = write(tmp_path, text)
+    assert fails(path).startswith(f"{path}:{marked_line(text)}: ")
+
+
+def test_an_error_without_a_key_line_keeps_the_file_only(tmp_path):
+    path = write(tmp_path, BASE.replace('[survey]\npath = "survey.md"\n', ""))
+    assert fails(path, "table [survey]").startswith(f"{path}: ")
+
+
+KEYS = st.text(st.characters(blacklist_categories=("Cs",)), min_size=1, max_size=6)
+SCALARS = st.one_of(st.integers(), st.booleans(), st.text(max_size=12))
+TABLES = st.recursive(
+    st.dictionaries(KEYS, SCALARS, max_size=3),
+    lambda inner: st.dictionaries(KEYS, st.one_of(SCALARS, inner, st.lists(inner, min_size=1, max_size=3),
+                                                  st.lists(st.one_of(SCALARS, inner), max_size=3)), max_size=4),
+    max_leaves=16,
+)
+
+
+def key_paths(data, path=()):
+    items = data.items() if isinstance(data, dict) else enumerate(data) if isinstance(data, list) else ()
+    for key, value in items:
+        if isinstance(key, str) or isinstance(value, (dict, list)):
+            yield (*path, key)
+        yield from key_paths(value, (*path, key))
+
+
+def assert_every_key_found(text: str) -> None:
+    lines, found = text.split("\n"), key_lines(text)
+    for path in key_paths(tomllib.loads(text)):
+        assert path in found, (path, text)
+        if isinstance(path[-1], str):
+            written = tomli_w.dumps({path[-1]: 0}).split(" = ")[0]
+            assert written in lines[found[path] - 1], (path, found[path], text)
+
+
+@settings(max_examples=200, deadline=None)
+@given(TABLES, st.booleans())
+def test_every_key_of_a_document_is_found_on_the_line_that_writes_it(data, multiline):
+    assert_every_key_found(tomli_w.dumps(data, multiline_strings=multiline))
+
+
+def test_keys_are_found_in_hand_written_toml():
+    """What a person writes and tomli_w does not: comments, literal and multi-line strings
+    holding look-alike keys, spaced dotted keys, escapes, tables of array elements."""
+    assert_every_key_found('''# [not.a.table]
+title = "x" # [not.a.table]
+"quoted.key" = 1
+'lit' = """
+multi = 1
+[fake]
+"""
+a.b . c = 2
+"a".d = 'x'
+e = \'\'\'it's\'\'\'
+f = """quote"""""
+g = "esc \\" [x] = 1"
+"h\\"i = 1" = 1
+[[s]]
+any = [
+  "x", # ]
+  'y',
+]
+[s.weights]
+title = 1
+[[s]]
+inline = { p = 1, q = { r = [1, 2] } }
+[[s.sub]]
+k = 1
+[[s.sub]]
+k = 2
+[t]
+arr = [
+  { id = "a" },
+  { id = "b", x = 1 },
+]
+dt = 1979-05-27 07:32:00Z
+''')

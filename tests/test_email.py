@@ -57,7 +57,7 @@ def test_weekly_email_parts_counts_and_decisions(tmp_path, smtp, write_config):
     record_decision(db, last_week[0], "move", "decoder_only", at="2025-11-02T10:00:00+00:00")
     record_decision(db, last_week[1], "reject", at="2025-10-20T10:00:00+00:00")  # an older week
     report = run_digest(config, db, "email", "week", NOW)
-    assert report.ok and report.sent == 2 and report.delivered == len(this_week)
+    assert report.ok and report.sent == 1 and report.recipients == len(TO) and report.delivered == len(this_week)
     assert [m.recipients for m in smtp.received] == [("ann@example.org",), ("bob@example.org",)]
     msg = smtp.received[0].message
     assert msg.get_content_type() == "multipart/alternative"
@@ -115,7 +115,10 @@ def test_a_refused_recipient_is_reported_and_the_others_still_get_it(tmp_path, s
     ids = fill_store(db, sample_papers(50), THIS_WEEK)
     report = run_digest(config, db, "email", "week", NOW)
     assert report.failures == ("SMTP server refused recipient gone@example.org: 550 5.1.1 mailbox unavailable",)
-    assert len(smtp.messages_to("ann@example.org")) == len(smtp.messages_to("bob@example.org")) == 1
+    assert (report.sent, report.recipients, report.delivered) == (1, 2, 0)  # one email, two recipients took it
+    for address in ("ann@example.org", "bob@example.org"):
+        [received] = smtp.messages_to(address)
+        assert received.message["To"] == address  # no copy names the refused recipient
     assert outbox.delivered_ids(db, "email") == set()  # gone@ never got them
     for _ in range(GIVE_UP_AFTER - 1):
         again = run_digest(config, db, "email", "week", NOW)
@@ -173,3 +176,21 @@ def test_starttls_required_but_not_offered(tmp_path, smtp, write_config):
     fill_store(db, sample_papers(30), THIS_WEEK)
     report = run_digest(config, db, "email", "week", NOW)
     assert report.failures and "does not offer STARTTLS" in report.failures[0] and smtp.received == []
+
+
+def test_one_email_to_three_recipients_is_reported_as_one_email(tmp_path, smtp, write_config, run_cli):
+    to = ["ann@example.org", "bob@example.org", "cat@example.org"]
+    config, db = make(write_config, smtp, to=to)
+    papers = sample_papers(40)
+    first = fill_store(db, papers[:20], THIS_WEEK)
+    report = run_digest(config, db, "email", "week", NOW)
+    assert sorted(r.recipients[0] for r in smtp.received) == to
+    counts = report.counts()
+    assert (counts["queued"], counts["sent"], counts["recipients"], counts["delivered"]) == (1, 1, len(to), len(first))
+    second = fill_store(db, papers[20:], "2025-11-05T06:00:00+00:00")
+    db.conn.close()
+    code, out, err = run_cli("--config", str(config.file), "digest", "--channel", "email", "--now", "2025-11-10T08:00:00+00:00")
+    assert code == 0, err
+    assert len(smtp.received) == 2 * len(to)
+    n = len(second)
+    assert f"email: {n} paper(s) (week): 1 email(s) sent to {len(to)} recipient(s), {n} paper(s) delivered" in out

@@ -155,6 +155,7 @@ def test_skips_already_listed_papers(seed):
     assert reasons[0] == "already listed at line 35 (same title)"
     assert reasons[1] == "already listed at line 35 (same arXiv id)"
     assert reasons[2].startswith("already listed")
+    assert result.listed == (papers[0].id, papers[1].id)  # not the repeat of a paper this patch adds
     assert fold_title("BERT: Pre-training!") == fold_title("bert pre training")
 
 

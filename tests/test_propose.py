@@ -163,20 +163,36 @@ def test_nothing_to_propose_locally_writes_nothing(env, run_cli):
     assert not (env.tmp / "out" / "proposal.patch").exists()
 
 
-def test_listed_paper_is_skipped_and_reported(env, run_cli):
-    listed = Paper(id="2001.08361", title="Scaling laws for neural language models", published="2020-01-23")
-    upsert_papers(env.db, [listed], "api")
-    env.accept(listed.id, "scaling")
+LISTED = Paper(id="2001.08361", title="Scaling laws for neural language models", published="2020-01-23")
+
+
+def test_a_listed_paper_is_reported_once_then_left_alone(env, run_cli):
+    """An accepted paper the survey already lists is done: said once, then neither proposed
+    nor reported again. A skip that needs the maintainer (no section) is said every time."""
+    upsert_papers(env.db, [LISTED], "api")
+    env.accept(LISTED.id, "scaling")
     env.accept(SCALING, "scaling")
-    report = env.propose(open_pr=False)
-    assert [c.paper.id for c in report.proposed] == [SCALING]
-    assert [p.id for p, _ in report.skipped] == ["2001.08361"]
+    record_decision(env.db, MAMBA, "accept")  # never classified: no section to put it in
     code, out, _ = run_cli("--config", str(env.config.file), "propose")
-    assert code == 0 and f"+ {SCALING}" in out and "- 2001.08361" in out and "already" in out
-    assert "proposal.patch" in out.splitlines()[-1]
+    assert code == 0 and f"+ {SCALING}" in out and f"- {LISTED.id}" in out and "already listed" in out
+    assert f"- {MAMBA}" in out and "proposal.patch" in out.splitlines()[-1]
+    again = env.propose(open_pr=False)
+    assert [c.paper.id for c in again.proposed] == [SCALING]
+    assert [p.id for p, _ in again.skipped] == [MAMBA]
+    assert LISTED.id not in [c.paper.id for c in choose_papers(env.config, env.db)[0]]
 
 
 # ---- draft pull requests ------------------------------------------------------------------
+
+def test_a_paper_listed_on_the_base_branch_is_reported_once(env):
+    upsert_papers(env.db, [LISTED], "api")
+    env.accept(LISTED.id, "scaling")
+    env.accept(SCALING, "scaling")
+    first = env.propose()
+    assert [p.id for p, _ in first.skipped] == [LISTED.id] and first.action == "created"
+    again = env.propose()
+    assert again.skipped == () and again.action == "updated" and [c.paper.id for c in again.proposed] == [SCALING]
+
 
 def test_first_proposal_pushes_branch_and_opens_draft_pr(env):
     env.accept(SCALING, "scaling")
@@ -238,11 +254,14 @@ def test_nothing_to_propose_makes_no_push_and_no_pr(env, run_cli):
 
 
 def test_push_rejected_records_nothing(env):
+    upsert_papers(env.db, [LISTED], "api")
+    env.accept(LISTED.id, "scaling")
     env.accept(SCALING, "scaling")
     reject_pushes(env.bare)
     with pytest.raises(ForgeError, match="rejected"):
         env.propose()
     assert proposal_store.proposals(env.db) == [] and env.gh.calls("POST") == []
+    assert [p.id for p, _ in env.propose(open_pr=False).skipped] == [LISTED.id]  # the failed run said nothing of it
 
 
 @pytest.mark.parametrize("status,message", [(401, "Bad credentials"), (422, "A pull request already exists"),

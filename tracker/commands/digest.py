@@ -71,10 +71,12 @@ def _state(r) -> str:
     if r.dry_run:
         return "dry run, nothing sent"
     parts = ["nothing new"] if r.skipped_empty else []
+    unit = "email(s)" if r.channel == "email" else "message(s)"
     if r.resent:
-        parts.append(f"{r.resent} message(s) left over from an earlier run re-sent")
+        parts.append(f"{r.resent} {unit} left over from an earlier run re-sent")
     if r.sent or not r.skipped_empty:
-        parts.append(f"{r.sent} message(s) sent, {r.delivered} paper(s) delivered")
+        to = f" to {r.recipients} recipient(s)" if r.channel == "email" else ""
+        parts.append(f"{r.sent} {unit} sent{to}, {r.delivered} paper(s) delivered")
     if r.failures:
         parts.append(f"{len(r.failures)} failed, kept in the outbox for the next run")
     return "; ".join(parts) if parts != ["nothing new"] else "nothing new, not sent"

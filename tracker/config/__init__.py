@@ -72,24 +72,27 @@ def load_config(path: str | Path | None = None, read_weights: bool = True) -> Co
     """Read and validate the config; relative paths resolve against the config's folder."""
     file = resolve_config_path(path)
     try:
-        raw = parse_toml(file.read_text(encoding="utf-8"), file)
+        text = file.read_text(encoding="utf-8")
+        raw = parse_toml(text, file)
     except FileNotFoundError:
         raise ConfigError(f"{file}: config file not found", "create one with `tracker init SURVEY.md --out FILE`") from None
     except IsADirectoryError:
         raise ConfigError(f"{file}: is a directory, expected a TOML file") from None
     except UnicodeDecodeError as exc:
         raise ConfigError(f"{file}: not valid UTF-8 (byte {exc.start})") from None
-    return parse_config(raw, file, read_weights)
+    return parse_config(raw, file, read_weights, text)
 
 
-def parse_config(raw: dict[str, Any], file: Path, read_weights: bool = True) -> Config:
+def parse_config(raw: dict[str, Any], file: Path, read_weights: bool = True, text: str = "") -> Config:
+    """`text`, the file's TOML, lets errors name the line of the key (`file:LINE:`)."""
     base = file.parent.absolute()  # a relative --config must not leave relative data paths (git runs in other folders)
-    root = Table(file, "", raw)
+    root = Table(file, "", raw, text=text)
 
     def where(t: Table | None, name: str, default: str | None) -> Path:
         value = t.get(name, str, default) if t is not None else default
         if value is None:
-            raise ConfigError(f"{file}: key '{t.key(name) if t else name}' is required" + (t.typo_of(name) if t else ""))
+            raise ConfigError(f"{t.where(name) if t else file}: key '{t.key(name) if t else name}' is required"
+                              + (t.typo_of(name) if t else ""))
         if t is not None:
             t.done()
         return resolve(value)
@@ -111,8 +114,7 @@ def parse_config(raw: dict[str, Any], file: Path, read_weights: bool = True) -> 
     scope = parse_rule(scope_t) if scope_t is not None else Rule(min_score=0.0)
     if scope_t is not None:
         scope_t.done()
-    root.used.add("sections")
-    sections = parse_sections(file, raw.get("sections", []))
+    sections = parse_sections(root)
     if not sections:
         raise ConfigError(f"{file}: at least one [[sections]] table is required" + root.typo_of("sections"),
                           "run `tracker init SURVEY.md` to bootstrap them")

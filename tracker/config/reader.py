@@ -1,5 +1,5 @@
 """A view of one TOML table that knows its dotted key path, so every validation error
-names the file, the key and what was expected, and unknown keys are caught."""
+names the file and line, the key and what was expected, and unknown keys are caught."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
+from tracker.config.lines import KeyPath, key_lines
 from tracker.errors import ConfigError
 
 
@@ -24,24 +25,38 @@ def parse_toml(text: str, file: Path) -> dict[str, Any]:
 
 
 class Table:
-    """A view of one TOML table that knows its dotted key path, for error messages."""
+    """A view of one TOML table that knows its dotted key path, for error messages.
 
-    def __init__(self, file: Path, path: str, data: Any) -> None:
+    `path` is the key as messages name it (`sections.alpha`); `at` is where the table sits
+    in the parsed data (`("sections", 0)`) and `text` the file's text, for `where`."""
+
+    def __init__(self, file: Path, path: str, data: Any, at: KeyPath = (), text: str = "") -> None:
+        self.file, self.path, self.data, self.used, self.at, self.text = file, path, data, set(), at, text
         if not isinstance(data, dict):
-            raise ConfigError(f"{file}: [{path}] must be a table, got {type(data).__name__}")
-        self.file, self.path, self.data, self.used = file, path, data, set()
+            raise ConfigError(f"{self.where()}: [{path}] must be a table, got {type(data).__name__}")
 
     def key(self, name: str) -> str:
         return f"{self.path}.{name}" if self.path else name
 
+    def where(self, name: str | None = None) -> str:
+        """`file:LINE` of key `name`, or of this table when the key is not written (a missing
+        key is reported at the table that lacks it); just `file` when no line is known."""
+        lines = key_lines(self.text) if self.text else {}
+        line = lines.get((*self.at, name)) if name is not None else None
+        line = line or (lines.get(self.at) if self.at else None)
+        return f"{self.file}:{line}" if line else str(self.file)
+
+    def child(self, path: str, data: Any, at: KeyPath) -> "Table":
+        return Table(self.file, path, data, at, self.text)
+
     def fail(self, name: str, expected: str) -> ConfigError:
-        return ConfigError(f"{self.file}: key '{self.key(name)}': expected {expected}, got {self.data.get(name)!r}")
+        return ConfigError(f"{self.where(name)}: key '{self.key(name)}': expected {expected}, got {self.data.get(name)!r}")
 
     def get(self, name: str, kind: type | tuple[type, ...], default: Any = ..., expected: str = "") -> Any:
         self.used.add(name)
         if name not in self.data:
             if default is ...:
-                raise ConfigError(f"{self.file}: key '{self.key(name)}' is required ({expected or _kind_name(kind)})"
+                raise ConfigError(f"{self.where(name)}: key '{self.key(name)}' is required ({expected or _kind_name(kind)})"
                                   + self.typo_of(name))
             return default
         value = self.data[name]
@@ -70,7 +85,7 @@ class Table:
 
     def table(self, name: str) -> "Table | None":
         self.used.add(name)
-        return Table(self.file, self.key(name), self.data[name]) if name in self.data else None
+        return self.child(self.key(name), self.data[name], (*self.at, name)) if name in self.data else None
 
     def typo_of(self, name: str) -> str:
         """'; unknown key X: a misspelling of NAME?' when the table has a key like `name` it does
@@ -82,7 +97,7 @@ class Table:
     def done(self) -> None:
         unknown = sorted(set(self.data) - self.used)
         if unknown:
-            raise ConfigError(f"{self.file}: unknown key '{self.key(unknown[0])}'" + _known_hint(self.used))
+            raise ConfigError(f"{self.where(unknown[0])}: unknown key '{self.key(unknown[0])}'" + _known_hint(self.used))
 
 
 def _kind_name(kind: type | tuple[type, ...]) -> str:

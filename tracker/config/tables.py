@@ -38,7 +38,7 @@ def _terms(t: Table, key: str, texts: Any, case_sensitive: tuple[str, ...]) -> t
     try:
         return tuple(parse_term(text, case_sensitive) for text in texts)
     except TermError as exc:
-        raise ConfigError(f"{t.file}: key '{t.key(key)}': {exc}") from None
+        raise ConfigError(f"{t.where(key)}: key '{t.key(key)}': {exc}") from None
 
 
 def _term_groups(t: Table, key: str, case_sensitive: tuple[str, ...]) -> tuple[tuple[Term, ...], ...]:
@@ -60,7 +60,7 @@ def parse_rule(t: Table) -> Rule:
     if wt is not None:
         for name in list(wt.data):
             if name not in DEFAULT_WEIGHTS:
-                raise ConfigError(f"{t.file}: unknown key '{wt.key(name)}' (fields: {', '.join(DEFAULT_WEIGHTS)})")
+                raise ConfigError(f"{wt.where(name)}: unknown key '{wt.key(name)}' (fields: {', '.join(DEFAULT_WEIGHTS)})")
             weights[name] = wt.get(name, float, expected="a number")
             if weights[name] < 0:
                 raise wt.fail(name, "a number >= 0")
@@ -70,7 +70,7 @@ def parse_rule(t: Table) -> Rule:
         try:
             re.compile(pattern)
         except re.error as exc:
-            raise ConfigError(f"{t.file}: key '{t.key('regex')}': bad regular expression {pattern!r}: {exc}") from None
+            raise ConfigError(f"{t.where('regex')}: key '{t.key('regex')}': bad regular expression {pattern!r}: {exc}") from None
     any_ = t.strings("any")
     if "any" in t.data and not any_:
         raise t.fail("any", "a non-empty list of strings")
@@ -95,28 +95,30 @@ def parse_rule(t: Table) -> Rule:
     )
     unknown = unknown_case_sensitive((*rule.positive_terms, *rule.not_, *rule.title_not, *rule.unless), case_sensitive)
     if unknown:
-        raise ConfigError(f"{t.file}: key '{t.key('case_sensitive')}': term {unknown[0]!r} is not one of the rule's any/all/not terms")
+        raise ConfigError(f"{t.where('case_sensitive')}: key '{t.key('case_sensitive')}': term {unknown[0]!r} is not one of the rule's any/all/not terms")
     return rule
 
 
-def parse_sections(file: Path, raw: Any) -> tuple[SectionConfig, ...]:
+def parse_sections(root: Table) -> tuple[SectionConfig, ...]:
+    root.used.add("sections")
+    raw = root.data.get("sections", [])
     if not isinstance(raw, list):
-        raise ConfigError(f"{file}: [[sections]] must be an array of tables")
+        raise ConfigError(f"{root.where('sections')}: [[sections]] must be an array of tables")
     out: list[SectionConfig] = []
     seen: set[str] = set()
     for i, item in enumerate(raw):
-        t = Table(file, f"sections[{i}]", item)
+        t = root.child(f"sections[{i}]", item, ("sections", i))
         sid = t.get("id", str, expected="a section id (lower-case letters, digits, - or _)")
         if not SLUG.match(sid):
             raise t.fail("id", "a section id of lower-case letters, digits, - or _")
         if sid in seen:
-            raise ConfigError(f"{file}: key 'sections[{i}].id': duplicate section id {sid!r}")
+            raise ConfigError(f"{t.where('id')}: key 'sections[{i}].id': duplicate section id {sid!r}")
         seen.add(sid)
         t.path = f"sections.{sid}"
         heading = t.get("heading", str, expected="the section's heading text in the survey")
         rule = replace(parse_rule(t), fallback=t.get("fallback", bool, False))
         if not (rule.positive_terms or rule.regex):
-            raise ConfigError(f"{file}: section {sid!r}: key 'sections.{sid}.any' is required (a non-empty list of terms)"
+            raise ConfigError(f"{t.where('any')}: section {sid!r}: key 'sections.{sid}.any' is required (a non-empty list of terms)"
                               + t.typo_of("any"))
         aliases: dict[str, tuple[str, ...]] = {}
         at = t.table("aliases")

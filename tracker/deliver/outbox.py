@@ -48,6 +48,10 @@ Sleep = Callable[[float], None]
 
 @dataclass(frozen=True)
 class DigestReport:
+    """What one channel's digest did. `queued`, `sent` and `resent` count Telegram messages,
+    and emails: an email to three recipients is one email (one outbox row per recipient, so
+    each is tracked), and `recipients` counts the addresses the server took it for."""
+
     channel: str
     period: str
     window_start: str
@@ -63,14 +67,16 @@ class DigestReport:
     dry_run: bool = False
     skipped_empty: bool = False
     paper_ids: tuple[str, ...] = ()
+    recipients: int = 0
 
     @property
     def ok(self) -> bool:
         return not self.failures
 
     def counts(self) -> dict[str, int]:
-        return {"papers": self.papers, "messages": len(self.messages), "queued": self.queued, "sent": self.sent,
-                "resent": self.resent, "delivered": self.delivered, "failures": len(self.failures)}
+        out = {"papers": self.papers, "messages": len(self.messages), "queued": self.queued, "sent": self.sent,
+               "resent": self.resent, "delivered": self.delivered, "failures": len(self.failures)}
+        return out | ({"recipients": self.recipients} if self.channel == "email" else {})
 
     def errors(self) -> list[str]:
         return list(self.failures)
@@ -84,10 +90,16 @@ class DigestReport:
 
 @dataclass
 class _Tally:
-    sent: int = 0
-    resent: int = 0
+    acks: list[tuple[int, bool]] = field(default_factory=list)  # per acknowledged row: its digest, and if left over
     delivered: int = 0
     failures: list[str] = field(default_factory=list)
+
+    def sent(self, per_digest: bool) -> tuple[int, int]:
+        """(sent, resent): acknowledged rows, or with `per_digest` the digests they belong to
+        (the rows of one email are its recipients: an email to three is one email sent)."""
+        if per_digest:
+            return len({run for run, _ in self.acks}), len({run for run, left in self.acks if left})
+        return len(self.acks), sum(left for _, left in self.acks)
 
 
 def save_rendered(report: DigestReport, out_dir: Path) -> list[Path]:
@@ -175,8 +187,11 @@ def run_digest(
             overflow=digest.more)
         if messages:
             _send_pending(config, db, channel, tally, sleep, fresh_after=run_id)
+        email = channel == "email"
+        sent, resent = tally.sent(per_digest=email)
         return DigestReport(
-            **base, messages=rendered, email_html=html, queued=len(messages), sent=tally.sent, resent=tally.resent,
+            **base, messages=rendered, email_html=html, queued=min(len(messages), 1) if email else len(messages),
+            sent=sent, resent=resent, recipients=len(tally.acks) if email else 0,
             delivered=tally.delivered, failures=tuple(tally.failures), skipped_empty=empty,
         )
 
@@ -251,8 +266,7 @@ def _acknowledged(db: Database, row: outbox.OutboxRow, message_id: str | None, t
     if crash_at and _acks >= int(crash_at):
         os.kill(os.getpid(), signal.SIGKILL)
     done = outbox.mark_sent(db, row.id, message_id)
-    tally.sent += 1
-    tally.resent += int(fresh_after is None)
+    tally.acks.append((row.run_id, fresh_after is None))
     tally.delivered += len(done)
     log(logger, logging.INFO, "digest.sent", channel=row.channel, target=row.target, row=row.id, message=message_id, delivered=len(done))
 

@@ -75,6 +75,7 @@ class ProposeReport:
     commit: str | None = None
     refreshed: tuple[tuple[int, str], ...] = ()
     message: str = ""
+    listed: tuple[str, ...] = ()  # the skipped papers the survey already lists: done once this run succeeds
 
     @property
     def ok(self) -> bool:
@@ -106,20 +107,21 @@ def one_line(text: str) -> str:
 
 def choose_papers(config: Config, db: Database) -> tuple[list[Candidate], list[tuple[Paper, str]]]:
     """Accepted (or moved) papers plus, when `propose.auto_accept_score` > 0, unreviewed ones
-    scoring above it; never rejected ones, never one already in a merged proposal."""
+    scoring above it; never rejected ones, never one already in a merged proposal or that an
+    earlier proposal found listed in the survey."""
     headings = {s.id: s.heading for s in config.sections}
-    merged = proposal_store.merged_paper_ids(db)
+    done = proposal_store.done_paper_ids(db)
     decisions = latest_decisions(db)
     wanted: list[tuple[str, str | None, str]] = []
     for pid, d in decisions.items():
-        if d.decision == "reject" or pid in merged:
+        if d.decision == "reject" or pid in done:
             continue
         # an accept may name its section (`decide ID accept SECTION`, a Telegram tap on the shown section)
         wanted.append((pid, d.section, "moved" if d.decision == "move" else "accepted"))
     threshold = config.propose.auto_accept_score
     if threshold > 0:
         for pid, score in top_scores_above(db, threshold):
-            if pid not in decisions and pid not in merged:
+            if pid not in decisions and pid not in done:
                 wanted.append((pid, None, f"auto (score {score:g} > {threshold:g})"))
     chosen: list[Candidate] = []
     skipped: list[tuple[Paper, str]] = []
@@ -157,6 +159,10 @@ class Proposal:
     title: str
     message: str
     body: str
+    listed: tuple[str, ...] = ()
+
+    def report(self, **fields: Any) -> "ProposeReport":
+        return ProposeReport(proposed=self.added, skipped=self.skipped, listed=self.listed, **fields)
 
 
 def build_proposal(config: Config, survey_text: str, survey_name: str, candidates: Sequence[Candidate],
@@ -170,14 +176,15 @@ def build_proposal(config: Config, survey_text: str, survey_name: str, candidate
     result = add_papers(survey, [replace(c.paper, section=c.section) for c in candidates], headings)
     added_ids = {p.id for p, _ in result.added}
     added = tuple(c for c in candidates if c.paper.id in added_ids)
-    all_skipped = tuple(skipped) + tuple(result.skipped)
+    all_skipped = tuple(skipped) + tuple((p, f"{why}; done, not reported again" if p.id in result.listed else why)
+                                         for p, why in result.skipped)
     if not added:
-        return Proposal((), all_skipped, "", "", "", "")
+        return Proposal((), all_skipped, "", "", "", "", result.listed)
     diff = unified_diff(survey_text, result.text, survey_name)
     title = f"Add {len(added)} paper{'s' if len(added) != 1 else ''} to the survey"
     message = commit_message(title, added)
     body = render_body(config, title, added, all_skipped, survey_name, now)
-    return Proposal(added, all_skipped, diff, title, message, body)
+    return Proposal(added, all_skipped, diff, title, message, body, result.listed)
 
 
 def commit_message(title: str, added: Sequence[Candidate]) -> str:
@@ -281,21 +288,27 @@ def _identity(config: Config) -> forge.Identity:
 
 def run_propose(config: Config, db: Database, now: datetime, open_pr: bool) -> ProposeReport:
     """Write out/proposal.patch and out/PR_BODY.md; with `open_pr`, also branch, commit,
-    push and open (or update) the draft pull request, then record its papers."""
-    if open_pr:
-        return _run_pr(config, db, now)
+    push and open (or update) the draft pull request, then record its papers.
 
+    A chosen paper the survey already lists is reported by the run that finds it, and
+    recorded then as done (only once that run succeeded, so the report reached someone):
+    later runs neither propose nor report it again."""
+    report = _run_pr(config, db, now) if open_pr else _write_patch(config, db, now)
+    proposal_store.mark_listed(db, [(p.id, why) for p, why in report.skipped if p.id in report.listed], iso(now))
+    return report
+
+
+def _write_patch(config: Config, db: Database, now: datetime) -> ProposeReport:
     survey = load_survey(config.survey.path)
     candidates, skipped = choose_papers(config, db)
     proposal = build_proposal(config, survey.render(), config.survey.path.name, candidates, skipped, now)
     if not proposal.added:
         _clear_outputs(config)
-        return ProposeReport(skipped=proposal.skipped, message=_nothing(candidates))
+        return proposal.report(message=_nothing(candidates))
     patch_path, body_path = _write_outputs(config, proposal, _identity(config), now)
     log(logger, logging.INFO, "propose.written", papers=len(proposal.added), patch=str(patch_path))
-    return ProposeReport(
-        proposed=proposal.added, skipped=proposal.skipped, patch_path=patch_path, body_path=body_path,
-        title=proposal.title, action="written",
+    return proposal.report(
+        patch_path=patch_path, body_path=body_path, title=proposal.title, action="written",
         message=f"proposed {len(proposal.added)} paper(s); wrote {patch_path} and {body_path}",
     )
 
@@ -358,16 +371,16 @@ def _run_pr(config: Config, db: Database, now: datetime) -> ProposeReport:
             _clear_outputs(config)
             existing = api.find_open(gh.branch)
             if existing is None:
-                return ProposeReport(skipped=proposal.skipped, refreshed=refreshed, message=_nothing(candidates) + "; no push, no pull request")
+                return proposal.report(refreshed=refreshed, message=_nothing(candidates) + "; no push, no pull request")
             # its papers were rejected (or listed by hand) since: it must not stay open to be merged
             api.close_pull(existing.number)
             for p in proposal_store.proposals(db, state="open", repo=gh.repo):
                 if p.pr_number == existing.number:
                     proposal_store.set_state(db, p.id, "closed", iso(now))
             log(logger, logging.INFO, "propose.pr_closed", pr=existing.number, reason="nothing left to propose")
-            return ProposeReport(skipped=proposal.skipped, refreshed=(*refreshed, (existing.number, "closed")),
-                                 message=_nothing(candidates) + f"; closed draft pull request #{existing.number}, "
-                                 "since none of its papers is to be proposed any more")
+            return proposal.report(refreshed=(*refreshed, (existing.number, "closed")),
+                                   message=_nothing(candidates) + f"; closed draft pull request #{existing.number}, "
+                                   "since none of its papers is to be proposed any more")
         patch_path, body_path = _write_outputs(config, proposal, identity, now)
         sha = forge.commit_patch(git, gh.branch, base_ref, proposal.diff, proposal.message, utc(now))
         forge.push(git, gh.branch, forge.remote_sha(git, gh.branch))
@@ -381,8 +394,8 @@ def _run_pr(config: Config, db: Database, now: datetime) -> ProposeReport:
             head_sha=sha, papers=[(c.paper.id, c.section) for c in proposal.added], at=iso(now),
         )
     log(logger, logging.INFO, "propose.pr_" + action, pr=pr.number, papers=len(proposal.added), commit=sha)
-    return ProposeReport(
-        proposed=proposal.added, skipped=proposal.skipped, patch_path=patch_path, body_path=body_path,
+    return proposal.report(
+        patch_path=patch_path, body_path=body_path,
         title=proposal.title, action=action, pr_number=pr.number, pr_url=pr.url, branch=gh.branch, commit=sha,
         refreshed=refreshed,
         message=f"{action} draft pull request #{pr.number} ({pr.url}) with {len(proposal.added)} paper(s) on {gh.branch}",

@@ -3,12 +3,13 @@
 A proposal is one pull request (repo + number). Its state is "open", "merged"
 or "closed" (closed without merge). A paper in a merged proposal counts as
 proposed for good; a paper whose only proposals were closed is pending again.
+A paper a proposal found already in the survey (`listed_papers`) is done too.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Iterable
+from typing import Iterable, Sequence
 
 from sqlite_utils import Database
 
@@ -107,3 +108,17 @@ def paper_states(db: Database) -> dict[str, str]:
 
 def merged_paper_ids(db: Database) -> set[str]:
     return {pid for pid, state in paper_states(db).items() if state == "merged"}
+
+
+def mark_listed(db: Database, papers: Sequence[tuple[str, str]], at: str | None = None) -> None:
+    """Record (paper id, why) for chosen papers the survey already lists; the first finding stays."""
+    if papers:
+        at = at or now_iso()
+        db["listed_papers"].insert_all(
+            ({"paper_id": pid, "reason": reason, "found_at": at} for pid, reason in papers), pk="paper_id", ignore=True
+        )
+
+
+def done_paper_ids(db: Database) -> set[str]:
+    """Papers never to propose again: in a merged proposal, or found already listed."""
+    return merged_paper_ids(db) | {pid for (pid,) in db.execute("SELECT paper_id FROM listed_papers")}

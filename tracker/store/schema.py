@@ -273,3 +273,14 @@ def m160_classified_with(db: Database) -> None:
     """The rules fingerprint every stored paper was last classified with (one row): when the
     rules change, `poll` classifies the stored papers again, the out-of-scope ones included."""
     db["classified_with"].create({"id": int, "rules_fingerprint": str, "classified_at": str}, pk="id")
+
+
+@migrations()
+def m170_listed_papers(db: Database) -> None:
+    """Chosen papers a proposal found the survey already listing: done, like a merged
+    proposal's, so `propose` says so once instead of on every run."""
+    db["listed_papers"].create(
+        {"paper_id": str, "reason": str, "found_at": str},
+        pk="paper_id",
+        foreign_keys=[("paper_id", "papers", "id")],
+    )

@@ -30,9 +30,13 @@ SEED_TEMPLATE = "1.  **Title.** `arXiv`  \n    *Authors.* [[PDF](https://arxiv.o
 
 @dataclass(frozen=True)
 class PatchResult:
+    """The patched text; `listed` names the skipped papers the survey already held (not those
+    that only repeat a paper added by this same patch)."""
+
     text: str
     added: tuple[tuple[Paper, str], ...]
     skipped: tuple[tuple[Paper, str], ...]
+    listed: tuple[str, ...] = ()
 
 
 def fold_title(title: str) -> str:
@@ -289,13 +293,13 @@ def add_papers(survey: Survey, papers: Sequence[Paper], section_headings: Mappin
     numbers: dict[int, int] = {}
     added: list[tuple[Paper, str]] = []
     skipped: list[tuple[Paper, str]] = []
+    listed: list[str] = []
     for paper, section in targets:
         folded = fold_title(paper.title)
-        if paper.id in by_id:
-            skipped.append((paper, _listed(by_id[paper.id], "same arXiv id")))
-            continue
-        if folded in by_title:
-            skipped.append((paper, _listed(by_title[folded], "same title")))
+        line, why = (by_id[paper.id], "same arXiv id") if paper.id in by_id else (by_title.get(folded), "same title")
+        if line is not None:
+            skipped.append((paper, _listed(line, why)))
+            listed += [paper.id] if line else []
             continue
         if split_arxiv_id(paper.id) is None:
             raise SurveyError(f"paper {paper.id!r}: field 'id' is not an arXiv id (like 2401.01234 or hep-th/9901001), "
@@ -341,7 +345,7 @@ def add_papers(survey: Survey, papers: Sequence[Paper], section_headings: Mappin
     for paper, heading in added:
         if found.get(paper.id) != heading:
             raise SurveyError(f"{survey.path}: the entry for {paper.id} would not read back under {heading!r} (an unclosed code block or comment?)")
-    return PatchResult(text=text, added=tuple(added), skipped=tuple(skipped))
+    return PatchResult(text=text, added=tuple(added), skipped=tuple(skipped), listed=tuple(listed))
 
 
 def _unread_items(survey: Survey, section: Section) -> bool:
