@@ -141,6 +141,33 @@ def test_a_connection_dropped_after_the_data_is_sent_once_more(tmp_path, smtp, w
     assert outbox.delivered_ids(db, "email") == set(ids)
 
 
+def test_a_recipient_deferred_with_a_4xx_is_retried_like_a_dropped_connection(tmp_path, smtp, write_config):
+    """Greylisting answers the first RCPT with 450: a real server asks to be tried again,
+    so it is not a refusal, and the email reaches everyone in the same run."""
+    config, db = make(write_config, smtp)
+    ids = fill_store(db, sample_papers(50), THIS_WEEK)
+    smtp.defer = {"bob@example.org": 1}
+    sleeps = Sleeps()
+    report = run_digest(config, db, "email", "week", NOW, sleep=sleeps)
+    assert report.ok and (report.sent, report.recipients) == (1, 2) and len(sleeps) == 1
+    assert len(smtp.messages_to("ann@example.org")) == len(smtp.messages_to("bob@example.org")) == 1
+    assert outbox.delivered_ids(db, "email") == set(ids)
+
+
+def test_a_recipient_deferred_past_the_retries_stays_pending_for_the_next_run(tmp_path, smtp, write_config):
+    config, db = make(write_config, smtp)
+    ids = fill_store(db, sample_papers(50), THIS_WEEK)
+    smtp.defer = {"bob@example.org": 100}
+    report = run_digest(config, db, "email", "week", NOW, sleep=Sleeps())
+    assert len(report.failures) == 1 and "bob@example.org: 450 4.2.0 greylisted" in report.failures[0]
+    assert "refused" not in report.failures[0] and outbox.delivered_ids(db, "email") == set()
+    smtp.defer = {}
+    again = run_digest(config, db, "email", "week", NOW, sleep=Sleeps())
+    assert again.ok and (again.sent, again.recipients) == (1, 1)
+    assert len(smtp.messages_to("ann@example.org")) == len(smtp.messages_to("bob@example.org")) == 1
+    assert outbox.delivered_ids(db, "email") == set(ids)
+
+
 def test_a_connection_that_keeps_dropping_after_the_data_is_given_up_after_one_repeat(tmp_path, smtp, write_config):
     config, db = make(write_config, smtp)
     fill_store(db, sample_papers(50), THIS_WEEK)

@@ -222,7 +222,9 @@ class SmtpSession:
             return
         except smtplib.SMTPRecipientsRefused as exc:
             code, reason = exc.recipients.get(recipient, (0, b""))
-            raise RecipientRefused(f"SMTP server refused recipient {recipient}: {code} {_text(reason)}") from None
+            if not 400 <= code < 500:
+                raise RecipientRefused(f"SMTP server refused recipient {recipient}: {code} {_text(reason)}") from None
+            error = f"recipient {recipient}: {code} {_text(reason)}"  # greylisting, a full mailbox: try again
         except (smtplib.SMTPSenderRefused, smtplib.SMTPDataError) as exc:
             if not 400 <= exc.smtp_code < 500:
                 raise RecipientRefused(

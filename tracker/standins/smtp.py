@@ -1,6 +1,7 @@
 """A real SMTP server (aiosmtpd) on 127.0.0.1 for tests and `tracker demo`.
 
-It keeps every accepted message, can refuse chosen recipients with 550, drop the
+It keeps every accepted message, can refuse chosen recipients with 550 or defer them
+with 450 a number of times first (`defer`, as greylisting does), drop the
 connection instead of answering DATA (the client never gets an acknowledgement),
 either losing the message (`drop_data`) or keeping it (`keep_then_drop`, the
 hostile case: delivered, yet never confirmed), and check a login. Port 0 picks a free port; `.port` tells which.
@@ -50,6 +51,7 @@ class SmtpStandin:
     """`with SmtpStandin(refuse={"x@y"}) as smtp:` then email.host/port = smtp.host/smtp.port."""
 
     refuse: set[str] = field(default_factory=set)
+    defer: dict[str, int] = field(default_factory=dict)  # recipient -> RCPTs answered 450 (greylisting) first
     drop_data: int = 0
     keep_then_drop: int = 0
     credentials: tuple[str, str] | None = None
@@ -118,6 +120,10 @@ class SmtpStandin:
     async def handle_RCPT(self, server: Any, session: Any, envelope: Any, address: str, rcpt_options: list[str]) -> str:
         if address in self.refuse:
             return "550 5.1.1 mailbox unavailable"
+        with self._lock:
+            if self.defer.get(address, 0) > 0:
+                self.defer[address] -= 1
+                return "450 4.2.0 greylisted, try again later"
         envelope.rcpt_tos.append(address)
         return "250 OK"
 
