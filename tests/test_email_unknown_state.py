@@ -37,9 +37,10 @@ def test_kept_then_dropped_email_repeats_at_most_once_and_is_reported(tmp_path, 
     given_up = outbox.failed_messages(db, "email")
     assert sorted(r.target for r in given_up) == TO and all("may have arrived" in (r.last_error or "") for r in given_up)
     code, out, err = run_cli("--config", str(config.file), "status")
-    assert code == 0 and "email: 0 messages pending" in out and "2 messages given up" in out
+    assert code == 0 and "email: 0 messages pending" in out and "1 messages (2 recipient copies) given up" in out
     code, out, err = run_cli("--config", str(config.file), "status", "--json")
-    assert json.loads(out)["delivery_backlog"]["email"]["failed_messages"] == 2
+    backlog = json.loads(out)["delivery_backlog"]["email"]
+    assert (backlog["failed_messages"], backlog["failed_copies"]) == (1, 2)  # one email, to both recipients
 
 
 def test_a_send_lost_before_the_data_is_not_counted(tmp_path, write_config):

@@ -113,9 +113,13 @@ def render_backlog(data: dict) -> list[str]:
     """`tracker status` lines for the delivery backlog (store.status)."""
     if not data:
         return ["nothing queued or delivered yet"]
-    return [f"{ch}: {v['pending_messages']} messages pending, {v['queued_papers']} papers queued, "
+    def messages(v: dict, kind: str) -> str:
+        copies = v.get(f"{kind}_copies", 0)
+        return f"{v[f'{kind}_messages']} messages" + (f" ({copies} recipient copies)" if copies > v[f"{kind}_messages"] else "")
+
+    return [f"{ch}: {messages(v, 'pending')} pending, {v['queued_papers']} papers queued, "
             f"{v['delivered_papers']} delivered" + (f", {v['overflow_papers']} over the daily cap" if v.get("overflow_papers") else "")
-            + (f", {v['failed_messages']} messages given up (see docs/delivery.md)" if v.get("failed_messages") else "")
+            + (f", {messages(v, 'failed')} given up (see docs/delivery.md)" if v.get("failed_messages") else "")
             for ch, v in sorted(data.items())]
 
 

@@ -256,18 +256,24 @@ def delivered_ids(db: Database, channel: str) -> set[str]:
 
 
 def backlog(db: Database) -> dict[str, dict[str, int]]:
-    """Per channel: pending and failed (given up) outbox rows, queued (not yet delivered), delivered
-    papers, and papers held back by the daily cap (`overflow_papers`, left to the weekly email)."""
+    """Per channel: pending and failed (given up) messages, queued (not yet delivered), delivered
+    papers, and papers held back by the daily cap (`overflow_papers`, left to the weekly email).
+    An email is one message however many recipients it has (one outbox row each, counted
+    apart as `pending_copies` / `failed_copies`)."""
     out: dict[str, dict[str, int]] = {}
 
     def entry(channel: str) -> dict[str, int]:
         return out.setdefault(channel, {"pending_messages": 0, "failed_messages": 0, "queued_papers": 0,
                                         "delivered_papers": 0, "overflow_papers": 0})
 
-    for channel, status, n in db.execute(
-        "SELECT channel, status, count(*) FROM outbox WHERE status IN (?, ?) GROUP BY channel, status", [PENDING, FAILED]
+    for channel, status, rows, emails in db.execute(
+        "SELECT channel, status, count(*), count(DISTINCT run_id) FROM outbox WHERE status IN (?, ?) GROUP BY channel, status",
+        [PENDING, FAILED],
     ):
-        entry(channel)["pending_messages" if status == PENDING else "failed_messages"] = n
+        kind = "pending" if status == PENDING else "failed"
+        entry(channel)[f"{kind}_messages"] = emails if channel == "email" else rows
+        if channel == "email":
+            entry(channel)[f"{kind}_copies"] = rows
     names = {QUEUED: "queued_papers", OVERFLOW: "overflow_papers"}
     for channel, status, n in db.execute("SELECT channel, status, count(*) FROM deliveries GROUP BY channel, status"):
         entry(channel)[names.get(status, "delivered_papers")] += n
