@@ -132,7 +132,8 @@ def test_export_lines_carry_the_section_patch_takes(tmp_path, write_config):
 
 
 def test_bad_schedule_values_name_the_config_file(tmp_path, write_config):
-    """A bad crontab or time zone said "error: key 'schedule.poll': ..." without the file."""
+    """A bad crontab or time zone said "error: key 'schedule.poll': ..." without the file; it
+    names the file and the line the key is written on."""
     for bad, key in (({"poll": "99 20 * * *"}, "schedule.poll"),
                      ({"timezone": "Mars/Olympus"}, "schedule.timezone")):
         folder = tmp_path / key
@@ -141,7 +142,8 @@ def test_bad_schedule_values_name_the_config_file(tmp_path, write_config):
         done = tracker("--config", str(cfg), "status", cwd=folder)
         assert done.returncode == 1
         line = one_error_line(done.stderr)
-        assert str(cfg) in line and key in line
+        written = next(n for n, text in enumerate(cfg.read_text().splitlines(), 1) if text.startswith(key.split(".")[1] + " "))
+        assert f"{cfg}:{written}: key '{key}'" in line
 
 
 def test_digest_now_shows_what_a_replayed_poll_stored(tmp_path, write_config):

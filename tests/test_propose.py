@@ -339,7 +339,8 @@ def test_bad_branch_name_is_a_config_error(env, tmp_path, run_cli, write_config)
     github = github_at(env.bare, env.gh.url, branch="-x;$(id)")
     cfg = write_config(PROPOSE, survey={"path": str(env.config.survey.path)}, github=github)
     code, out, err = run_cli("--config", str(cfg), "propose", "--pr")
-    assert code == 1 and "github.branch" in err
+    written = next(n for n, line in enumerate(cfg.read_text().splitlines(), 1) if line.startswith("branch "))
+    assert code == 1 and f"{cfg}:{written}: key 'github.branch'" in err  # the line the maintainer must fix
     assert env.gh.requests == []
 
 

@@ -20,7 +20,12 @@ class TrackerError(Exception):
 
 
 class ConfigError(TrackerError):
-    """The config file is missing, not TOML, or a key has the wrong shape."""
+    """The config file is missing, not TOML, or a key has the wrong shape. `key`, the dotted
+    key at fault when a check made after loading raises it, lets the caller name its line."""
+
+    def __init__(self, message: str, hint: str | None = None, key: str | None = None) -> None:
+        super().__init__(message, hint)
+        self.key = key
 
 
 class SurveyError(TrackerError):

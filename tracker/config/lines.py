@@ -12,6 +12,7 @@ from __future__ import annotations
 import bisect
 import re
 import tomllib
+from pathlib import Path
 
 KeyPath = tuple[str | int, ...]
 
@@ -195,3 +196,14 @@ class _Scanner:
                 raise _Lost(i)
             else:
                 i += 1
+
+
+def locate(file: Path | str, key: str) -> str:
+    """`file:LINE` of a dotted key of a plain table (`schedule.timezone`), for checks made
+    after loading; just `file` when the file cannot be read or the key is not written."""
+    try:
+        text = Path(file).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return str(file)
+    line = key_lines(text).get(tuple(key.split(".")))
+    return f"{file}:{line}" if line else str(file)

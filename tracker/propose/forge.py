@@ -22,6 +22,7 @@ from typing import Any, Callable, Mapping
 
 import httpx
 
+from tracker.config.lines import locate
 from tracker.errors import ConfigError, ForgeError
 from tracker.logs import log, register_secret, scrub
 from tracker.net.http import bounded_transport, deadline
@@ -53,7 +54,7 @@ def check_ref_name(name: str, key: str, config_file: Path | str = "config") -> s
     """A branch name git accepts and that cannot be read as an option or shell text."""
     if not isinstance(name, str) or not SAFE_REF.match(name) or name.endswith("/") or ".." in name or "//" in name:
         raise ConfigError(
-            f"{config_file}: key '{key}': {name!r} is not a safe branch name",
+            f"{locate(config_file, key)}: key '{key}': {name!r} is not a safe branch name",
             "use letters, digits, '.', '_', '-' and '/' (e.g. tracker/proposals)",
         )
     try:
@@ -64,7 +65,7 @@ def check_ref_name(name: str, key: str, config_file: Path | str = "config") -> s
     except FileNotFoundError:
         raise ForgeError("git is not installed (needed for `propose --pr`)") from None
     if proc.returncode != 0:
-        raise ConfigError(f"{config_file}: key '{key}': {name!r} is not a valid git branch name")
+        raise ConfigError(f"{locate(config_file, key)}: key '{key}': {name!r} is not a valid git branch name")
     return name
 
 
@@ -72,7 +73,7 @@ def check_identity(name: str, email: str, config_file: Path | str = "config") ->
     """Author name and email for commits: one line each, no angle brackets."""
     for key, value in (("github.author_name", name), ("github.author_email", email)):
         if not value or not SAFE_IDENT.match(value) or value.strip() != value:
-            raise ConfigError(f"{config_file}: key '{key}': {value!r} must be one line without '<', '>' or control characters")
+            raise ConfigError(f"{locate(config_file, key)}: key '{key}': {value!r} must be one line without '<', '>' or control characters")
     return name, email
 
 

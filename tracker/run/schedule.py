@@ -25,6 +25,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.cron import CronTrigger
 
 from tracker.config import Config
+from tracker.config.lines import locate
 from tracker.timeutil import utc
 from tracker.errors import ConfigError
 
@@ -106,21 +107,22 @@ def crontab_trigger(expr: str, timezone: str | ZoneInfo, key: str = "schedule") 
     fields = text.split()
     if len(fields) != 5:
         raise ConfigError(
-            f"key '{key}': expected a crontab expression with 5 fields (minute hour day month weekday), got {expr!r}"
+            f"key '{key}': expected a crontab expression with 5 fields (minute hour day month weekday), got {expr!r}", key=key
         )
     minute, hour, day, month, dow = fields
     try:
         names = ",".join(DAY_NAMES[d] for d in crontab_days(dow)) if dow != "*" else "*"
         return CronTrigger(minute=minute, hour=hour, day=day, month=month, day_of_week=names, timezone=tz)
     except ValueError as exc:
-        raise ConfigError(f"key '{key}': bad crontab expression {expr!r}: {exc}") from None
+        raise ConfigError(f"key '{key}': bad crontab expression {expr!r}: {exc}", key=key) from None
 
 
 def zone(name: str) -> ZoneInfo:
     try:
         return ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError):
-        raise ConfigError(f"key 'schedule.timezone': unknown time zone {name!r} (use an IANA name such as America/New_York)") from None
+        raise ConfigError(f"key 'schedule.timezone': unknown time zone {name!r} (use an IANA name such as America/New_York)",
+                          key="schedule.timezone") from None
 
 
 @dataclass(frozen=True)
@@ -151,7 +153,7 @@ def job_specs(config: Config) -> list[JobSpec]:
     try:
         return _job_specs(config)
     except ConfigError as exc:
-        raise ConfigError(f"{config.file}: {exc.message}", exc.hint) from None
+        raise ConfigError(f"{locate(config.file, exc.key) if exc.key else config.file}: {exc.message}", exc.hint) from None
 
 
 def _job_specs(config: Config) -> list[JobSpec]:
