@@ -49,6 +49,21 @@ def test_suggest_ranks_a_planted_term_above_common_words():
     assert best.hits == 6 and best.background_hits == 0 and best.precision == 1.0 and len(best.examples) == 2
 
 
+def test_suggest_leaves_out_phrases_that_hold_a_term_the_rule_has():
+    """`model compression` beside `compression` adds no paper, only a second count of the same
+    words; `model pretraining` is held by `pre-training` (a hyphen also matches run together)."""
+    positives = [Paper(id=f"p{i}", title=f"Quasar model compression and model pretraining {i}", abstract=COMMON[i % 3])
+                 for i in range(6)]
+    fresh = {c.term for c in suggest({"s": positives}, bg_papers())["s"].candidates}
+    assert {"model compression", "model pretraining"} <= fresh
+    result = suggest({"s": positives}, bg_papers(), {"s": ["compression", "pre-training|PT"]})["s"]
+    shown = {c.term for c in result.candidates}
+    assert not shown & {"compression", "model compression", "model pretraining", "quasar model compression"}
+    assert {"quasar", "quasar model"} & shown
+    kept = suggest({"s": positives}, bg_papers(), {"s": ["compression"]}, contained=False)["s"].candidates
+    assert "model compression" in {c.term for c in kept}  # a `not` list wants the longer phrase
+
+
 CONFIG = """\
 # my curated rules: keep this comment
 [survey]

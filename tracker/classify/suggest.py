@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from typing import Iterable, Iterator, Sequence
 
 from tracker.classify.matcher import Classifier
-from tracker.classify.terms import Term, is_auto_exact, parse_term
+from tracker.classify.terms import Term, TermError, is_auto_exact, normalise, parse_term
 from tracker.config import Rule
 from tracker.models import Paper
 
@@ -261,6 +261,7 @@ def suggest(
     max_share: float = MAX_BACKGROUND_SHARE,
     siblings: bool = False,
     cover: bool = False,
+    contained: bool = True,
 ) -> dict[str, Suggestion]:
     """Ranked candidates and chosen terms per section.
 
@@ -268,7 +269,9 @@ def suggest(
     section must stand out from (papers of the section are taken out of it).
     With `siblings`, the other sections' papers count as background too, so a
     word every section shares (`mamba` in a Mamba list) does not name any one.
-    `existing` terms (already in a rule) are neither shown nor chosen. With `cover`, a term is
+    `existing` terms (already in a rule) are neither shown nor chosen, nor with `contained` a
+    phrase holding one (right for an `any` list; a `not` list wants them: `vision mamba`
+    excludes what `mamba` lets in). With `cover`, a term is
     chosen only when it reaches MIN_HITS papers the terms before it missed (a relevance gate
     wants the few terms that cover the list, not every topic inside it)."""
     existing = existing or {}
@@ -289,6 +292,7 @@ def suggest(
         pos_df, written = section_df[sid]
         n_other = len(bg) + (listed - len(papers) if siblings else 0)
         have = {alt.strip().strip("*").lower() for t in existing.get(sid, ()) for alt in str(t).split("|")}
+        have_forms = _forms_of(existing.get(sid, ())) if contained else []
 
         def other(key: tuple[str, ...]) -> int:
             return bg_df.get(key, 0) + (list_df.get(key, 0) - pos_df[key] if siblings else 0)
@@ -301,7 +305,7 @@ def suggest(
             term = written[key]
             cs = needs_case(term)
             spelled = term if cs else term.lower()
-            if spelled in seen or term.lower() in have:
+            if spelled in seen or term.lower() in have or _covered(term, have_forms):
                 continue
             seen.add(spelled)
             terms.append((term, cs))
@@ -333,6 +337,26 @@ def suggest(
         cands.sort(key=lambda c: -c.z)
         out[sid] = Suggestion(sid, len(papers), cands[:SHOWN], choose(cands, max_terms, max_share, cover))
     return out
+
+
+def _forms_of(terms: Iterable[str]) -> list[str]:
+    """The lower-cased texts the (non-wildcard) spellings of rule terms match."""
+    forms: list[str] = []
+    for text in terms:
+        try:
+            spellings = parse_term(str(text)).spellings
+        except TermError:
+            continue
+        forms += [f.lower() for s in spellings if not s.has_wildcard for f in s.forms()]
+    return forms
+
+
+def _covered(term: str, forms: Sequence[str]) -> bool:
+    """Whether a phrase holds a text an existing term already matches (`model compression`
+    holds `compression`, `model pretraining` holds `pre-training`'s `pretraining`): in an
+    `any` list it adds no paper, only a second count of the same evidence."""
+    text = f" {normalise(term)} "
+    return any(f" {form} " in text for form in forms)
 
 
 def _words(term: str) -> str:

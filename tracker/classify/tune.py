@@ -184,7 +184,7 @@ def _candidates(config: Config, sections: Sequence[SectionConfig], decided: Sequ
         if len(bad) < MIN_HITS:
             continue
         found = suggest({s.id: bad}, accepted, {s.id: _terms(s.rule.any)}, max_terms=MAX_EXCLUDES,
-                        max_share=EXCLUDE_MAX_ACCEPTED_SHARE)
+                        max_share=EXCLUDE_MAX_ACCEPTED_SHARE, contained=False)
         for c in (c for c in found[s.id].chosen if c.hits >= MIN_EVIDENCE):
             out.append(RuleChange(s.id, "not", "add", (c.term,), (c.term,) if c.case_sensitive else (),
                                   f"in {c.hits} of {c.papers} rejected papers it brought in, "
