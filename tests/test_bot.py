@@ -170,6 +170,20 @@ def test_the_long_polling_loop_against_the_standin(world):
     assert offsets[-1] == 4  # the last call confirmed all three updates
 
 
+def test_max_updates_handles_that_many_and_leaves_the_rest_for_the_next_run(world):
+    """Three taps waiting, `--max-updates 1`: one is handled and confirmed, the other two are
+    neither handled nor confirmed, and the next run handles them."""
+    tg, make = world
+    config, db, ids = make()
+    pid = first_paper(tg, config)
+    for update in (press(tg, f"a|{pid}"), press(tg, f"r|{pid}"), command("/status")):
+        tg.queue_update({k: v for k, v in update.items() if k != "update_id"})
+    assert run_bot(config, db, max_updates=1, poll_timeout=1, sleep=no_wait) == 1
+    assert latest_decisions(db)[pid].decision == "accept" and tg.pending_updates == 2
+    assert run_bot(config, db, max_updates=2, poll_timeout=1, sleep=no_wait) == 2
+    assert latest_decisions(db)[pid].decision == "reject" and tg.pending_updates == 0
+
+
 def test_malformed_updates_are_skipped_and_confirmed_not_fatal(world):
     """A callback PTB could not parse (no `is_bot`) and one our handler cannot read (no
     `chat`) must not stop the bot, nor come back after a restart; the next tap still counts."""

@@ -237,7 +237,8 @@ async def poll_loop(
     poll_timeout: int = 25,
 ) -> int:
     """getUpdates until `stop()` or `max_updates` handled; confirms each update by
-    moving the offset past it. Returns the number of updates handled."""
+    moving the offset past it. Returns the number of updates handled: never more than
+    `max_updates`, the rest of a batch stays unconfirmed for the next run."""
     offset: int | None = None
     handled = failures = 0
     while not stop() and (max_updates is None or handled < max_updates):
@@ -256,7 +257,7 @@ async def poll_loop(
             except Interrupted:
                 break
             continue
-        for update in updates:
+        for update in updates[: None if max_updates is None else max_updates - handled]:
             offset = int(update["update_id"]) + 1
             try:
                 actions = handle_update(update, ctx)
