@@ -44,7 +44,7 @@ STOPWORDS = frozenset(
     neither no nor not of off on once only or other our ours out over own per same shall she should so some such
     than that the their theirs them then there these they this those through thus to too under until up upon us
     very via vs was we were what when where whether which while who whom whose why will with within without would
-    yet you your""".split()
+    yet you your don doesn didn isn aren wasn weren won shouldn couldn wouldn hasn haven""".split()
 )
 _TOKEN = re.compile(r"[A-Za-z0-9]+")
 _SEPARATOR = re.compile(r"[ \-]")
@@ -126,12 +126,23 @@ def _key(token: str, last: bool = False) -> str:
     return low
 
 
+_CLITIC = frozenset({"s", "t", "d", "m", "ll", "re", "ve"})
+_APOSTROPHES = ("'", "\u2019")
+
+
 def _runs(text: str) -> Iterator[list[tuple[str, str]]]:
-    """Runs of ASCII words joined by one space or hyphen, as (separator before, word)."""
+    """Runs of ASCII words joined by one space or hyphen, as (separator before, word); the
+    `s` of `BERT's` is no word (`s attention` is not a term)."""
     run: list[tuple[str, str]] = []
     end = -1
     for m in _TOKEN.finditer(text):
         gap = text[end:m.start()] if end >= 0 else ""
+        if gap in _APOSTROPHES and m.group().lower() in _CLITIC:
+            if run:
+                yield run
+                run = []
+            end = m.end()
+            continue
         if run and not (len(gap) == 1 and _SEPARATOR.match(gap)):
             yield run
             run = []
