@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -122,6 +123,22 @@ def test_tune_proposes_exclusions_and_drops_with_their_effect(tmp_path):
     assert [(c.section, c.terms) for c in dropped] == [("ssm", ("hyena",))]
     assert report.before.precision < report.after.precision == 1.0
     assert report.after.recall == report.before.recall == 1.0
+
+
+def test_tune_proposes_no_exclusion_the_stream_is_full_of():
+    """Four rejects sharing only `task`, which none of three accepted papers uses, passed the
+    2 % accepted-share bar, yet `task` is in every stream paper: it is no exclusion. A word
+    the stream rarely has (`lesion`) still is."""
+    config = load_config(_config(Path(tempfile.mkdtemp())))
+    good = [Paper(id=f"g{i}", title=f"Mamba language model scaling {i}", abstract="Selective state spaces.") for i in range(3)]
+    words = ("lesion", "crop", "traffic", "speech")
+    bad = [Paper(id=f"r{i}", title=f"Mamba for the {w} task", abstract=f"A {w} task.") for i, w in enumerate(words)]
+    decided = [Decided(p, "ssm", "ssm") for p in good] + [Decided(p, None, "ssm") for p in bad]
+    excluded = {t for c in tune(config, decided, bg_papers()).changes if c.key == "not" for t in c.terms}
+    assert "task" not in excluded
+    specific = [Paper(id=f"s{i}", title=f"Mamba for the {w} lesion", abstract=f"A {w} lesion.") for i, w in enumerate(words)]
+    decided = [Decided(p, "ssm", "ssm") for p in good] + [Decided(p, None, "ssm") for p in specific]
+    assert "lesion" in {t for c in tune(config, decided, bg_papers()).changes if c.key == "not" for t in c.terms}
 
 
 def test_tune_cli_diff_write_and_next_tune(tmp_path, run_cli):

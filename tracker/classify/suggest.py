@@ -264,6 +264,13 @@ def _term_hits(terms: Sequence[tuple[str, bool]], docs: Sequence[Paper]) -> dict
     return out
 
 
+def stream_shares(terms: Sequence[tuple[str, bool]], papers: Sequence[Paper]) -> dict[tuple[str, bool], float]:
+    """Share of `papers` each (term, case-sensitive) hits, as the matcher would."""
+    if not papers:
+        return {t: 0.0 for t in terms}
+    return {t: len(found) / len(papers) for t, found in _term_hits(terms, papers).items()} if terms else {}
+
+
 def suggest(
     positives: dict[str, Sequence[Paper]],
     background: Sequence[Paper],

@@ -19,7 +19,7 @@ from typing import Iterable, Sequence
 
 from tracker.classify.evaluate import f1
 from tracker.classify.matcher import Classifier
-from tracker.classify.suggest import MIN_HITS, suggest
+from tracker.classify.suggest import MIN_HITS, stream_shares, suggest
 from tracker.config import Config, Rule, SectionConfig
 from tracker.models import Paper, SectionScore
 
@@ -27,6 +27,9 @@ MAX_ADDS = 10
 MIN_EVIDENCE = 3  # decided papers a proposed term must be in: one day's decisions are few, two is an anecdote
 MAX_EXCLUDES = 5
 EXCLUDE_MAX_ACCEPTED_SHARE = 0.02  # an exclusion may hit at most this share of all accepted papers
+# ... and of the stream's papers: with a handful of accepted papers the share above says
+# little, and a word in half the stream (`task`) is no exclusion, whatever the rejects share
+EXCLUDE_MAX_STREAM_SHARE = 0.1
 
 
 @dataclass(frozen=True)
@@ -185,7 +188,9 @@ def _candidates(config: Config, sections: Sequence[SectionConfig], decided: Sequ
             continue
         found = suggest({s.id: bad}, accepted, {s.id: _terms(s.rule.any)}, max_terms=MAX_EXCLUDES,
                         max_share=EXCLUDE_MAX_ACCEPTED_SHARE, contained=False)
-        for c in (c for c in found[s.id].chosen if c.hits >= MIN_EVIDENCE):
+        chosen = [c for c in found[s.id].chosen if c.hits >= MIN_EVIDENCE]
+        shares = stream_shares([(c.term, c.case_sensitive) for c in chosen], background)
+        for c in (c for c in chosen if shares[(c.term, c.case_sensitive)] <= EXCLUDE_MAX_STREAM_SHARE):
             out.append(RuleChange(s.id, "not", "add", (c.term,), (c.term,) if c.case_sensitive else (),
                                   f"in {c.hits} of {c.papers} rejected papers it brought in, "
                                   f"{c.background_hits} of {c.background} accepted ones"))
