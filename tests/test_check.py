@@ -77,6 +77,7 @@ def test_every_service_answers(tmp_path, standins, run_cli, write_config):
     assert [c.method for c in standins["tg"].requests if c.method == "getChat"] == ["getChat", "getChat"]
     assert standins["smtp"].logins == ["maintainer"] and standins["smtp"].received == []  # logged in, sent nothing
     assert [r.path for r in standins["gh"].requests] == ["/repos/owner/survey"]
+    assert "survey file README.md on main: found" in out
     assert any("search_query" in r.params for r in standins["arxiv"].requests)
     assert not (tmp_path / "data").exists(), "check creates nothing"
 
@@ -100,6 +101,17 @@ def test_each_broken_service_is_named_with_its_fix(tmp_path, standins, run_cli, 
     assert git.startswith("✗ github    git ls-remote") and "fix: check github.remote_url" in out
     assert api.startswith("✗") and "not push" in api and "Contents: read and write" in out
     assert out.splitlines()[-1] == "5 of 8 checks failed"
+
+
+def test_a_survey_path_missing_on_the_base_branch_fails_check(tmp_path, standins, run_cli, write_config):
+    """`propose --pr` would fail on it ("not found on refs/remotes/origin/main"): check says so first."""
+    table = services(standins)
+    table["github"]["survey_path"] = "docs/README.md"
+    code, out, err = run_cli("--config", str(write_config(CHECK, table)), "check", "--timeout", "5")
+    assert code == 1
+    survey, = [l for l in lines_of(out, "github") if "survey file" in l]
+    assert survey.startswith("✗") and "docs/README.md on main: not found" in survey
+    assert "fix: set github.survey_path" in out and out.splitlines()[-1] == "1 of 11 checks failed"
 
 
 def test_unreachable_chat_and_silent_servers(tmp_path, standins, run_cli, write_config):

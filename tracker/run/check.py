@@ -1,7 +1,8 @@
 """`tracker check`: is this deployment ready? The config, the survey headings, the
 store folder, and every configured service asked for real (arXiv one cheap query,
 Telegram getMe and getChat per chat, SMTP connect + TLS + login without sending,
-GitHub `git ls-remote` and the repository call with its push permission).
+GitHub `git ls-remote`, the survey file on the base branch, and the repository call
+with its push permission).
 
 Each probe makes one attempt with a short timeout and becomes one `Check` line: what
 was found, and on failure the fix. `tracker run` runs the checks that need no
@@ -201,6 +202,8 @@ def check_github(config: Config, timeout: float) -> list[Check]:
             found = f"branch {gh.base} found" if heads.strip() else f"no branch {gh.base!r} (github.base)"
             out.append(Check("github", bool(heads.strip()), f"git ls-remote {gh.remote_url}: {found}",
                              "set github.base to the survey repository's default branch"))
+            if heads.strip():
+                out.append(_survey_on_base(git, Path(tmp), gh.remote_url, gh.base, gh.survey_path))
     try:
         with forge.GitHub(gh.api_url, gh.repo, token or "", timeout=timeout) as api:
             repo = api.repository()
@@ -213,6 +216,22 @@ def check_github(config: Config, timeout: float) -> list[Check]:
                      "the token can read but not push (permissions.push is false)"),
                      f"give the token Contents: read and write on {gh.repo} (fine-grained) or the repo scope"))
     return out
+
+
+def _survey_on_base(git: forge.Git, tmp: Path, remote_url: str, base: str, path: str) -> Check:
+    """Whether `github.survey_path` is a file on the base branch: `propose --pr` patches it.
+    One shallow fetch without file contents (`--filter=blob:none`), so a big repository
+    costs little; a server that ignores the filter sends the last commit's files."""
+    where = f"{path} on {base}"
+    try:
+        git.run("init", "-q", cwd=tmp)
+        git.run("fetch", "-q", "--depth", "1", "--filter=blob:none", "--", remote_url, base, cwd=tmp)
+        kind = git.run("cat-file", "-t", f"FETCH_HEAD:{path}", check=False, cwd=tmp).stdout.strip()
+    except TrackerError as exc:
+        return Check("github", False, f"git fetch {remote_url} {base}: {forge.redact(exc.message)[-300:]}",
+                     "check github.remote_url and github.base")
+    return Check("github", kind == "blob", f"survey file {where}: " + ("found" if kind == "blob" else "not found"),
+                 "set github.survey_path to the survey's path inside the repository (e.g. README.md)")
 
 
 def missing_secrets(config: Config) -> list[Check]:
