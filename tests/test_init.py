@@ -91,6 +91,26 @@ def test_mamba_list_rules_keep_to_mamba_papers(tmp_path, background):
     assert load_config(out).scope.any  # a few terms cover most of this list: it gets a gate
 
 
+def test_a_section_that_takes_a_word_the_whole_list_shares_comes_after_a_specific_one(tmp_path, background):
+    """The Mamba collection's Vision holds 284 of its 686 entries, so `mamba` is precise enough
+    there to be one of its terms; a language-model Mamba paper listed Vision first. Vision is
+    now marked `fallback`, so the specific section comes first, and a Mamba paper that matches
+    nothing else still lands in Vision."""
+    path = SURVEYS / "XiudingCai-Awesome-Mamba-Collection__README.md"
+    out = tmp_path / "tracker.toml"
+    out.write_text(starter_config(load_survey(path), path, out, background), encoding="utf-8")
+    config = load_config(out)
+    vision = config.section("vision")
+    assert vision is not None and vision.rule.fallback and "mamba" in [str(t) for t in vision.rule.any]
+    assert [s.id for s in config.sections if s.rule.fallback] == ["vision"]
+    classifier = Classifier.from_config(config)
+    language = Paper(id="2501.00001", title="Scaling Mamba for Long-Context Language Modeling",
+                     abstract="We train state-space language models based on Mamba for long-context language modeling.")
+    assert [s.section for s in classifier.classify(language)][:2] == ["language", "vision"]
+    plain = Paper(id="2501.00002", title="Mamba blocks", abstract="We propose a selective state-space model, Mamba.")
+    assert [s.section for s in classifier.classify(plain)] == ["vision"]
+
+
 def _survey(sections: dict[str, list[str]]):
     lines = ["# A list"]
     for heading, titles in sections.items():

@@ -64,6 +64,7 @@ class Candidate:
     background: int
     examples: tuple[str, ...]
     sibling_hits: int = 0
+    siblings: int = 0
     covers: frozenset[str] = field(default=frozenset(), compare=False, repr=False)
 
     @property
@@ -75,6 +76,14 @@ class Candidate:
     @property
     def background_share(self) -> float:
         return self.background_hits / self.background if self.background else 0.0
+
+    @property
+    def lift(self) -> float:
+        """How many times as common the term is among the section's papers as among the other
+        sections' (infinite when sections were not contrasted or no other section has it)."""
+        if not self.siblings or not self.sibling_hits or not self.papers:
+            return math.inf
+        return (self.hits / self.papers) / (self.sibling_hits / self.siblings)
 
     def usable(self, max_share: float = MAX_BACKGROUND_SHARE) -> bool:
         """Whether init / --write may emit it: enough section hits, rare in the background, precise."""
@@ -351,7 +360,7 @@ def suggest(
             examples = tuple(docs[d].title for d in pos[:2])
             cands.append(Candidate(term[0], term[1], _score(len(pos), len(papers), bg_hits + sib_hits, n_other),
                                    len(pos), len(papers), bg_hits, len(bg), examples, sib_hits,
-                                   frozenset(docs[d].id for d in pos)))
+                                   listed - len(papers) if siblings else 0, frozenset(docs[d].id for d in pos)))
         cands.sort(key=lambda c: -c.z)
         out[sid] = Suggestion(sid, len(papers), cands[:SHOWN], choose(cands, max_terms, max_share, cover))
     return out

@@ -181,6 +181,10 @@ def learn_starter(
                 continue
         head, body = head_lines(section), section_lines(section)
         if chosen:
+            shared = [c.term for c in chosen if c.lift < 1]
+            if shared:  # the biggest section takes what the whole list shares: let a specific one come first
+                body += [f"# {', '.join(shared)}: as common in the other sections' entries as in this one's, so a paper",
+                         "# that also matches another section is listed there first", "fallback = true"]
             lines += ["", *head, *body, *rule_lines(chosen)]
             continue
         why = (f"only {len(section.entries)} entries, too few to learn from" if section.id not in learnable
