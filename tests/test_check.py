@@ -100,7 +100,7 @@ def test_each_broken_service_is_named_with_its_fix(tmp_path, standins, run_cli, 
     git, api = lines_of(out, "github")
     assert git.startswith("✗ github    git ls-remote") and "fix: check github.remote_url" in out
     assert api.startswith("✗") and "not push" in api and "Contents: read and write" in out
-    assert out.splitlines()[-1] == "5 of 8 checks failed"
+    assert out.splitlines()[-1] == "5 of 9 checks failed"
 
 
 def test_a_survey_path_missing_on_the_base_branch_fails_check(tmp_path, standins, run_cli, write_config):
@@ -111,7 +111,19 @@ def test_a_survey_path_missing_on_the_base_branch_fails_check(tmp_path, standins
     assert code == 1
     survey, = [l for l in lines_of(out, "github") if "survey file" in l]
     assert survey.startswith("✗") and "docs/README.md on main: not found" in survey
-    assert "fix: set github.survey_path" in out and out.splitlines()[-1] == "1 of 11 checks failed"
+    assert "fix: set github.survey_path" in out and out.splitlines()[-1] == "1 of 12 checks failed"
+
+
+def test_a_bad_crontab_or_time_zone_fails_check_as_run_would(tmp_path, standins, run_cli, write_config):
+    """`check` passed a crontab `tracker run` then refused to start with."""
+    for schedule, words in (({"poll": "0 8 * * 9"}, "schedule.poll': bad crontab expression"),
+                            ({"timezone": "Mars/Olympus"}, "unknown time zone 'Mars/Olympus'")):
+        folder = tmp_path / words[:8].replace("'", "")
+        folder.mkdir()
+        config = write_config(CHECK, {**services(standins), "schedule": schedule}, folder=folder)
+        code, out, err = run_cli("--config", str(config), "check", "--timeout", "5")
+        line, = lines_of(out, "schedule")
+        assert code == 1 and line.startswith("✗ schedule") and words in line, out
 
 
 def test_unreachable_chat_and_silent_servers(tmp_path, standins, run_cli, write_config):

@@ -30,9 +30,10 @@ import httpx
 from tracker.config import Config
 from tracker.deliver.email import SmtpSession, credentials
 from tracker.deliver.telegram import TelegramClient, TelegramRefused
-from tracker.errors import TrackerError
+from tracker.errors import ConfigError, TrackerError
 from tracker.logs import scrub
 from tracker.propose import forge
+from tracker.run.schedule import job_specs
 from tracker.survey.headings import unknown_headings
 from tracker.survey.parse import load_survey
 
@@ -93,6 +94,16 @@ def check_survey(config: Config) -> Check:
     entries = sum(len(s.entries) for s in survey.sections)
     return Check("survey", True, f"{config.survey.path}: {entries} entries; all {len(config.sections)} "
                                  "configured headings found")
+
+
+def check_schedule(config: Config) -> Check:
+    """The crontab lines and time zone `tracker run` would refuse to start with."""
+    try:
+        specs = job_specs(config)
+    except ConfigError as exc:
+        return Check("schedule", False, exc.message, exc.hint or "see docs/deploy.md for the crontab fields")
+    on = [s.name for s in specs if s.enabled]
+    return Check("schedule", True, f"{config.schedule.timezone}: {', '.join(on) if on else 'no job'} scheduled")
 
 
 def check_store(config: Config) -> Check:
@@ -253,8 +264,8 @@ def run_checks(config: Config, timeout: float = DEFAULT_TIMEOUT, network: bool =
     `network` (`run` at start) only what needs no service: config, store, survey, secrets."""
     gate = (f"; learned gate: {len(config.relevance.model.weights)} weighted words from {config.relevance.path}"
             if config.relevance else "")
-    checks = [Check("config", True, f"{config.file}: {len(config.sections)} sections{gate}"), check_store(config),
-              check_survey(config)]
+    checks = [Check("config", True, f"{config.file}: {len(config.sections)} sections{gate}"), check_schedule(config),
+              check_store(config), check_survey(config)]
     if not network:
         return checks + missing_secrets(config)
     checks.append(check_arxiv(config, timeout))
