@@ -71,6 +71,7 @@ def test_minimal_config_and_relative_paths(tmp_path):
 def test_file_errors(tmp_path):
     fails(tmp_path / "missing.toml", "config file not found", "tracker init")
     fails(tmp_path, "is a directory")
+    fails(write(tmp_path, BASE) / "x.toml", "cannot read config file (Not a directory)")  # its folder is a file
     fails(write(tmp_path, "[survey\npath = 1"), "not valid TOML")
     bad = tmp_path / "bad.toml"
     bad.write_bytes(BASE.encode() + b"# \xff\n")

@@ -189,6 +189,18 @@ def test_write_refuses_a_file_changed_underneath(tmp_path):
     assert [str(t) for t in load_config(path).sections[0].rule.any] == ["mamba", "hyena", "S4"]
 
 
+def test_a_config_saved_with_a_bom_loads_and_keeps_it_when_edited(tmp_path):
+    """Notepad writes a UTF-8 BOM: tomllib called it "Invalid statement (at line 1, column 1)"."""
+    path = _config(tmp_path)
+    path.write_bytes(b"\xef\xbb\xbf" + path.read_bytes())
+    assert [s.id for s in load_config(path).sections] == ["ssm", "llm"]
+    edit = read_config_for_edit(path)
+    edit.add_terms("ssm", "any", ["S4"])
+    write_if_unchanged(edit)
+    assert path.read_bytes().startswith(b"\xef\xbb\xbf# my curated rules")
+    assert [str(t) for t in load_config(path).sections[0].rule.any] == ["mamba", "hyena", "S4"]
+
+
 def _sample(n: int) -> list[dict]:
     with gzip.open(SAMPLE_LISTINGS, "rt", encoding="utf-8") as fh:
         return [json.loads(line) for _, line in zip(range(n), fh)]

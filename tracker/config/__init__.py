@@ -49,6 +49,7 @@ from tracker.config.types import (
     TelegramConfig,
 )
 from tracker.errors import ConfigError
+from tracker.fsutil import read_failure
 
 DEFAULT_CONFIG = Path("config/tracker.toml")
 URL_SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.\-]*://")
@@ -72,12 +73,14 @@ def load_config(path: str | Path | None = None, read_weights: bool = True) -> Co
     """Read and validate the config; relative paths resolve against the config's folder."""
     file = resolve_config_path(path)
     try:
-        text = file.read_text(encoding="utf-8")
+        text = file.read_text(encoding="utf-8-sig")  # a BOM some Windows editors write is not TOML
         raw = parse_toml(text, file)
     except FileNotFoundError:
         raise ConfigError(f"{file}: config file not found", "create one with `tracker init SURVEY.md --out FILE`") from None
     except IsADirectoryError:
         raise ConfigError(f"{file}: is a directory, expected a TOML file") from None
+    except OSError as exc:
+        raise ConfigError(read_failure(file, "config", exc)) from None
     except UnicodeDecodeError as exc:
         raise ConfigError(f"{file}: not valid UTF-8 (byte {exc.start})") from None
     return parse_config(raw, file, read_weights, text)

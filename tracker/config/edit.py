@@ -7,6 +7,7 @@ it was read (a maintainer editing it meanwhile is never overwritten).
 
 from __future__ import annotations
 
+import codecs
 import hashlib
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,6 +28,7 @@ class EditableConfig:
     text: str
     sha256: str
     doc: tomlkit.TOMLDocument
+    bom: bool = False  # the file began with a UTF-8 BOM, written back as it was
 
     def section(self, section_id: str) -> Table:
         for table in self.doc.get("sections", []):
@@ -123,12 +125,12 @@ def read_config_for_edit(path: Path) -> EditableConfig:
         raw = path.read_bytes()
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read the config ({exc.strerror or exc})") from None
-    text = raw.decode("utf-8")
+    text = raw.decode("utf-8-sig")
     try:
         doc = tomlkit.parse(text)
     except tomlkit.exceptions.TOMLKitError as exc:
         raise ConfigError(f"{path}: not valid TOML: {exc}") from None
-    return EditableConfig(path, text, sha256(raw), doc)
+    return EditableConfig(path, text, sha256(raw), doc, raw.startswith(codecs.BOM_UTF8))
 
 
 def write_if_unchanged(edit: EditableConfig, text: str | None = None) -> None:
@@ -140,7 +142,7 @@ def write_if_unchanged(edit: EditableConfig, text: str | None = None) -> None:
     if now != edit.sha256:
         raise TrackerError(f"{edit.path}: the file changed since it was read; nothing written",
                            "run the command again to see proposals against the current file")
-    atomic_write(edit.path, edit.render() if text is None else text)
+    atomic_write(edit.path, ("\ufeff" if edit.bom else "") + (edit.render() if text is None else text))
 
 
 def edited_text(edit: EditableConfig, changes: Iterable[Any]) -> str:
