@@ -201,6 +201,29 @@ def test_malformed_updates_are_skipped_and_confirmed_not_fatal(world):
     assert int(tg.calls("getUpdates")[-1].params.get("offset") or 0) == 4
 
 
+def test_a_store_that_cannot_be_written_is_one_line_not_a_traceback(tmp_path, run_cli, write_config, monkeypatch):
+    """SQLite failures of the disk or the file reached the user as tracebacks (a full disk in
+    `digest`, `finish_run`); they are one `error:` line with what to do. A failure that is
+    the code's own (no such table) still is a bug and keeps its traceback."""
+    import sqlite3
+
+    import tracker.store as store
+
+    config = load_config(write_config(DELIVERY))
+    ids = fill_store(open_store(config.store.path), sample_papers(30), SEEN)
+
+    def read_only(path, *args, **kwargs):
+        db = open_store(path, *args, **kwargs)
+        db.execute("PRAGMA query_only = ON")
+        return db
+
+    monkeypatch.setattr(store, "open_store", read_only)
+    code, out, err = run_cli("--config", str(config.file), "decide", ids[0], "accept")
+    assert code == 1 and err == ("error: the store: attempt to write a readonly database "
+                                 "(make store.path and its folder writable)\n")
+    assert store.store_failure(sqlite3.OperationalError("no such table: papers")) is None
+
+
 def test_decide_cli(tmp_path, run_cli, write_config):
     config = load_config(write_config(DELIVERY))
     db = open_store(config.store.path)

@@ -85,3 +85,31 @@ def test_status_warns_when_the_survey_file_is_missing(run_cli, tmp_path, write_c
     cfg = write_config(survey={"path": str(tmp_path / "gone.md")}, sections=[LLM_ALL])
     code, out, err = run_cli("--config", str(cfg), "status")
     assert code == 0 and f"warning: survey.path {tmp_path / 'gone.md'} not found" in err
+
+
+def test_a_full_disk_is_one_line_and_the_next_poll_stores_everything(env, run_cli, monkeypatch):
+    """SQLite's "database or disk is full" (here a page limit on the store's connection, as a
+    full disk gives) was tried paper by paper (a warning each) and then a traceback. Each
+    source now stops at once, saying what to do, and a poll with room stores the window."""
+    import tracker.commands.poll as poll_cmd
+    from tracker.store import open_store
+
+    server, config = env
+
+    def cramped(path, *args, **kwargs):
+        db = open_store(path, *args, **kwargs)
+        pages = db.execute("PRAGMA page_count").fetchone()[0]
+        db.execute(f"PRAGMA max_page_count = {pages + 3}")
+        return db
+
+    monkeypatch.setattr(poll_cmd, "open_store", cramped)
+    code, out, err = run_cli("--config", str(config), "poll", "--now", NOW)
+    assert code == 1 and "Traceback" not in err and "record_skipped" not in err, err
+    assert err.count('error="the store: database or disk is full" hint="free space on the disk that holds store.path') == 2
+    assert err.splitlines()[-1].startswith("error: 2 of 2 sources failed")
+    monkeypatch.undo()
+    code, out, err = run_cli("--config", str(config), "poll", "--now", NOW)
+    assert code == 0, err
+    code, out, _ = run_cli("--config", str(config), "export")
+    stored = {json.loads(line)["id"] for line in out.splitlines()}
+    assert stored and stored <= expected_ids()

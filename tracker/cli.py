@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib
 import pkgutil
+import sqlite3
 import sys
 from pathlib import Path
 from typing import Any
@@ -20,6 +21,7 @@ from tracker.commands.common import App
 from tracker.config import resolve_config_path
 from tracker.errors import TrackerError
 from tracker.logs import scrub, setup_logging
+from tracker.store import store_failure
 
 
 class Interrupted(TrackerError):
@@ -109,6 +111,12 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(exc.exit_code)
     except TrackerError as exc:
         click.echo(f"error: {scrub(str(exc))}", err=True)
+        sys.exit(1)
+    except sqlite3.OperationalError as exc:
+        failure = store_failure(exc)
+        if failure is None:
+            raise
+        click.echo(f"error: {scrub(str(failure))}", err=True)
         sys.exit(1)
     except BrokenPipeError:
         sys.exit(1)

@@ -15,6 +15,7 @@ Why it is shaped this way:
 from __future__ import annotations
 
 import logging
+import sqlite3
 import time
 from itertools import islice
 from dataclasses import dataclass, field
@@ -32,7 +33,7 @@ from tracker.logs import log
 from tracker.models import Paper, SectionScore, capped
 from tracker.net.retry import Interrupted, interruptible_sleep
 from tracker.sources import HostGate, Http, arxiv_api, arxiv_rss, citations
-from tracker.store import Database, runs
+from tracker.store import Database, runs, store_failure
 from tracker.store.classifications import classified_with, save_classifications, set_classified_with
 from tracker.store.papers import iter_papers, upsert_papers
 from tracker.survey.headings import require_headings
@@ -253,29 +254,33 @@ def store_each(
 ) -> tuple[int, int]:
     """`store_batch`, and when the batch cannot be stored, paper by paper: a paper that
     still fails is skipped and reported; if every one fails the fault is not the
-    papers' (a full disk, a locked file) and the first error is raised."""
+    papers' and the first error is raised. A full disk or an unwritable file is known
+    at once (`store_failure`) and stops the source without trying each paper."""
     try:
         return store_batch(db, papers, source, seen, classifier, after_store)
     except Interrupted:
         raise
-    except Exception as first:
-        if len(papers) < 2:
-            if papers:
-                skip(f"{papers[0].id}: cannot be stored ({type(first).__name__}: {str(first)[:100]})")
-                return 0, 0
-            raise
-        new = updated = failed = 0
-        for paper in papers:
-            try:
-                n, u = store_batch(db, [paper], source, seen, classifier, after_store)
-            except Exception as exc:
-                failed += 1
-                skip(f"{paper.id}: cannot be stored ({type(exc).__name__}: {str(exc)[:100]})")
-                continue
-            new, updated = new + n, updated + u
-        if failed == len(papers):
+    except Exception as exc:
+        if isinstance(exc, sqlite3.OperationalError) and (failure := store_failure(exc)) is not None:
+            raise failure from None
+        first = exc
+    if len(papers) < 2:
+        if not papers:
             raise first
-        return new, updated
+        skip(f"{papers[0].id}: cannot be stored ({type(first).__name__}: {str(first)[:100]})")
+        return 0, 0
+    new = updated = failed = 0
+    for paper in papers:
+        try:
+            n, u = store_batch(db, [paper], source, seen, classifier, after_store)
+        except Exception as exc:
+            failed += 1
+            skip(f"{paper.id}: cannot be stored ({type(exc).__name__}: {str(exc)[:100]})")
+            continue
+        new, updated = new + n, updated + u
+    if failed == len(papers):
+        raise first
+    return new, updated
 
 
 def _chunks(papers: Iterable[Paper], size: int) -> Iterator[list[Paper]]:

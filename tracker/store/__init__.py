@@ -46,6 +46,24 @@ class Store(Database):
                 raise
 
 
+# What SQLite says when the machine, not the code, is at fault, and what to do about it.
+_ENVIRONMENT = {
+    "database or disk is full": "free space on the disk that holds store.path, then run again",
+    "disk i/o error": "check the disk that holds store.path",
+    "attempt to write a readonly database": "make store.path and its folder writable",
+    "database is locked": "another tracker process holds the store; run again when it is done",
+    "unable to open database file": "check store.path and that its folder is writable",
+}
+
+
+def store_failure(exc: sqlite3.OperationalError) -> StoreError | None:
+    """A one-line StoreError for a failure of the disk or the file (SQLite has rolled the
+    transaction back, so nothing is half-written); None for anything else, which is a bug."""
+    text = str(exc)
+    hint = next((h for words, h in _ENVIRONMENT.items() if words in text.lower()), None)
+    return StoreError(f"the store: {text}", hint) if hint else None
+
+
 def open_store(path: str | Path, busy_timeout_ms: int = 30_000) -> Database:
     """Open (creating if needed) and migrate the database; `:memory:` works for tests."""
     memory = str(path) == ":memory:"
