@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import shutil
 import subprocess
+from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -158,3 +159,20 @@ def test_ssl_against_a_plain_server_says_to_check_security_and_is_not_retried(tm
         assert len(report.failures) == 1 and f"127.0.0.1:{server.port}" in report.failures[0]
         assert "email.security" in report.failures[0] and sleeps == []
         assert server.received == [] and outbox.delivered_ids(db, "email") == set()
+
+
+@pytest.mark.parametrize("security", ["starttls", "none"])
+def test_plain_smtp_against_an_implicit_tls_port_fails_once_and_says_ssl(tmp_path, certs, security, monkeypatch,
+                                                                         login_env, write_config):
+    """The server waits for a TLS hello, the client for a 220: three 30 s timeouts a run,
+    ending "Connection unexpectedly closed: timed out". One wait, and the fix."""
+    monkeypatch.setenv("SSL_CERT_FILE", str(certs["ca"]))
+    sleeps: list[float] = []
+    with _server(certs, "ssl") as server:
+        config, db, now, ids = _setup(write_config, server, security)
+        config = replace(config, email=replace(config.email, timeout_seconds=0.5))
+        report = run_digest(config, db, "email", "week", now, sleep=sleeps.append)
+        assert len(report.failures) == 1 and "sent no greeting in 0.5s" in report.failures[0]
+        assert 'email.security = "ssl"' in report.failures[0] and sleeps == []
+        assert server.received == [] and outbox.delivered_ids(db, "email") == set()
+        assert len(outbox.pending(db, "email")) == len(TO)  # kept for the run after the fix

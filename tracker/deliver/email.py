@@ -166,7 +166,7 @@ class SmtpSession:
         conn._host = cfg.host  # type: ignore[attr-defined]  # what __init__(host) sets: TLS checks this name
         self._connecting = conn  # the watchdog can reach the socket while the greeting trickles in
         try:
-            code, message = conn.connect(cfg.host, cfg.port)
+            code, message = self._greeting(conn)
             if code != 220:
                 raise smtplib.SMTPConnectError(code, message)
             conn.ehlo()
@@ -192,6 +192,21 @@ class SmtpSession:
         finally:
             self._connecting = None
         return conn
+
+    def _greeting(self, conn: smtplib.SMTP) -> tuple[int, bytes]:
+        """Connect and read the server's 220. A server that takes the connection and then says
+        nothing until the timeout is, nearly always, one that speaks TLS from the first byte
+        (port 465) and waits for ours: a setup problem, reported at once, not retried."""
+        cfg = self.cfg
+        try:
+            return conn.connect(cfg.host, cfg.port)
+        except smtplib.SMTPServerDisconnected as exc:
+            if cfg.security == "ssl" or "timed out" not in str(exc):
+                raise
+            raise SmtpUnavailable(
+                f"SMTP server {cfg.host}:{cfg.port} took the connection but sent no greeting in {cfg.timeout_seconds:g}s",
+                'a port that speaks TLS from the first byte (usually 465) needs email.security = "ssl"',
+            ) from None
 
     def send(self, sender: str, recipient: str, data: bytes) -> None:
         """Hand one message for one recipient to the server; returns once it accepted it.
