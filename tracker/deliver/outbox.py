@@ -331,7 +331,8 @@ async def _send_telegram(
             try:
                 message_id = await client.send_message(int(row.target), row.body, row.payload.get("keyboard"))
             except TelegramRefused as exc:
-                refused.add(row.target)
+                if exc.kind != "BadRequest":  # a blocked bot or a bad token: the chat's other messages fail too
+                    refused.add(row.target)
                 _failed(db, row, exc, tally, final=True)
                 continue
             except TelegramUnavailable as exc:

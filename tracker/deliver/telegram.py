@@ -40,7 +40,12 @@ Keyboard = Sequence[Sequence[Sequence[str]]]
 
 
 class TelegramRefused(DeliveryError):
-    """Telegram refused the request for good (bad request, bot blocked, bad token): not retried."""
+    """Telegram refused the request for good (bad request, bot blocked, bad token): not retried.
+    `kind` is PTB's name for it: BadRequest is about this message, Forbidden about the chat."""
+
+    def __init__(self, message: str, hint: str | None = None, kind: str = "") -> None:
+        super().__init__(message, hint)
+        self.kind = kind
 
 
 class TelegramUnavailable(DeliveryError):
@@ -155,7 +160,7 @@ class TelegramClient:
                 hint = f"check the variable named by telegram.token_env ({self.cfg.token_env})" if kind == "InvalidToken" else None
                 said = scrub(exc.message)
                 said = said[len(kind) + 1:].strip() if said.lower().startswith(kind.lower() + ":") else said
-                raise TelegramRefused(f"Telegram refused {method}{where}: {kind}: {said}", hint) from None
+                raise TelegramRefused(f"Telegram refused {method}{where}: {kind}: {said}", hint, kind) from None
             except asyncio.TimeoutError:
                 raise Transient(f"no answer within the {limit:g}s deadline") from None
             except (NetworkError, TelegramError) as exc:
