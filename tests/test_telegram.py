@@ -144,6 +144,18 @@ def test_a_hang_past_the_timeout_is_retried(setup, tg):
     assert len(tg.calls("sendMessage")) == report.sent + 1 and len(tg.sent()) == report.sent
 
 
+def test_the_deadline_bounds_a_call_with_its_retries(setup, tg):
+    """`deadline_seconds` is the total time of one call: with every try hanging it applied to
+    each of four tries (28 s for a 5 s deadline). Now the first try uses it up, and the run
+    says so; the message stays pending."""
+    config, db, ids = setup(timeout_seconds=30, deadline_seconds=0.5, retries=3)
+    tg.fail("sendMessage", 0, times=100, hang_seconds=3)
+    report = run_digest(config, db, "telegram", "day", NOW, sleep=Sleeps())
+    assert not report.ok and "no answer within the 0.5s deadline, retries included" in report.failures[0]
+    assert len(tg.calls("sendMessage")) == 1 and report.sent == 0
+    assert len(outbox.pending(db, "telegram")) == len(report.messages) * len(CHATS)
+
+
 def test_a_hang_on_every_try_fails_as_timed_out(setup, tg):
     config, db, ids = setup(timeout_seconds=0.3, retries=1)
     tg.fail("sendMessage", 0, times=5, hang_seconds=3)
