@@ -141,9 +141,10 @@ def test_unreachable_chat_and_silent_servers(tmp_path, standins, run_cli, write_
         code, out, _ = run_cli("--config", str(config), "check", "--timeout", "0.5")
         took = time.monotonic() - began
     assert code == 1
-    for name in ("arxiv", "email"):
-        line = lines_of(out, name)[0]
-        assert line.startswith("✗") and "no answer" in line and "within 0.5 s" in line, line
+    arxiv, email = lines_of(out, "arxiv")[0], lines_of(out, "email")[0]
+    assert arxiv.startswith("✗") and "no answer" in arxiv and "within 0.5 s" in arxiv, arxiv
+    assert email.startswith("✗") and "sent no greeting in 0.5s" in email, email  # as an implicit-TLS port does
+    assert 'needs email.security = "ssl"' in out
     assert lines_of(out, "telegram")[0].startswith("✗")
     assert took < 30, "each probe keeps to its timeout"
 

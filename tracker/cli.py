@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import importlib
 import pkgutil
-import sqlite3
 import sys
 from pathlib import Path
 from typing import Any
@@ -112,12 +111,12 @@ def main(argv: list[str] | None = None) -> None:
     except TrackerError as exc:
         click.echo(f"error: {scrub(str(exc))}", err=True)
         sys.exit(1)
-    except sqlite3.OperationalError as exc:
+    except BrokenPipeError:
+        sys.exit(1)
+    except Exception as exc:
         failure = store_failure(exc)
         if failure is None:
             raise
         click.echo(f"error: {scrub(str(failure))}", err=True)
-        sys.exit(1)
-    except BrokenPipeError:
         sys.exit(1)
     sys.exit(0)

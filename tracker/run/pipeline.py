@@ -15,7 +15,6 @@ Why it is shaped this way:
 from __future__ import annotations
 
 import logging
-import sqlite3
 import time
 from itertools import islice
 from dataclasses import dataclass, field
@@ -261,7 +260,7 @@ def store_each(
     except Interrupted:
         raise
     except Exception as exc:
-        if isinstance(exc, sqlite3.OperationalError) and (failure := store_failure(exc)) is not None:
+        if (failure := store_failure(exc)) is not None:
             raise failure from None
         first = exc
     if len(papers) < 2:

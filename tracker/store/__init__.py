@@ -56,9 +56,11 @@ _ENVIRONMENT = {
 }
 
 
-def store_failure(exc: sqlite3.OperationalError) -> StoreError | None:
-    """A one-line StoreError for a failure of the disk or the file (SQLite has rolled the
+def store_failure(exc: BaseException) -> StoreError | None:
+    """A one-line StoreError for SQLite's failure of the disk or the file (it has rolled the
     transaction back, so nothing is half-written); None for anything else, which is a bug."""
+    if not isinstance(exc, sqlite3.OperationalError):
+        return None
     text = str(exc)
     hint = next((h for words, h in _ENVIRONMENT.items() if words in text.lower()), None)
     return StoreError(f"the store: {text}", hint) if hint else None
