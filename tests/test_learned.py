@@ -450,6 +450,15 @@ def test_the_digest_puts_the_higher_learned_score_first():
     assert priority(5.0) > priority(4.0)
 
 
+def test_many_generic_matches_do_not_outrank_a_relevant_paper_of_a_small_section():
+    """Seen in a simulated fortnight: an e-commerce application paper matching eleven of the
+    catch-all's words (score 11, learned 0.55) took a capped digest's slot from a hybrid
+    attention paper (non_transformer, score 2, learned 0.97), which went to the weekly email."""
+    application = priority(11.0, (), 0.55)
+    assert priority(2.0, (), 0.97) > application and priority(2.0, (), 0.8) > application
+    assert priority(11.0, (), 0.55) > priority(2.0, (), 0.55)  # at equal relevance the rules still order
+
+
 def test_gate_keeps_sections_at_their_bars_and_files_alone_only_with_a_fallback():
     bars = {"arch": 0.2, "llm": 0.6}
     assert gate(["arch", "llm"], 0.5, bars, 0.9, True) == (["arch"], False)
