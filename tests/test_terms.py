@@ -44,6 +44,10 @@ def test_plurals_and_hyphens_are_properties_of_the_spelling():
     forms = parse_term("multi-modal model").spellings[0].forms()
     assert {"multi modal model", "multimodal model", "multi modal models", "multimodalmodel"} <= set(forms)
     assert parse_term("Mamba*").spellings[0].forms() == ["mamba"]  # an open end takes no plural
+    assert parse_term("diagnosis").spellings[0].forms() == ["diagnosis", "diagnoses"]  # "ICD Coding of ... Diagnoses"
+    assert "data analyses" in parse_term("data analysis").spellings[0].forms()
+    assert parse_term("axis").spellings[0].forms() == ["axis", "axes"]
+    assert parse_term("this").spellings[0].forms() == ["this"] and parse_term("bus").spellings[0].forms() == ["bus"]
 
 
 def test_config_terms_are_typed_and_case_sensitive_is_applied(tmp_path, write_config):

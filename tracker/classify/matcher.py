@@ -35,7 +35,7 @@ from tracker.errors import ConfigError
 from tracker.models import LEARNED, Match, Paper, SectionScore
 
 FIELDS = ("title", "abstract", "comment", "journal_ref")
-MATCHER_VERSION = 4  # 3: CJK punctuation breaks words; 4: `alone` files into the nearest section
+MATCHER_VERSION = 5  # 3: CJK punctuation breaks words; 4: `alone` files into the nearest section; 5: -sis plurals
 LEARNED_SHOWN = 5  # a paper filed alone shows its five strongest positive words as matches
 SCOPE = "(scope)"
 _WORD_PART = re.compile(r"[\w\-.+]")

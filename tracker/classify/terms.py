@@ -52,11 +52,14 @@ def is_auto_exact(text: str) -> bool:
 
 
 def plurals(word: str) -> list[str]:
-    """Simple English plurals of a term's last word; none for words ending in s or ly."""
+    """Simple English plurals of a term's last word; none for words ending in s or ly, but
+    the Greek -sis/-xis ones (diagnosis -> diagnoses, analysis -> analyses, axis -> axes)."""
     if not word or not word[-1].isalpha():
         return []
     low = word.lower()
     upper = word[-1].isupper()
+    if low.endswith(("sis", "xis")) and len(low) > 3:
+        return [word[:-2] + ("ES" if upper else "es")]
     if low.endswith(("s", "x", "z", "ch", "sh")):
         return [word + "es"] if not low.endswith("s") else []
     if low.endswith("ly"):
