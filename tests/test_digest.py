@@ -288,3 +288,17 @@ def test_subject_is_one_line_even_with_a_newline_title():
     rendered = dg.render_email(digest, dg.weekly_summary([], {}, {}, []), dg.environment())
     assert "\n" not in rendered.subject and "\r" not in rendered.subject
     assert "Evil Bcc: victim@example.org" in rendered.subject
+
+
+def test_the_email_says_when_its_table_and_its_list_count_different_papers():
+    """A reader saw "182 new papers" over a table whose Total was 225: the table counts the
+    week's papers, the list those not emailed before. When they differ, the email says so."""
+    entry = dg.DigestEntry(1, "1", "A paper", "u", "a", (), (), "s", "x", 1.0, 1.0)
+    digest = dg.Digest("week", NOW, NOW, (dg.DigestSection("x", "X", (entry,)),))
+    section = ()
+    env = dg.environment()
+    differ = dg.render_email(digest, dg.weekly_summary(section, {"x": 3}, None, []), env)
+    assert "The table counts the 3 papers first seen this week; the list below holds the 1 not sent by email before." in differ.html
+    assert "the list below holds the 1 not sent by email before" in differ.text
+    same = dg.render_email(digest, dg.weekly_summary(section, {"x": 1}, None, []), env)
+    assert "not sent by email before" not in same.html + same.text
