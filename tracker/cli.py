@@ -20,7 +20,6 @@ from tracker.commands.common import App
 from tracker.config import resolve_config_path
 from tracker.errors import TrackerError
 from tracker.logs import scrub, setup_logging
-from tracker.store import store_failure
 
 
 class Interrupted(TrackerError):
@@ -114,6 +113,8 @@ def main(argv: list[str] | None = None) -> None:
     except BrokenPipeError:
         sys.exit(1)
     except Exception as exc:
+        from tracker.store import store_failure  # only here: most commands never load the store
+
         failure = store_failure(exc)
         if failure is None:
             raise
