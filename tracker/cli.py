@@ -113,7 +113,7 @@ def main(argv: list[str] | None = None) -> None:
     except BrokenPipeError:
         sys.exit(1)
     except Exception as exc:
-        from tracker.store import store_failure  # only here: most commands never load the store
+        from tracker.store import store_failure  # start-up time: most commands never load the store
 
         failure = store_failure(exc)
         if failure is None:
