@@ -347,3 +347,13 @@ def test_a_description_line_under_an_entry_is_not_its_venue(item, venue):
     words) is the venue; a sentence there is a description. On the title's line a venue is read as before."""
     (entry,) = [e for _, e in parse_survey(f"## S\n\n{item}", "x.md").entries()]
     assert (entry.title, entry.venue, entry.arxiv_id) == ("Title One", venue, "2001.00001")
+
+
+def test_a_year_column_before_the_links_is_the_entrys_year():
+    """`| 2023 | **Title** | [arXiv](...) |`: the year was read only after the title, so a Year
+    column first gave every entry year None. A Year column wins over a year in the title."""
+    text = ("# L\n\n## S\n\n| Year | Title | Paper |\n|---|---|---|\n"
+            "| 2023 | **Mamba Things** | [arXiv](https://arxiv.org/abs/2312.00752) |\n"
+            "| 2024 | Other Work Here, 2022 revision | [arXiv](https://arxiv.org/abs/2401.00001) |\n")
+    entries = [e for _, e in parse_survey(text, "t.md").entries()]
+    assert [(e.title, e.year) for e in entries] == [("Mamba Things", 2023), ("Other Work Here, 2022 revision", 2024)]

@@ -31,6 +31,7 @@ BOLD_PARAGRAPH = re.compile(r"^ {0,3}\*\*\S")
 FURNITURE = re.compile(r"^\s*(?:(?:<[^>]*>\s*)+|[*_]*\[[^\]]*\]\(#[^)]*\)[*_]*)\s*$")
 TAG = re.compile(r"<[^>]*>")
 MD_LINK = re.compile(r"!?\[([^\]]*)\]\([^)]*\)")
+YEAR_CELL = re.compile(r"^(?:19|20)\d{2}$")
 
 
 def row_cells(text: str) -> tuple[str, list[str], str]:
@@ -244,7 +245,9 @@ class _Parser:
             self.skipped.append(Skipped(line=i + 1, text=raw.strip()))
             return
         item.title = " ".join(MD_LINK.sub(r"\1", titled).replace("*", "").replace("\\|", "|").split())
-        item.links, item.year, item.shape, item.quoted_id = probe.links, probe.year, "table", probe.quoted_id
+        column = next((int(c.strip()) for c in cells if YEAR_CELL.match(c.strip())), None)
+        year = column if column is not None else probe.year  # a Year column says it best, wherever it stands
+        item.links, item.year, item.shape, item.quoted_id = probe.links, year, "table", probe.quoted_id
         if not self.sections:
             self.add_section(0, "", 1)
         self.sections[-1]["entries"].append(_entry(item, None, i + 1, i + 1))

@@ -15,11 +15,10 @@ import re
 
 from tracker.models import Entry, Paper
 from tracker.survey.fields import arxiv_id, escape
-from tracker.survey.parse import Survey, parse_survey, row_cells
+from tracker.survey.parse import YEAR_CELL, Survey, parse_survey, row_cells
 
 LINK = re.compile(r"\[([^\]]*)\]\(([^)\s]*)\)")
 LETTERS = re.compile(r"[^\W\d_]")
-YEAR_CELL = re.compile(r"^(?:19|20)\d{2}$")
 
 
 def table_rows(survey: Survey, entries: tuple[Entry, ...]) -> list[Entry]:
