@@ -6,7 +6,7 @@ with its push permission).
 
 Each probe makes one attempt with a short timeout and becomes one `Check` line: what
 was found, and on failure the fix. `tracker run` runs the checks that need no
-network at start (config, store, survey headings, every configured service's
+network at start (config, schedule, store, survey headings, every configured service's
 secret) and refuses to start on a `blocking` failure; the services themselves are
 probed by `tracker check` (a service down at 3 a.m. is the jobs' retries' business,
 not a reason for a daemon to exit).
