@@ -101,7 +101,7 @@ def check_schedule(config: Config) -> Check:
     try:
         specs = job_specs(config)
     except ConfigError as exc:
-        return Check("schedule", False, exc.message, exc.hint or "see docs/deploy.md for the crontab fields")
+        return Check("schedule", False, exc.message, exc.hint or "see docs/deploy.md for the crontab fields", blocking=True)
     on = [s.name for s in specs if s.enabled]
     return Check("schedule", True, f"{config.schedule.timezone}: {', '.join(on) if on else 'no job'} scheduled")
 
