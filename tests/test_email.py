@@ -161,6 +161,7 @@ def test_a_recipient_deferred_past_the_retries_stays_pending_for_the_next_run(tm
     report = run_digest(config, db, "email", "week", NOW, sleep=Sleeps())
     assert len(report.failures) == 1 and "bob@example.org: 450 4.2.0 greylisted" in report.failures[0]
     assert "refused" not in report.failures[0] and outbox.delivered_ids(db, "email") == set()
+    assert "the server deferred this recipient" in report.failures[0]  # no "check email.host" for a deferral
     smtp.defer = {}
     again = run_digest(config, db, "email", "week", NOW, sleep=Sleeps())
     assert again.ok and (again.sent, again.recipients) == (1, 1)

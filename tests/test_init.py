@@ -111,6 +111,22 @@ def test_a_section_that_takes_a_word_the_whole_list_shares_comes_after_a_specifi
     assert [s.section for s in classifier.classify(plain)] == ["vision"]
 
 
+def test_only_the_biggest_section_sharing_a_list_wide_word_is_marked_fallback(tmp_path):
+    """A reviewer's lists: a small Medical section whose one title lacked `mamba` was marked
+    (ordering the specific section last), and two sections sharing words were both marked
+    (ordering nothing). One mark at most, on the biggest sharing section."""
+    background = [Paper(id=f"b{i}", title=f"Learning models for task {i}", abstract="We study learning.") for i in range(200)]
+    organs = ["Liver", "Kidney", "Heart", "Lung", "Brain", "Spleen", "Colon", "Skin", "Bone", "Eye", "Breast", "Prostate"]
+    vision = [f"Mamba Vision Backbone {w}" for w in ("Alpha", "Beta", "Gamma", "Delta", "Epsilon", "Zeta", "Eta", "Theta",
+                                                     "Iota", "Kappa", "Lambda", "Omicron", "Sigma", "Tau", "Upsilon")]
+    medical = [f"{'Mamba for ' if i else ''}Medical Image Segmentation of the {o}" for i, o in enumerate(organs)]
+    survey = _survey({"Vision": vision, "Medical": medical})
+    data = tomllib.loads(learn_starter(survey, tmp_path / "planted.md", background, tmp_path / "t.toml").text)
+    marked = [s["id"] for s in data["sections"] if s.get("fallback")]
+    assert marked == ["vision"], data["sections"]
+    assert all("mamba" in s["any"] for s in data["sections"])
+
+
 def _survey(sections: dict[str, list[str]]):
     lines = ["# A list"]
     for heading, titles in sections.items():

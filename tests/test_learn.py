@@ -34,6 +34,7 @@ def test_phrases_are_rule_terms():
     assert {"ZeRO-Offload", "fine-tuning", "mixture-of-expert", "LLM", "GPT-4o", "state space model"} <= terms
     assert not {"fine", "tuning of", "of", "offload"} & terms  # no cut hyphenated words, no stop words at the ends
     assert all(not t.endswith(" of") for t in terms)
+    assert {"model size", "batch size", "buzz"} <= set(phrases("Model sizes, batch sizes and buzzes").values())  # not `siz`
     possessive = set(phrases("What Does BERT's Attention Look At? GPT’s Heads Don't Say").values())
     assert {"BERT", "attention", "GPT", "head"} <= possessive
     assert not {t for t in possessive if t.split()[0].lower() in ("s", "t")}  # no `s attention`

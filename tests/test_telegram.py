@@ -151,7 +151,7 @@ def test_the_deadline_bounds_a_call_with_its_retries(setup, tg):
     config, db, ids = setup(timeout_seconds=30, deadline_seconds=0.5, retries=3)
     tg.fail("sendMessage", 0, times=100, hang_seconds=3)
     report = run_digest(config, db, "telegram", "day", NOW, sleep=Sleeps())
-    assert not report.ok and "no answer within the 0.5s deadline, retries included" in report.failures[0]
+    assert not report.ok and "not done within the 0.5s deadline, retries included" in report.failures[0]
     assert len(tg.calls("sendMessage")) == 1 and report.sent == 0
     assert len(outbox.pending(db, "telegram")) == len(report.messages) * len(CHATS)
 

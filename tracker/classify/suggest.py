@@ -128,7 +128,7 @@ def _key(token: str, last: bool = False) -> str:
     if last and len(low) > 4 and low not in _NOT_PLURAL:
         if low.endswith("ies"):
             return low[:-3] + "y"
-        if low.endswith(("ches", "shes", "xes", "sses", "zes")):
+        if low.endswith(("ches", "shes", "xes", "sses", "zzes")):
             return low[:-2]
         if low.endswith("s") and not low.endswith(("ss", "us", "is", "as", "os")):
             return low[:-1]

@@ -219,9 +219,11 @@ class SmtpSession:
         try:
             policy.call(lambda: self._attempt(sender, recipient, data))
         except Transient as exc:
+            deferred = exc.problem.startswith("recipient ")
             raise SmtpUnavailable(
                 f"SMTP {self.cfg.host}:{self.cfg.port}: sending to {recipient} failed after {exc.attempts} attempts: {exc.problem}",
-                "check email.host, email.port and email.security",
+                "the server deferred this recipient (greylisting, a full mailbox); the next run tries again" if deferred
+                else "check email.host, email.port and email.security",
             ) from None
 
     def _attempt(self, sender: str, recipient: str, data: bytes) -> None:

@@ -180,9 +180,9 @@ class TelegramClient:
             # the deadline bounds the whole call, retries and their waits included
             return await asyncio.wait_for(dataclasses.replace(self.policy, on_retry=on_retry).acall(attempt), limit)
         except asyncio.TimeoutError:
-            raise TelegramUnavailable(f"Telegram {method}{where}: no answer within the {limit:g}s deadline, retries included",
-                                      f"check telegram.api_url ({self.cfg.api_url}) and the network; "
-                                      "telegram.deadline_seconds bounds each call") from None
+            raise TelegramUnavailable(f"Telegram {method}{where}: not done within the {limit:g}s deadline, retries included",
+                                      "telegram.deadline_seconds bounds each call; nothing is marked delivered, "
+                                      "the next run sends what is left") from None
         except Transient as exc:
             if exc.over_cap:
                 raise TelegramUnavailable(f"Telegram {method}{where}: {exc.problem}, asked to wait {exc.retry_after:g}s",

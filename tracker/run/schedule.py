@@ -121,8 +121,8 @@ def zone(name: str) -> ZoneInfo:
     try:
         return ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError):
-        raise ConfigError(f"key 'schedule.timezone': unknown time zone {name!r} (use an IANA name such as America/New_York)",
-                          key="schedule.timezone") from None
+        raise ConfigError(f"key 'schedule.timezone': unknown time zone {name!r}",
+                          "use an IANA time zone name such as America/New_York or Europe/Berlin", key="schedule.timezone") from None
 
 
 @dataclass(frozen=True)

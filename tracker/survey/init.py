@@ -30,6 +30,7 @@ MAX_SCOPE_TERMS = 20
 SCOPE_MIN_COVERAGE = 0.5  # a [scope] gate only when its terms cover at least half of the list's entries
 MAX_SCOPE_SHARE = 0.1  # the gate may be broader than a section: a paper also needs a section's term
 SCOPE = "(scope)"
+SHARED_LIFT = 1.2  # a term at most this many times as common in its section's entries as in the others' is shared
 
 DELIVERY_TABLES = """\
 # ---- Delivery and schedule: uncomment and fill in to get a working bot (`tracker check` verifies them). ----
@@ -168,6 +169,7 @@ def learn_starter(
         lines += ["# No few terms cover most of the list's entries, so no gate: each section's terms decide alone.",
                   "# [scope]", '# any = ["..."]']
     fallback = not starter.learned
+    catch_all = _catch_all(sections, starter.learned)
     if fallback:
         starter.warnings.append("no section could be learned: each section lists its entries' own titles as terms "
                                 "(they match only new versions of those papers); replace them with real terms")
@@ -181,10 +183,10 @@ def learn_starter(
                 continue
         head, body = head_lines(section), section_lines(section)
         if chosen:
-            shared = [c.term for c in chosen if c.lift < 1]
-            if shared:  # the biggest section takes what the whole list shares: let a specific one come first
-                body += [f"# {', '.join(shared)}: as common in the other sections' entries as in this one's, so a paper",
-                         "# that also matches another section is listed there first", "fallback = true"]
+            if section.id == catch_all:  # it takes what the whole list shares: let a specific section come first
+                shared = [c.term for c in chosen if c.lift < SHARED_LIFT]
+                body += [f"# {', '.join(shared)}: about as common in the other sections' entries as in this one's, so a",
+                         "# paper that also matches another section is listed there first", "fallback = true"]
             lines += ["", *head, *body, *rule_lines(chosen)]
             continue
         why = (f"only {len(section.entries)} entries, too few to learn from" if section.id not in learnable
@@ -194,6 +196,15 @@ def learn_starter(
     lines += ["", DELIVERY_TABLES.rstrip("\n")]
     starter.text = "\n".join(lines) + "\n"
     return starter
+
+
+def _catch_all(sections: Sequence[Section], learned: Mapping[str, Sequence[Candidate]]) -> str | None:
+    """The one section to mark `fallback`: the biggest of those that took a word the whole list
+    shares (a chosen term not clearly more common in its entries than in the others'), as
+    the Mamba collection's Vision took `mamba`. One at most: a mark on every section orders
+    nothing, and on a small specific one it would order the wrong way."""
+    sharing = [s for s in sections if any(c.lift < SHARED_LIFT for c in learned.get(s.id, ()))]
+    return max(sharing, key=lambda s: len(s.entries)).id if sharing else None
 
 
 def head_lines(section: Section) -> list[str]:
