@@ -192,7 +192,7 @@ def test_the_cli_summary_counts_what_an_earlier_run_left_in_the_outbox(setup, tg
     config, db, ids = setup(seen=(datetime.now(timezone.utc) - timedelta(minutes=5)).isoformat(timespec="seconds"))
     tg.fail("sendMessage", 403, times=1)
     code, out, err = run_cli("--config", str(config.file), "digest", "--channel", "telegram")
-    assert code == 1 and f"telegram: {len(ids)} paper(s) (day): " in out and "1 failed, kept in the outbox" in out
+    assert code == 1 and f"telegram: {len(ids)} paper(s) (day): " in out and "1 message(s) failed, kept in the outbox" in out
     code, out, err = run_cli("--config", str(config.file), "digest", "--channel", "telegram")
     assert code == 0, err
     assert "telegram: 0 paper(s) (day): nothing new; 1 message(s) left over from an earlier run re-sent; 1 message(s) sent" in out
@@ -229,3 +229,14 @@ def test_an_unexpected_answer_is_a_handled_failure_naming_it(setup, tg, raw, sho
     assert code == 1 and "Traceback" not in err
     errors = [line for line in err.splitlines() if line.startswith("error:")]
     assert len(errors) == 1 and "Telegram" in errors[0], err
+
+
+def test_a_bad_token_counts_every_message_it_holds_back(setup, tg, run_cli):
+    """With a revoked token every message stays pending, for one reason: the summary said
+    "1 failed" for them all."""
+    config, db, ids = setup(seen=(datetime.now(timezone.utc) - timedelta(minutes=5)).isoformat(timespec="seconds"))
+    tg.token = "other:token"
+    code, out, err = run_cli("--config", str(config.file), "digest", "--channel", "telegram")
+    pending = len(outbox.pending(db, "telegram"))
+    assert code == 1 and pending > 1
+    assert f"{pending} message(s) failed (1 error(s)), kept in the outbox for the next run" in out

@@ -78,7 +78,10 @@ def _state(r) -> str:
         to = f" to {r.recipients} recipient(s)" if r.channel == "email" else ""
         parts.append(f"{r.sent} {unit} sent{to}, {r.delivered} paper(s) delivered")
     if r.failures:
-        parts.append(f"{len(r.failures)} failed, kept in the outbox for the next run")
+        rows = max(r.failed, len(r.failures))
+        what = f"{rows} recipient cop{'y' if rows == 1 else 'ies'}" if r.channel == "email" else f"{rows} message(s)"
+        errors = f" ({len(r.failures)} error(s))" if len(r.failures) != rows else ""
+        parts.append(f"{what} failed{errors}, kept in the outbox for the next run")
     return "; ".join(parts) if parts != ["nothing new"] else "nothing new, not sent"
 
 

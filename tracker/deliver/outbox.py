@@ -68,6 +68,7 @@ class DigestReport:
     skipped_empty: bool = False
     paper_ids: tuple[str, ...] = ()
     recipients: int = 0
+    failed: int = 0  # outbox rows that failed this run (a Telegram message, an email's copy for one recipient)
 
     @property
     def ok(self) -> bool:
@@ -93,6 +94,7 @@ class _Tally:
     acks: list[tuple[int, bool]] = field(default_factory=list)  # per acknowledged row: its digest, and if left over
     delivered: int = 0
     failures: list[str] = field(default_factory=list)
+    failed_rows: int = 0  # rows kept for a later run: one error (a bad token) can hold many
 
     def sent(self, per_digest: bool) -> tuple[int, int]:
         """(sent, resent): acknowledged rows, or with `per_digest` the digests they belong to
@@ -192,7 +194,7 @@ def run_digest(
         return DigestReport(
             **base, messages=rendered, email_html=html, queued=min(len(messages), 1) if email else len(messages),
             sent=sent, resent=resent, recipients=len(tally.acks) if email else 0,
-            delivered=tally.delivered, failures=tuple(tally.failures), skipped_empty=empty,
+            delivered=tally.delivered, failures=tuple(tally.failures), failed=tally.failed_rows, skipped_empty=empty,
         )
 
 
@@ -277,6 +279,7 @@ def _failed(
     """A refusal (`final`) is retried by the next runs, then given up after GIVE_UP_AFTER.
     `report=False` records the failure on the row without repeating it in the run's failures."""
     gave_up = outbox.mark_failed(db, row.id, str(error), GIVE_UP_AFTER if final else None)
+    tally.failed_rows += 1
     if report or gave_up:
         tally.failures.append(str(error) + (f" (gave up after {GIVE_UP_AFTER} refusals)" if gave_up else ""))
     log(logger, logging.WARNING, "digest.failed", channel=row.channel, target=row.target, row=row.id, error=str(error), gave_up=gave_up)
