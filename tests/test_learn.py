@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from tracker.classify.suggest import phrases, suggest
+from tracker.classify.terms import parse_term
 from tracker.classify.tune import Decided, tune
 from tracker.config import load_config
 from tracker.config.edit import read_config_for_edit, write_if_unchanged
@@ -61,11 +62,11 @@ def test_suggest_leaves_out_phrases_that_hold_a_term_the_rule_has():
                  for i in range(6)]
     fresh = {c.term for c in suggest({"s": positives}, bg_papers())["s"].candidates}
     assert {"model compression", "model pretraining"} <= fresh
-    result = suggest({"s": positives}, bg_papers(), {"s": ["compression", "pre-training|PT"]})["s"]
+    result = suggest({"s": positives}, bg_papers(), {"s": [parse_term("compression"), parse_term("pre-training|PT")]})["s"]
     shown = {c.term for c in result.candidates}
     assert not shown & {"compression", "model compression", "model pretraining", "quasar model compression"}
     assert {"quasar", "quasar model"} & shown
-    kept = suggest({"s": positives}, bg_papers(), {"s": ["compression"]}, contained=False)["s"].candidates
+    kept = suggest({"s": positives}, bg_papers(), {"s": [parse_term("compression")]}, contained=False)["s"].candidates
     assert "model compression" in {c.term for c in kept}  # a `not` list wants the longer phrase
 
 

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from typing import Iterable, Iterator, Sequence
 
 from tracker.classify.matcher import Classifier
-from tracker.classify.terms import Term, TermError, is_auto_exact, normalise, parse_term
+from tracker.classify.terms import Term, is_auto_exact, normalise, parse_term
 from tracker.config import Rule
 from tracker.models import Paper
 
@@ -283,7 +283,7 @@ def stream_shares(terms: Sequence[tuple[str, bool]], papers: Sequence[Paper]) ->
 def suggest(
     positives: dict[str, Sequence[Paper]],
     background: Sequence[Paper],
-    existing: dict[str, Iterable[str]] | None = None,
+    existing: dict[str, Iterable[Term]] | None = None,
     max_terms: int = 10,
     max_share: float = MAX_BACKGROUND_SHARE,
     siblings: bool = False,
@@ -318,8 +318,9 @@ def suggest(
     for sid, papers in positives.items():
         pos_df, written = section_df[sid]
         n_other = len(bg) + (listed - len(papers) if siblings else 0)
-        have = {alt.strip().strip("*").lower() for t in existing.get(sid, ()) for alt in str(t).split("|")}
-        have_forms = _forms_of(existing.get(sid, ())) if contained else []
+        spellings = [sp for t in existing.get(sid, ()) for sp in t.spellings]
+        have = {sp.text.lower() for sp in spellings}
+        have_forms = [f.lower() for sp in spellings if not sp.has_wildcard for f in sp.forms()] if contained else []
 
         def other(key: tuple[str, ...]) -> int:
             return bg_df.get(key, 0) + (list_df.get(key, 0) - pos_df[key] if siblings else 0)
@@ -364,18 +365,6 @@ def suggest(
         cands.sort(key=lambda c: -c.z)
         out[sid] = Suggestion(sid, len(papers), cands[:SHOWN], choose(cands, max_terms, max_share, cover))
     return out
-
-
-def _forms_of(terms: Iterable[str]) -> list[str]:
-    """The lower-cased texts the (non-wildcard) spellings of rule terms match."""
-    forms: list[str] = []
-    for text in terms:
-        try:
-            spellings = parse_term(str(text)).spellings
-        except TermError:
-            continue
-        forms += [f.lower() for s in spellings if not s.has_wildcard for f in s.forms()]
-    return forms
 
 
 def _covered(term: str, forms: Sequence[str]) -> bool:

@@ -169,7 +169,7 @@ def _candidates(config: Config, sections: Sequence[SectionConfig], decided: Sequ
     out: list[RuleChange] = []
     scope_terms = set(_terms(config.scope.any))
     if positives:
-        existing = {s.id: _terms(s.rule.any) for s in sections}
+        existing = {s.id: s.rule.any for s in sections}
         found = suggest(positives, list(background) + rejected, existing, max_terms=MAX_ADDS, siblings=True)
         for sid, suggestion in found.items():
             for c in (c for c in suggestion.chosen if c.hits >= MIN_EVIDENCE):
@@ -186,7 +186,7 @@ def _candidates(config: Config, sections: Sequence[SectionConfig], decided: Sequ
         bad = [d.paper for d, _mine in brought if d.section is None]
         if len(bad) < MIN_HITS:
             continue
-        found = suggest({s.id: bad}, accepted, {s.id: _terms(s.rule.any)}, max_terms=MAX_EXCLUDES,
+        found = suggest({s.id: bad}, accepted, {s.id: s.rule.any}, max_terms=MAX_EXCLUDES,
                         max_share=EXCLUDE_MAX_ACCEPTED_SHARE, contained=False)
         chosen = [c for c in found[s.id].chosen if c.hits >= MIN_EVIDENCE]
         shares = stream_shares([(c.term, c.case_sensitive) for c in chosen], background)

@@ -112,7 +112,7 @@ def suggest_cmd(app: App, section_key: str | None, input_path: Path | None, back
         db.conn.close()
     if not known.positives or (only is not None and only not in known.positives):
         raise TrackerError("no known papers to learn from", "list entries under the configured headings, pass --input, or decide papers")
-    existing = {s.id: [str(t) for t in s.rule.any] for s in config.sections}
+    existing = {s.id: s.rule.any for s in config.sections}
     # every section takes part even with --section: a term is only good if the other sections lack it
     results = suggest(dict(known.positives), background + known.negatives, existing, siblings=True)
     if only is not None:
@@ -129,7 +129,7 @@ def suggest_cmd(app: App, section_key: str | None, input_path: Path | None, back
         for sid, r in results.items():
             if r.chosen:
                 rule = config.section(sid).rule  # type: ignore[union-attr]
-                click.echo("\n".join(snippet(sid, existing[sid], r.chosen, list(rule.case_sensitive))))
+                click.echo("\n".join(snippet(sid, [str(t) for t in rule.any], r.chosen, list(rule.case_sensitive))))
     if write:
         changes = [RuleChange(sid, "any", "add", tuple(c.term for c in r.chosen),
                               tuple(c.term for c in r.chosen if c.case_sensitive)) for sid, r in results.items() if r.chosen]
