@@ -80,12 +80,12 @@ def run(labels: Path, target: float, fixed: tuple[float, float, float] | None) -
         c, bars = classifier(fold, train, target, fixed)
         classified = [(l.paper, l.labels, c.classify(l.paper)) for l in items]
         report = evaluate(classified, c.section_ids)
-        ranked = [(bool(labels_), found) for _p, labels_, found in classified]
+        ranked = [(bool(truth), found) for _paper, truth, found in classified]
         out["days"][day] = {"rules": f"fold {fold.upper()}", "bars": bars, **day_json(report.relevance, report.total),
                             "top_priority": top_share(ranked, True), "top_rule_score": top_share(ranked, False)}
         add(pooled, report.relevance)
         papers += report.total
-    shares = [d for d in out["days"].values()]
+    shares = list(out["days"].values())
     out["days"]["[pooled]"] = {"rules": "", "bars": "", **day_json(pooled, papers),
                                **{k: round(sum(d[k] for d in shares) / len(shares), 2) for k in ("top_priority", "top_rule_score")}}
     kept_items = []
