@@ -107,17 +107,14 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(exc.exit_code)
     except click.exceptions.Exit as exc:
         sys.exit(exc.exit_code)
-    except TrackerError as exc:
-        click.echo(f"error: {scrub(str(exc))}", err=True)
-        sys.exit(1)
     except BrokenPipeError:
         sys.exit(1)
     except Exception as exc:
         from tracker.store import store_failure  # start-up time: most commands never load the store
 
-        failure = store_failure(exc)
-        if failure is None:
+        error = exc if isinstance(exc, TrackerError) else store_failure(exc)
+        if error is None:
             raise
-        click.echo(f"error: {scrub(str(failure))}", err=True)
+        click.echo(f"error: {scrub(str(error))}", err=True)
         sys.exit(1)
     sys.exit(0)

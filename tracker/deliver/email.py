@@ -34,6 +34,10 @@ logger = logging.getLogger("tracker.deliver.email")
 TRANSIENT = (smtplib.SMTPServerDisconnected, smtplib.SMTPConnectError, ConnectionError, TimeoutError, OSError)
 
 
+class _Deferred(Transient):
+    """The server asked to try this recipient again later (a 4xx to RCPT): retried, then kept."""
+
+
 class RecipientRefused(DeliveryError):
     """The server refused this recipient (or this message) for good: not retried."""
 
@@ -219,7 +223,7 @@ class SmtpSession:
         try:
             policy.call(lambda: self._attempt(sender, recipient, data))
         except Transient as exc:
-            deferred = exc.problem.startswith("recipient ")
+            deferred = isinstance(exc, _Deferred)
             raise SmtpUnavailable(
                 f"SMTP {self.cfg.host}:{self.cfg.port}: sending to {recipient} failed after {exc.attempts} attempts: {exc.problem}",
                 "the server deferred this recipient (greylisting, a full mailbox); the next run tries again" if deferred
@@ -241,7 +245,8 @@ class SmtpSession:
             code, reason = exc.recipients.get(recipient, (0, b""))
             if not 400 <= code < 500:
                 raise RecipientRefused(f"SMTP server refused recipient {recipient}: {code} {_text(reason)}") from None
-            error = f"recipient {recipient}: {code} {_text(reason)}"  # greylisting, a full mailbox: try again
+            self._drop()
+            raise _Deferred(f"recipient {recipient}: {code} {_text(reason)}") from None  # greylisting, a full mailbox
         except (smtplib.SMTPSenderRefused, smtplib.SMTPDataError) as exc:
             if not 400 <= exc.smtp_code < 500:
                 raise RecipientRefused(

@@ -152,7 +152,7 @@ class TelegramClient:
             for r in self._requests:
                 r.last_payload = b""
             try:
-                return await until_stopped(asyncio.wait_for(make(), limit), f"Telegram {method}", self.stop)
+                return await until_stopped(make(), f"Telegram {method}", self.stop)
             except RetryAfter as exc:
                 raise Transient("rate-limited (429)", _seconds(exc)) from None
             except (BadRequest, Forbidden, InvalidToken) as exc:
@@ -161,8 +161,6 @@ class TelegramClient:
                 said = scrub(exc.message)
                 said = said[len(kind) + 1:].strip() if said.lower().startswith(kind.lower() + ":") else said
                 raise TelegramRefused(f"Telegram refused {method}{where}: {kind}: {said}", hint, kind) from None
-            except asyncio.TimeoutError:
-                raise Transient(f"no answer within the {limit:g}s deadline") from None
             except (NetworkError, TelegramError) as exc:
                 raise Transient(f"{type(exc).__name__}: {scrub(getattr(exc, 'message', str(exc)))}") from None
             except UNEXPECTED as exc:
