@@ -78,7 +78,7 @@ def _state(r) -> str:
         to = f" to {r.recipients} recipient(s)" if r.channel == "email" else ""
         parts.append(f"{r.sent} {unit} sent{to}, {r.delivered} paper(s) delivered")
     if r.failures:
-        rows = max(r.failed, len(r.failures))
+        rows = r.failed
         what = f"{rows} recipient cop{'y' if rows == 1 else 'ies'}" if r.channel == "email" else f"{rows} message(s)"
         errors = f" ({len(r.failures)} error(s))" if len(r.failures) != rows else ""
         parts.append(f"{what} failed{errors}, kept in the outbox for the next run")

@@ -94,7 +94,7 @@ class _Tally:
     acks: list[tuple[int, bool]] = field(default_factory=list)  # per acknowledged row: its digest, and if left over
     delivered: int = 0
     failures: list[str] = field(default_factory=list)
-    failed_rows: int = 0  # rows kept for a later run: one error (a bad token) can hold many
+    failed_rows: int = 0  # rows that failed this run, kept or given up: one error (a bad token) can fail many
 
     def sent(self, per_digest: bool) -> tuple[int, int]:
         """(sent, resent): acknowledged rows, or with `per_digest` the digests they belong to
@@ -379,5 +379,6 @@ def _gave_up_unconfirmed(db: Database, row: outbox.OutboxRow, tally: _Tally) -> 
     error = (f"email to {row.target} (Message-ID {row.payload.get('message_id')}) given up: the server never confirmed "
              f"it in {UNCONFIRMED_SENDS} sends, each lost after the message went out; it may have arrived")
     outbox.give_up(db, row.id, error)
+    tally.failed_rows += 1
     tally.failures.append(error)
     log(logger, logging.WARNING, "digest.failed", channel=row.channel, target=row.target, row=row.id, error=error, gave_up=True)

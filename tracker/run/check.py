@@ -214,7 +214,7 @@ def check_github(config: Config, timeout: float) -> list[Check]:
             out.append(Check("github", bool(heads.strip()), f"git ls-remote {gh.remote_url}: {found}",
                              "set github.base to the survey repository's default branch"))
             if heads.strip():
-                out.append(_survey_on_base(git, Path(tmp), gh.remote_url, gh.base, gh.survey_path))
+                out.append(_survey_on_base(git, gh.remote_url, gh.base, gh.survey_path))
     try:
         with forge.GitHub(gh.api_url, gh.repo, token or "", timeout=timeout) as api:
             repo = api.repository()
@@ -229,15 +229,15 @@ def check_github(config: Config, timeout: float) -> list[Check]:
     return out
 
 
-def _survey_on_base(git: forge.Git, tmp: Path, remote_url: str, base: str, path: str) -> Check:
+def _survey_on_base(git: forge.Git, remote_url: str, base: str, path: str) -> Check:
     """Whether `github.survey_path` is a file on the base branch: `propose --pr` patches it.
     One shallow fetch without file contents (`--filter=blob:none`), so a big repository
     costs little; a server that ignores the filter sends the last commit's files."""
     where = f"{path} on {base}"
     try:
-        git.run("init", "-q", cwd=tmp)
-        git.run("fetch", "-q", "--depth", "1", "--filter=blob:none", "--", remote_url, base, cwd=tmp)
-        kind = git.run("cat-file", "-t", f"FETCH_HEAD:{path}", check=False, cwd=tmp).stdout.strip()
+        git.run("init", "-q")
+        git.run("fetch", "-q", "--depth", "1", "--filter=blob:none", "--", remote_url, base)
+        kind = git.run("cat-file", "-t", f"FETCH_HEAD:{path}", check=False).stdout.strip()
     except TrackerError as exc:
         return Check("github", False, f"git fetch {remote_url} {base}: {forge.redact(exc.message)[-300:]}",
                      "check github.remote_url and github.base")
@@ -261,7 +261,7 @@ def missing_secrets(config: Config) -> list[Check]:
 
 def run_checks(config: Config, timeout: float = DEFAULT_TIMEOUT, network: bool = True) -> list[Check]:
     """Every check for `config`, in order; never raises for a failed probe. Without
-    `network` (`run` at start) only what needs no service: config, store, survey, secrets."""
+    `network` (`run` at start) only what needs no service: config, schedule, store, survey, secrets."""
     gate = (f"; learned gate: {len(config.relevance.model.weights)} weighted words from {config.relevance.path}"
             if config.relevance else "")
     checks = [Check("config", True, f"{config.file}: {len(config.sections)} sections{gate}"), check_schedule(config),

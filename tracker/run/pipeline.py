@@ -433,7 +433,7 @@ def poll(
         stale = runs.LEDGER.mark_interrupted(db, now)
         if stale:
             log(logger, logging.WARNING, "poll.interrupted_runs", count=stale)
-        reclassified = reclassify_stale(db, classifier, iso(now))
+        reclassified = reclassify_stale(db, classifier, ctx.seen)
         if reclassified:
             log(logger, logging.INFO, "poll.reclassified", papers=reclassified, rules=classifier.fingerprint)
         if link_works:
