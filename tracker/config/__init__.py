@@ -77,8 +77,6 @@ def load_config(path: str | Path | None = None, read_weights: bool = True) -> Co
         raw = parse_toml(text, file)
     except FileNotFoundError:
         raise ConfigError(f"{file}: config file not found", "create one with `tracker init SURVEY.md --out FILE`") from None
-    except IsADirectoryError:
-        raise ConfigError(f"{file}: is a directory, expected a TOML file") from None
     except OSError as exc:
         raise ConfigError(read_failure(file, "config", exc)) from None
     except UnicodeDecodeError as exc:

@@ -17,7 +17,7 @@ import tomlkit
 from tomlkit.items import Array, Table
 
 from tracker.errors import ConfigError, TrackerError
-from tracker.fsutil import atomic_write
+from tracker.fsutil import atomic_write, read_failure
 
 
 @dataclass
@@ -124,7 +124,7 @@ def read_config_for_edit(path: Path) -> EditableConfig:
     try:
         raw = path.read_bytes()
     except OSError as exc:
-        raise ConfigError(f"{path}: cannot read the config ({exc.strerror or exc})") from None
+        raise ConfigError(read_failure(path, "config", exc)) from None
     text = raw.decode("utf-8-sig")
     try:
         doc = tomlkit.parse(text)
@@ -142,7 +142,7 @@ def write_if_unchanged(edit: EditableConfig, text: str | None = None) -> None:
     if now != edit.sha256:
         raise TrackerError(f"{edit.path}: the file changed since it was read; nothing written",
                            "run the command again to see proposals against the current file")
-    atomic_write(edit.path, ("\ufeff" if edit.bom else "") + (edit.render() if text is None else text))
+    atomic_write(edit.path, edit.render() if text is None else text, encoding="utf-8-sig" if edit.bom else "utf-8")
 
 
 def edited_text(edit: EditableConfig, changes: Iterable[Any]) -> str:

@@ -202,7 +202,7 @@ def locate(file: Path | str, key: str) -> str:
     """`file:LINE` of a dotted key of a plain table (`schedule.timezone`), for checks made
     after loading; just `file` when the file cannot be read or the key is not written."""
     try:
-        text = Path(file).read_text(encoding="utf-8")
+        text = Path(file).read_text(encoding="utf-8-sig")
     except (OSError, UnicodeDecodeError):
         return str(file)
     line = key_lines(text).get(tuple(key.split(".")))

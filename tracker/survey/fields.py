@@ -76,6 +76,11 @@ def arxiv_id(url: str) -> str | None:
     return split[0] if split else None
 
 
+# A run of words after the authors, up to a link, bracket or emphasis: the venue, or the authors
+# themselves when written without italics.
+VENUE_RUN = re.compile(r"[^\W\d_](?:[^\[\]\n*]*[^\W_)])?")
+
+
 def split_authors(raw: str) -> tuple[str, ...]:
     return split_names(clean(raw))
 
@@ -281,14 +286,14 @@ def read_item(raw: str, start: int) -> Item:
     if item.venue is None and item.shape != "plain":
         segment_end = first_link_after if item.links else len(raw)
         seg = _mask(masked, [s for s in (item.year_span, item.date_span) if s])[after_authors:segment_end]
-        m = re.search(r"[^\W\d_](?:[^\[\]\n*]*[^\W_)])?", seg)
+        m = VENUE_RUN.search(seg)
         names_end = author_list_end(m.group()) if m and item.authors_span is None else None
         if m and names_end is not None:
             a = after_authors + m.start()
-            item.authors_span, item.authors = (a, a + names_end), split_names(clean(m.group()[:names_end]))
+            item.authors_span, item.authors = (a, a + names_end), split_authors(m.group()[:names_end])
             after_authors = a + names_end
             seg = seg[m.start() + names_end :]
-            m = re.search(r"[^\W\d_](?:[^\[\]\n*]*[^\W_)])?", seg)
+            m = VENUE_RUN.search(seg)
         own_line = m is not None and "\n" in seg[: m.start()]
         if m and len(m.group()) <= 80 and "(" not in m.group()[:1] and (not own_line or looks_like_venue(m.group())):
             item.venue = " ".join(m.group().split())

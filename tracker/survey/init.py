@@ -184,7 +184,7 @@ def learn_starter(
         head, body = head_lines(section), section_lines(section)
         if chosen:
             if section.id == catch_all:  # it takes what the whole list shares: let a specific section come first
-                shared = [c.term for c in chosen if c.lift < SHARED_LIFT]
+                shared = [c.term for c in chosen if _shared(c)]
                 body += [f"# {', '.join(shared)}: about as common in the other sections' entries as in this one's, so a",
                          "# paper that also matches another section is listed there first", "fallback = true"]
             lines += ["", *head, *body, *rule_lines(chosen)]
@@ -198,12 +198,17 @@ def learn_starter(
     return starter
 
 
+def _shared(term: Candidate) -> bool:
+    """A chosen term not clearly more common among its section's entries than among the others'."""
+    return term.lift < SHARED_LIFT
+
+
 def _catch_all(sections: Sequence[Section], learned: Mapping[str, Sequence[Candidate]]) -> str | None:
     """The one section to mark `fallback`: the biggest of those that took a word the whole list
     shares (a chosen term not clearly more common in its entries than in the others'), as
     the Mamba collection's Vision took `mamba`. One at most: a mark on every section orders
     nothing, and on a small specific one it would order the wrong way."""
-    sharing = [s for s in sections if any(c.lift < SHARED_LIFT for c in learned.get(s.id, ()))]
+    sharing = [s for s in sections if any(_shared(c) for c in learned.get(s.id, ()))]
     return max(sharing, key=lambda s: len(s.entries)).id if sharing else None
 
 
