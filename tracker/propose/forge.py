@@ -379,11 +379,13 @@ class GitHub:
         return PullRequest.from_json(self._call("POST", f"/repos/{self.repo}/pulls", json=payload))
 
     def update(self, number: int, title: str, body: str) -> PullRequest:
-        payload = {"title": title, "body": body}
-        return PullRequest.from_json(self._call("PATCH", f"/repos/{self.repo}/pulls/{int(number)}", json=payload))
+        return self._patch(number, {"title": title, "body": body})
 
     def close_pull(self, number: int) -> PullRequest:
-        return PullRequest.from_json(self._call("PATCH", f"/repos/{self.repo}/pulls/{int(number)}", json={"state": "closed"}))
+        return self._patch(number, {"state": "closed"})
+
+    def _patch(self, number: int, payload: dict[str, str]) -> PullRequest:
+        return PullRequest.from_json(self._call("PATCH", f"/repos/{self.repo}/pulls/{int(number)}", json=payload))
 
 
 def _api_message(resp: httpx.Response) -> str:

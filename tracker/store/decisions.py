@@ -44,7 +44,7 @@ def record_decision(
         last = db.execute("SELECT decision, section, decided_by, via, decided_at FROM decisions WHERE paper_id = ? "
                           "ORDER BY id DESC LIMIT 1", [paper_id]).fetchone()
         if last is not None and (last[0], last[1]) == (decision, section):
-            return Decision(paper_id, last[0], last[1], last[2], last[3], last[4])
+            return Decision(paper_id, *last)
         d = Decision(paper_id, decision, section, decided_by, via, at or now_iso())
         db["decisions"].insert(
             {
