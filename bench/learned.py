@@ -1,6 +1,6 @@
 """Held-out figures of the learned relevance gate, fitted the way `tracker train` fits it.
 
-Usage: python bench/learned.py [--labels DIR] [--precision P] [--bars W,F,A] [--json]
+Usage: python bench/learned.py [--labels DIR] [--precision P | --sweep P,P,...] [--bars W,F,A] [--json]
 
 Each judged day is scored by weights fitted on the five other days and the
 curated labels, with the rules of the fold that was NOT written against that
@@ -10,7 +10,9 @@ decides a paper has seen it. Each half of the judged-relevant curated labels
 is scored the same way by weights and bars from all six days and the other
 half, with the rules of the fold written on the other half. `--bars` fixes the
 bars instead (with_rules, fallback section, alone). The numbers are `tracker
-eval`'s (tracker.classify.evaluate), pooled.
+eval`'s (tracker.classify.evaluate), pooled. `--sweep` runs the whole
+protocol once per target precision and prints one pooled line each, with
+whether all four targets of docs/classification.md hold at it.
 
 Needs scikit-learn (`pip install -e '.[learn]'`; `make test` installs it).
 """
@@ -112,16 +114,42 @@ def print_table(result: dict[str, Any]) -> None:
     print_dev(result["dev"], width=34)
 
 
+TARGETS = {"days precision": 0.80, "days recall": 0.60, "curated top accuracy": 0.85, "curated coverage": 0.90}
+
+
+def sweep_line(result: dict[str, Any]) -> dict[str, Any]:
+    """One target precision's pooled figures and which of the four targets they meet."""
+    days, dev = result["days"]["[pooled]"], result["dev"]["[pooled]"]
+    got = {"days precision": days["precision"], "days recall": days["recall"],
+           "curated top accuracy": dev["top_accuracy"], "curated coverage": dev["coverage"]}
+    return {"target_precision": result["target_precision"], **got,
+            "met": [name for name, bar in TARGETS.items() if got[name] >= bar]}
+
+
+def print_sweep(lines: list[dict[str, Any]]) -> None:
+    print("pooled held-out figures per target precision of `tracker train` (targets: "
+          + ", ".join(f"{k} >= {v:g}" for k, v in TARGETS.items()) + ")")
+    print(f"{'target':>6} {'days P':>7} {'days R':>7} {'cur acc':>8} {'cur cov':>8}  met")
+    for line in lines:
+        print(f"{line['target_precision']:>6.2f} {line['days precision']:>7.3f} {line['days recall']:>7.3f} "
+              f"{line['curated top accuracy']:>8.3f} {line['curated coverage']:>8.3f}  {len(line['met'])} of {len(TARGETS)}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--labels", type=Path, default=LABELS, help="folder with judged-*.jsonl and labeled-dev-judged.jsonl")
     parser.add_argument("--precision", type=float, default=0.85, help="the precision `tracker train` aims its bars at")
     parser.add_argument("--bars", help="fixed bars W,F,A: with_rules, fallback section's min_relevance, alone")
+    parser.add_argument("--sweep", help="target precisions P,P,...: one pooled line each (e.g. 0.80,0.82,0.85,0.88,0.90)")
     parser.add_argument("--json", action="store_true", help="print JSON")
     args = parser.parse_args()
     fixed = tuple(float(x) for x in args.bars.split(",")) if args.bars else None
     if fixed is not None and len(fixed) != 3:
         parser.error("--bars takes three numbers: with_rules,fallback,alone")
+    if args.sweep:
+        lines = [sweep_line(run(args.labels, float(p), fixed)) for p in args.sweep.split(",")]
+        emit(lines, args.json, print_sweep)
+        return
     result = run(args.labels, args.precision, fixed)
     emit(result, args.json, print_table)
 

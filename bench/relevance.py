@@ -103,7 +103,7 @@ def print_table(result: dict[str, Any]) -> None:
     print_dev(result["dev"])
 
 
-def emit(result: dict[str, Any], as_json: bool, table) -> None:
+def emit(result: Any, as_json: bool, table) -> None:
     """The result as JSON, or as the benchmark's table."""
     if as_json:
         print(json.dumps(result, indent=2))
