@@ -174,6 +174,21 @@ def test_heading_typo_is_caught_by_check_status_poll_and_run(tmp_path, run_cli, 
     assert not standins["arxiv"].requests or all(r.params.get("max_results") == "1" for r in standins["arxiv"].requests)
 
 
+def test_a_bad_alias_fails_check_and_run_as_the_first_poll_would(tmp_path, run_cli, standins, write_config):
+    """An alias naming no listed work passed `check`, and the daemon then failed at its first poll."""
+    bad = SECTIONS.replace('aliases."2203.15556" = ["Chinchilla"]', 'aliases."2203.99999" = ["Chinchilla"]', 1)
+    assert bad != SECTIONS
+    config = write_config(CHECK, arxiv_table(standins["arxiv"].api_url), shipped_from_sections(bad))
+    line = next(n for n, text in enumerate(config.read_text(encoding="utf-8").splitlines(), 1) if "2203.99999" in text)
+    code, out, _ = run_cli("--config", str(config), "check", "--timeout", "5")
+    survey, = lines_of(out, "survey")
+    assert code == 1 and survey.startswith(f"✗ survey    {config}:{line}: key 'sections.scaling.aliases.2203.99999'"), out
+    assert "no listed work" in survey
+    code, _, err = run_cli("--config", str(config), "run", "--once")
+    assert code == 1 and "not starting" in err and "2203.99999" in err
+    assert all(r.params.get("max_results") == "1" for r in standins["arxiv"].api_requests()), "no poll ran"
+
+
 def test_unwritable_store_is_named(tmp_path, run_cli, standins, write_config):
     config = write_config(CHECK, arxiv_table(standins["arxiv"].api_url))
     (tmp_path / "data").write_text("a file where the data folder should be")

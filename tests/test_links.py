@@ -73,10 +73,13 @@ def test_known_works_of_the_seed(seed_works: list[Work]) -> None:
     assert works["title:gpt-4-technical-report"].aliases[0] == "GPT-4"
 
 
-def test_config_alias_errors_name_the_key(tmp_path: Path, write_config) -> None:
+def test_config_alias_errors_name_the_key_and_its_line(tmp_path: Path, write_config) -> None:
     survey = load_survey(SEED)
-    with pytest.raises(ConfigError, match=r"sections\.decoder_only\.aliases\.9999\.99999'.*no listed work"):
-        known_works(survey, load_config(write_config(seed_layer({"decoder_only": {"9999.99999": ["X"]}}))))
+    config = write_config(seed_layer({"decoder_only": {"9999.99999": ["X"]}}))
+    with pytest.raises(ConfigError, match=r"sections\.decoder_only\.aliases\.9999\.99999'.*no listed work") as caught:
+        known_works(survey, load_config(config))
+    line = next(n for n, text in enumerate(config.read_text(encoding="utf-8").splitlines(), 1) if "9999.99999" in text)
+    assert caught.value.message.startswith(f"{config}:{line}: key "), caught.value.message
     with pytest.raises(ConfigError, match=r"sections\.architecture\.aliases\.1706\.03762'.*'Transformer' is a generic"):
         known_works(survey, load_config(write_config(seed_layer({"architecture": {"1706.03762": ["Transformer"]}}))))
 

@@ -198,12 +198,14 @@ class _Scanner:
                 i += 1
 
 
-def locate(file: Path | str, key: str) -> str:
-    """`file:LINE` of a dotted key of a plain table (`schedule.timezone`), for checks made
-    after loading; just `file` when the file cannot be read or the key is not written."""
+def locate(file: Path | str, key: str | KeyPath) -> str:
+    """`file:LINE` of a dotted key of a plain table (`schedule.timezone`), or of a key path
+    (`("sections", 2, "aliases", "2203.15556")`: an array element, a key with a dot), for
+    checks made after loading; just `file` when the file cannot be read or the key is not
+    written."""
     try:
         text = Path(file).read_text(encoding="utf-8-sig")
     except (OSError, UnicodeDecodeError):
         return str(file)
-    line = key_lines(text).get(tuple(key.split(".")))
+    line = key_lines(text).get(tuple(key.split(".")) if isinstance(key, str) else key)
     return f"{file}:{line}" if line else str(file)

@@ -24,6 +24,7 @@ from typing import Any, Iterable, Sequence
 
 import ahocorasick
 
+from tracker.config.lines import locate
 from tracker.config.types import EXTENDS_PHRASES
 from tracker.errors import ConfigError
 from tracker.models import FROM_CONFIG, PENDING, SURVEY_LINK, UNRESOLVED, Paper, Work, WorkLink, split_arxiv_id
@@ -191,9 +192,9 @@ def known_works(survey: Any, config: Any) -> list[Work]:
         for e in sec.entries
         if e.title.strip()
     ]
-    for sec in config.sections:
+    for index, sec in enumerate(config.sections):
         for key, aliases in sec.aliases.items():
-            where = f"{config.file}: key 'sections.{sec.id}.aliases.{key}'"
+            where = f"{locate(config.file, ('sections', index, 'aliases', key))}: key 'sections.{sec.id}.aliases.{key}'"
             target = _arxiv_alias(key)
             hits = [i for i, w in enumerate(works)
                     if (target and w.arxiv_id == target) or norm_title(w.title) == norm_title(key)]

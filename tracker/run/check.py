@@ -31,6 +31,7 @@ from tracker.config import Config
 from tracker.deliver.email import SmtpSession, credentials
 from tracker.deliver.telegram import TelegramClient, TelegramRefused
 from tracker.errors import ConfigError, TrackerError
+from tracker.links.match import known_works
 from tracker.logs import scrub
 from tracker.propose import forge
 from tracker.run.schedule import job_specs
@@ -91,6 +92,10 @@ def check_survey(config: Config) -> Check:
     if problems:
         return Check("survey", False, "; ".join(problems),
                      "set sections[].heading to the survey's exact heading text", blocking=True)
+    try:
+        known_works(survey, config)  # `sections.<id>.aliases` name the survey's works: a poll would stop on a bad one
+    except ConfigError as exc:
+        return Check("survey", False, exc.message, exc.hint or "fix the alias in the config", blocking=True)
     entries = sum(len(s.entries) for s in survey.sections)
     return Check("survey", True, f"{config.survey.path}: {entries} entries; all {len(config.sections)} "
                                  "configured headings found")
