@@ -423,6 +423,21 @@ def test_a_new_entry_copies_neither_a_description_line_nor_puts_a_venue_in_its_p
     assert result.text == text + "\n" + new  # a one-entry list: a blank line between entries, the default
 
 
+def test_a_bullet_list_whose_years_count_down_gets_its_new_entries_on_top():
+    """Unnumbered lists kept newest first (most awesome-lists) used to get new papers at the bottom."""
+    entry = "- **Old {y}.** *Ann Lee.* [[PDF](https://arxiv.org/abs/{y2}01.0000{n})], {y}.\n"
+    text = ("## Newest first\n\n" + "".join(entry.format(y=y, y2=y - 2000, n=n) for n, y in ((1, 2024), (2, 2024), (3, 2023)))
+            + "\n## Oldest first\n\n" + "".join(entry.format(y=y, y2=y - 2000, n=n) for n, y in ((4, 2023), (5, 2024))))
+    survey = parse_survey(text, "list.md")
+    result = add_papers(survey, [paper(1, "Newest first"), paper(2, "Oldest first"), paper(3, "Newest first")])
+    new = parse_survey(result.text, "list.md")
+    check_old_entries_kept(survey, new, {"2409.10001", "2409.10002", "2409.10003"})
+    down, up = (s.entries for s in new.sections)
+    assert [e.arxiv_id for e in down] == ["2409.10003", "2409.10001", "2401.00001", "2401.00002", "2301.00003"]
+    assert [e.arxiv_id for e in up] == ["2301.00004", "2401.00005", "2409.10002"]
+    assert all(e.number is None for e in down + up)
+
+
 def test_a_section_numbered_newest_first_gets_its_new_entries_on_top():
     entry = "{n}. **Old {n}.** *Ann Lee.* [[PDF](https://arxiv.org/abs/2001.0000{n})], 2020.\n"
     text = ("## Newest first\n\n" + "\n".join(entry.format(n=n) for n in (3, 2, 1))

@@ -377,13 +377,18 @@ def _entry_text(survey: Survey, template: Entry | None, paper: Paper, number: in
 
 def _newest_first(section: Section) -> bool:
     """Whether the section's numbers count down (`3.`, `2.`, `1.`: newest first), by most of its
-    neighbouring entries. Its new entries then go on top, numbered max+1 as anywhere else: the
+    neighbouring entries; where numbers do not tell (a bullet list), whether its years do
+    (2025, 2024, ...). Its new entries then go on top, numbered max+1 as anywhere else: the
     numbers keep counting down the page and no old entry is renumbered (a patch touches only the
     lines it adds), where at the bottom a new entry would need a number below the last one's,
     often 1."""
-    numbers = [e.number for e in section.entries if e.number is not None]
-    pairs = list(zip(numbers, numbers[1:]))
-    return sum(b < a for a, b in pairs) > sum(b > a for a, b in pairs)
+    for values in ([e.number for e in section.entries if e.number is not None],
+                   [e.year for e in section.entries if e.year is not None]):
+        pairs = list(zip(values, values[1:]))
+        down, up = sum(b < a for a, b in pairs), sum(b > a for a, b in pairs)
+        if down != up:
+            return down > up
+    return False
 
 
 def _placement(survey: Survey, section: Section, text: str, first: bool, top: bool) -> tuple[int, list[str]]:
