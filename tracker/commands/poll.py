@@ -20,7 +20,7 @@ from tracker.errors import InputError, SourceError, TrackerError
 from tracker.fsutil import atomic_write
 from tracker.run import runner
 from tracker.commands.run import render_backlog, render_jobs
-from tracker.run.pipeline import KNOWN_SOURCES, PollReport, parse_sources, poll
+from tracker.run.pipeline import KNOWN_SOURCES, PollReport, chunks, parse_sources, poll
 from tracker.store import Database, open_store, runs, status
 from tracker.store.classifications import sections_by_paper
 from tracker.store.decisions import Decision, latest_decisions
@@ -99,17 +99,15 @@ def poll_cmd(app, since: datetime | None, source_text: str | None, now_text: str
                           "see the errors above and `tracker status`; the next poll retries their windows")
 
 
+EXPORT_BATCH = 500  # papers whose links are read in one query
+
+
 def export_lines(db: Database) -> Any:
     """PAPERS.jsonl lines with each paper's sections (best first) and links."""
     sections = sections_by_paper(db)
     decided = latest_decisions(db)
-    batch = []
-    for paper in iter_papers(db):
-        batch.append(paper)
-        if len(batch) >= 500:
-            yield from _export_batch(db, batch, sections, decided)
-            batch = []
-    yield from _export_batch(db, batch, sections, decided)
+    for batch in chunks(iter_papers(db), EXPORT_BATCH):
+        yield from _export_batch(db, batch, sections, decided)
 
 
 def _section(paper_id: str, sections: list[str], decided: dict[str, Decision]) -> str | None:
@@ -122,7 +120,7 @@ def _section(paper_id: str, sections: list[str], decided: dict[str, Decision]) -
 
 
 def _export_batch(db: Database, papers: list, sections: dict[str, list[str]], decided: dict[str, Decision]) -> Any:
-    links = links_for(db, [p.id for p in papers]) if papers else {}
+    links = links_for(db, [p.id for p in papers])
     for p in papers:
         obj = p.to_json()
         section = _section(p.id, sections.get(p.id, []), decided)

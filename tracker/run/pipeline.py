@@ -213,7 +213,7 @@ def reclassify_stale(db: Database, classifier: Classifier, at: str) -> int:
         return 0
     count = 0
     with db.atomic():
-        for batch in _chunks(iter_papers(db), RECLASSIFY_BATCH):
+        for batch in chunks(iter_papers(db), RECLASSIFY_BATCH):
             save_classifications(db, [(p.id, classifier.classify(p)) for p in batch], classifier.fingerprint, at=at)
             count += len(batch)
         set_classified_with(db, classifier.fingerprint, at)
@@ -282,7 +282,7 @@ def store_each(
     return new, updated
 
 
-def _chunks(papers: Iterable[Paper], size: int) -> Iterator[list[Paper]]:
+def chunks(papers: Iterable[Paper], size: int) -> Iterator[list[Paper]]:
     """Lists of `size` papers, read from `papers` as they are needed (a store can be large)."""
     it = iter(papers)
     while batch := list(islice(it, size)):
@@ -335,7 +335,7 @@ def poll_source(config: Config, db: Database, source: str, now: datetime, since:
         for reason in getattr(page, "skipped", ()):
             skip(reason)
         t.fetched += len(page)
-        for chunk in _chunks(page, STORE_BATCH):
+        for chunk in chunks(page, STORE_BATCH):
             new, updated = store_each(db, chunk, source, ctx.seen, ctx.classifier, ctx.after_store, skip)
             t.new, t.updated = t.new + new, t.updated + updated
         runs.update_counts(db, run_id, t.fetched, t.new, t.updated, http.requests)
