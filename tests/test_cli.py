@@ -83,3 +83,18 @@ def test_python_dash_m_tracker():
     assert done.returncode == 0 and "survey" in done.stdout
     done = subprocess.run([sys.executable, "-m", "tracker", "survey", "missing-file.md"], cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert done.returncode == 1 and done.stdout == "" and done.stderr.strip().startswith("error: ")
+
+
+@pytest.mark.parametrize("name", COMMANDS)
+def test_every_command_takes_config_after_its_name(name):
+    """`tracker check --config FILE` was a usage error (exit 2): the option was the group's only."""
+    command = cli.commands[name]
+    assert any("--config" in getattr(p, "opts", ()) for p in command.params), name
+
+
+def test_config_after_the_command_is_the_config_used(run_cli, tmp_path, monkeypatch):
+    monkeypatch.delenv("TRACKER_CONFIG", raising=False)
+    missing = tmp_path / "elsewhere.toml"
+    for args in (("--config", str(missing), "status"), ("status", "--config", str(missing))):
+        code, out, err = run_cli(*args)
+        assert code == 1 and err.startswith(f"error: {missing}: config file not found"), (args, err)

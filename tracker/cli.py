@@ -55,8 +55,24 @@ COMMAND_MODULES = {
 }
 
 
+CONFIG_HELP = "Config file (default: $TRACKER_CONFIG or config/tracker.toml)."
+
+
+def _config_after_command(ctx: click.Context, _param: click.Parameter, value: Path | None) -> None:
+    """`tracker check --config FILE` means what `tracker --config FILE check` does."""
+    if value is not None:
+        ctx.ensure_object(App).config_path = resolve_config_path(value)
+
+
 class LazyGroup(TrackerGroup):
     """The group, importing a command's module only when that command is asked for."""
+
+    def add_command(self, cmd: click.Command, name: str | None = None) -> None:
+        """Every command also takes `--config` after its name (unless it has its own)."""
+        if not any("--config" in getattr(p, "opts", ()) for p in cmd.params):
+            cmd.params.append(click.Option(["--config"], type=click.Path(dir_okay=False, path_type=Path), default=None,
+                                           expose_value=False, callback=_config_after_command, help=CONFIG_HELP))
+        super().add_command(cmd, name)
 
     def _load(self, module_name: str) -> None:
         module = importlib.import_module(f"tracker.commands.{module_name}")
@@ -85,7 +101,7 @@ class LazyGroup(TrackerGroup):
     "config_path",
     type=click.Path(dir_okay=False, path_type=Path),
     default=None,
-    help="Config file (default: $TRACKER_CONFIG or config/tracker.toml).",
+    help=CONFIG_HELP,
 )
 @click.version_option(package_name="tracker")
 @click.pass_context
