@@ -8,6 +8,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from delivery_fixtures import DELIVERY, TOKEN, fill_store, sample_papers
+from tracker.commands.run import render_backlog
 from tracker.config import load_config
 from tracker.deliver.outbox import GIVE_UP_AFTER, run_digest
 from tracker.standins.smtp import SmtpStandin
@@ -44,6 +45,10 @@ def test_wrong_telegram_token_is_reported_once(tmp_path, monkeypatch, write_conf
         assert "telegram.token_env" in report.failures[0]  # says where the token comes from
         assert outbox.delivered_ids(db, "telegram") == set() and ids
         assert {r["status"] for r in _outbox_rows(db)} == {"pending"}
+        # a manual digest leaves no run row: `status` must still say why the messages wait
+        backlog = render_backlog(outbox.backlog(db))
+        assert backlog[0].startswith("telegram: ") and "pending" in backlog[0]
+        assert backlog[1].startswith("  last error: ") and "telegram.token_env" in backlog[1], backlog
 
 
 # --- SMTP: a refused login is a setup problem, not a refused recipient ----------------

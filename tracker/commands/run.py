@@ -117,10 +117,14 @@ def render_backlog(data: dict) -> list[str]:
         copies = v.get(f"{kind}_copies", 0)
         return f"{v[f'{kind}_messages']} messages" + (f" ({copies} recipient copies)" if copies > v[f"{kind}_messages"] else "")
 
-    return [f"{ch}: {messages(v, 'pending')} pending, {v['queued_papers']} papers queued, "
-            f"{v['delivered_papers']} delivered" + (f", {v['overflow_papers']} over the daily cap" if v.get("overflow_papers") else "")
-            + (f", {messages(v, 'failed')} given up (see docs/delivery.md)" if v.get("failed_messages") else "")
-            for ch, v in sorted(data.items())]
+    out = []
+    for ch, v in sorted(data.items()):
+        out.append(f"{ch}: {messages(v, 'pending')} pending, {v['queued_papers']} papers queued, "
+                   f"{v['delivered_papers']} delivered" + (f", {v['overflow_papers']} over the daily cap" if v.get("overflow_papers") else "")
+                   + (f", {messages(v, 'failed')} given up (see docs/delivery.md)" if v.get("failed_messages") else ""))
+        if v.get("pending_messages") and v.get("pending_error"):
+            out.append(f"  last error: {v['pending_error']}")
+    return out
 
 
 COMMANDS = [run_cmd]

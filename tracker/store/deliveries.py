@@ -255,14 +255,15 @@ def delivered_ids(db: Database, channel: str) -> set[str]:
     return {pid for (pid,) in db.execute("SELECT paper_id FROM deliveries WHERE channel = ? AND status = ?", [channel, DELIVERED])}
 
 
-def backlog(db: Database) -> dict[str, dict[str, int]]:
+def backlog(db: Database) -> dict[str, dict[str, Any]]:
     """Per channel: pending and failed (given up) messages, queued (not yet delivered), delivered
     papers, and papers held back by the daily cap (`overflow_papers`, left to the weekly email).
     An email is one message however many recipients it has (one outbox row each, counted
-    apart as `pending_copies` / `failed_copies`)."""
-    out: dict[str, dict[str, int]] = {}
+    apart as `pending_copies` / `failed_copies`). `pending_error`: why the latest pending
+    message that failed a try is still pending (a manual `digest` leaves no run row)."""
+    out: dict[str, dict[str, Any]] = {}
 
-    def entry(channel: str) -> dict[str, int]:
+    def entry(channel: str) -> dict[str, Any]:
         return out.setdefault(channel, {"pending_messages": 0, "failed_messages": 0, "queued_papers": 0,
                                         "delivered_papers": 0, "overflow_papers": 0})
 
@@ -274,6 +275,10 @@ def backlog(db: Database) -> dict[str, dict[str, int]]:
         entry(channel)[f"{kind}_messages"] = emails if channel == "email" else rows
         if channel == "email":
             entry(channel)[f"{kind}_copies"] = rows
+    for channel, error in db.execute(
+        "SELECT channel, last_error FROM outbox WHERE id IN (SELECT max(id) FROM outbox WHERE status = ? "
+        "AND last_error IS NOT NULL GROUP BY channel)", [PENDING]):
+        entry(channel)["pending_error"] = error
     names = {QUEUED: "queued_papers", OVERFLOW: "overflow_papers"}
     for channel, status, n in db.execute("SELECT channel, status, count(*) FROM deliveries GROUP BY channel, status"):
         entry(channel)[names.get(status, "delivered_papers")] += n
