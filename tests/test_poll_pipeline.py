@@ -189,6 +189,21 @@ def test_rss_replacement_updates_version_and_reclassifies(setup, server):
     assert db["classifications"].count_where("paper_id = ?", [target.id]) == 1
 
 
+def test_a_paper_the_api_stored_first_gets_the_feeds_announce_type(setup, server):
+    """The default order polls the API first; the feed then saw only stored papers and their
+    announce_type stayed NULL, against docs/sources.md."""
+    config, db = setup
+    run(config, db, sources=("api",))
+    assert db.execute("SELECT COUNT(*) FROM papers WHERE announce_type IS NOT NULL").fetchone()[0] == 0
+    run(config, db, sources=("rss",))
+    crossed = [r for r in db["papers"].rows_where("announce_type = 'cross'")]
+    assert crossed and all(json.loads(r["sources"]) == ["api", "rss"] for r in crossed)
+    fed = db.execute("SELECT COUNT(*) FROM papers WHERE sources LIKE '%rss%'").fetchone()[0]
+    assert db.execute("SELECT COUNT(*) FROM papers WHERE announce_type IS NOT NULL").fetchone()[0] == fed > 0
+    run(config, db, sources=("api",), now=NOW + timedelta(days=1))  # the API seeing them again keeps what the feed said
+    assert db.execute("SELECT COUNT(*) FROM papers WHERE announce_type IS NOT NULL").fetchone()[0] == fed
+
+
 def test_duplicates_across_sources_and_cross_lists_are_one_row(setup, server):
     config, db = setup
     rss = run(config, db, sources=("rss",)).sources[0]

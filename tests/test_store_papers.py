@@ -55,6 +55,17 @@ def test_newer_version_updates_row_and_is_recorded(db):
     assert older.updated == 0 and get_paper(db, v1.id).title.endswith("(revised)")
 
 
+def test_a_newer_version_from_the_api_keeps_the_feeds_announce_type(db):
+    from dataclasses import replace
+
+    v1 = real_api_papers()[0]
+    upsert_papers(db, [replace(v1, version=1, extra={"announce_type": "new"})], "rss")
+    upsert_papers(db, [replace(v1, version=2, extra={})], "api")
+    assert db["papers"].get(v1.id)["announce_type"] == "new"
+    upsert_papers(db, [replace(v1, version=3, extra={"announce_type": "replace"})], "rss")
+    assert db["papers"].get(v1.id)["announce_type"] == "replace"
+
+
 def test_same_paper_from_two_sources_and_two_feeds_is_one_row(db):
     rss = real_rss_papers()
     ids = [p.id for p in rss]

@@ -54,7 +54,8 @@ def _is_newer(incoming: int | None, stored: int | None) -> bool:
 
 def upsert_papers(db: Database, papers: Iterable[Paper], source: str, seen: str | None = None) -> UpsertCounts:
     """Store a batch in one transaction; a paper already stored at the same or a newer
-    version only gains `source` and `last_seen`. Returns ids that are new or updated,
+    version only gains `source`, `last_seen` and the feed's `announce_type` (the API has none,
+    and a paper the API stored first must not lose it). Returns ids that are new or updated,
     which are the ones to (re)classify."""
     seen = seen or now_iso()
     batch: dict[str, Paper] = {}
@@ -86,15 +87,18 @@ def upsert_papers(db: Database, papers: Iterable[Paper], source: str, seen: str 
             merged = sources if source in sources else sources + [source]
             if _is_newer(p.version, stored_version):
                 row.pop("first_seen")
+                if row["announce_type"] is None:  # only the feed says how a paper was announced
+                    row.pop("announce_type")
                 row["sources"] = jsonl.dumps(merged)
                 db["papers"].update(pid, row)
                 counts.updated += 1
                 changed.append(pid)
             else:
-                touched.append((seen, jsonl.dumps(merged), pid))
+                touched.append((seen, jsonl.dumps(merged), row["announce_type"], pid))
                 counts.unchanged += 1
         if touched:
-            db.conn.executemany("UPDATE papers SET last_seen = ?, sources = ? WHERE id = ?", touched)
+            db.conn.executemany("UPDATE papers SET last_seen = ?, sources = ?, announce_type = coalesce(?, announce_type) "
+                                "WHERE id = ?", touched)
         if new_rows:
             db["papers"].insert_all(new_rows, batch_size=500)
         if versions:
