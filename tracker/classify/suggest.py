@@ -45,6 +45,11 @@ STOPWORDS = frozenset(
     than that the their theirs them then there these they this those through thus to too under until up upon us
     very via vs was we were what when where whether which while who whom whose why will with within without would
     yet you your don doesn didn isn aren wasn weren won shouldn couldn wouldn hasn haven""".split()
+    # words a title uses for emphasis or framing whatever its topic: two entries saying "good"
+    # or "exploring" make no rule (LLMsPracticalGuide's tasks section got `good`)
+    + """good better best great really truly simple simply new novel toward towards across beyond among
+    explore exploring explores explored rethinking revisiting revisited make makes making made need needs
+    like well still even ever never always often every whole way ways many several various matter matters""".split()
 )
 _TOKEN = re.compile(r"[A-Za-z0-9]+")
 _SEPARATOR = re.compile(r"[ \-]")
