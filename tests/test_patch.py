@@ -453,3 +453,17 @@ def test_a_section_numbered_newest_first_gets_its_new_entries_on_top():
     lines = result.text.splitlines()
     assert lines[1:7:2] == ["", "", ""] and lines[2].startswith("5. **Sparse") and lines[4].startswith("4. **Sparse")
     assert lines[6] == entry.format(n=3).rstrip("\n")
+
+
+def test_an_empty_setext_section_gets_its_entry_above_the_next_setext_headings_text():
+    """A setext section's `line` is its underline; the empty section before it ended there, so
+    the entry went between `Next` and its `----` and broke that heading."""
+    text = ("Title\n=====\n\nEmpty Setext\n------------\n\nNext\n----\n\n"
+            "* Lang One [[paper](https://arxiv.org/abs/2403.00001)] (2024.03.01)\n")
+    result = add_papers(parse_survey(text, "st.md"), [paper(1, "empty-setext")])
+    lines = result.text.splitlines()
+    at = lines.index("Next")
+    assert lines[at + 1] == "----" and "2409.10001" in lines[at - 2] and lines[at - 1] == ""
+    again = parse_survey(result.text, "st.md")
+    assert [(s.heading, [e.arxiv_id for e in s.entries]) for s in again.sections] == [
+        ("Title", []), ("Empty Setext", ["2409.10001"]), ("Next", ["2403.00001"])]
