@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from conftest import DEFAULT_CONFIG, SEED, SURVEYS
+from conftest import DEFAULT_CONFIG, REPEATED_HEADINGS, SEED, SURVEYS
 from tracker.config import load_config
 from tracker.errors import SurveyError
 from tracker.models import Paper
@@ -467,3 +467,16 @@ def test_an_empty_setext_section_gets_its_entry_above_the_next_setext_headings_t
     again = parse_survey(result.text, "st.md")
     assert [(s.heading, [e.arxiv_id for e in s.entries]) for s in again.sections] == [
         ("Title", []), ("Empty Setext", ["2409.10001"]), ("Next", ["2403.00001"])]
+
+
+def test_a_heading_repeated_under_several_topics_is_the_one_whose_survey_id_is_the_config_id():
+    """Both `### Papers` sections were found as the first, so `papers-2` (Speech) got Vision's entries."""
+    survey = parse_survey(REPEATED_HEADINGS, "rep.md")
+    result = add_papers(survey, [paper(1, "papers-2"), paper(2, "papers")], {"papers": "Papers", "papers-2": "Papers"})
+    again = parse_survey(result.text, "rep.md")
+    assert [(s.id, [e.arxiv_id for e in s.entries][-1]) for s in again.sections if s.heading == "Papers"] == [
+        ("papers", "2409.10002"), ("papers-2", "2409.10001")]
+    for config in ({"speech": "Papers"}, {}):  # a config id the survey does not have, or the bare heading
+        with pytest.raises(SurveyError, match=r"heading 'Papers' is in rep\.md 2 times: line 5 \(id 'papers'\), "
+                                              r"line 12 \(id 'papers-2'\); set the section id"):
+            add_papers(survey, [paper(3, "speech" if config else "Papers")], config)

@@ -23,6 +23,7 @@ from tracker.errors import SurveyError
 from tracker.models import Entry, Paper, Section, split_arxiv_id
 from tracker.survey.parse import FURNITURE, LIST_ITEM, Survey, parse_survey, split_lines
 from tracker.survey import table
+from tracker.survey.headings import survey_section
 from tracker.survey.fields import Item, add_period, escape, read_item, split_names, strip_period
 
 SEED_TEMPLATE = "1.  **Title.** `arXiv`  \n    *Authors.* [[PDF](https://arxiv.org/abs/0000.00000)], 2000.\n"
@@ -269,14 +270,13 @@ class _Resolver:
             raise SurveyError(f"paper {paper.id}: field 'section' is missing; it names the survey section to add the paper to")
         if key in self.config:
             heading = self.config[key]
-            found = next((s for s in self.survey.sections if s.heading == heading), None)
+            found = survey_section(self.survey, key, heading)
             if found is None:
                 raise SurveyError(f"{self.survey.path}: section {key!r} has heading {heading!r} in the config, but the survey has no such heading")
             return found
-        for match in (lambda s: s.heading == key, lambda s: s.id == key):
-            found = next((s for s in self.survey.sections if match(s) and s.level > 0), None)
-            if found is not None:
-                return found
+        found = survey_section(self.survey, key, key) or next((s for s in self.survey.sections if s.id == key and s.level > 0), None)
+        if found is not None:
+            return found
         valid = list(self.config) or [s.id for s in self.survey.sections if s.level > 0]
         raise SurveyError(f"{self.survey.path}: unknown section {key!r} for paper {paper.id} (valid sections: {', '.join(valid)})")
 
