@@ -480,3 +480,22 @@ def test_a_heading_repeated_under_several_topics_is_the_one_whose_survey_id_is_t
         with pytest.raises(SurveyError, match=r"heading 'Papers' is in rep\.md 2 times: line 5 \(id 'papers'\), "
                                               r"line 12 \(id 'papers-2'\); set the section id"):
             add_papers(survey, [paper(3, "speech" if config else "Papers")], config)
+
+
+@pytest.mark.parametrize(
+    "old, new",
+    [
+        ("- **[Attention Is All You Need](https://papers.nips.cc/paper/7181)**. *Vaswani et al.* NeurIPS 2017.\n"
+         "- **[Title Two Here](https://arxiv.org/abs/2103.00002)**. *Ann Lee*. ICML 2021. [[code](https://github.com/x/y)]\n",
+         "- **[Sparse State Machines 1: A Study](https://arxiv.org/abs/2409.10001)**. *Ann Lee, Bob Ray*. arXiv 2024."),
+        ("- [**Attention Is All You Need**](https://arxiv.org/abs/1706.03762) - *C*. 2017.\n"
+         "- [**Bold Inside Link One**](https://arxiv.org/abs/2103.00001) - *B*. 2021.\n",
+         "- [**Sparse State Machines 1: A Study**](https://arxiv.org/abs/2409.10001) - *Ann Lee, Bob Ray*. 2024."),
+    ],
+)
+def test_a_list_of_link_wrapped_titles_gets_new_entries_in_its_form_and_knows_its_titles(old, new):
+    """Read with the Markdown in the title, such a list got seed-style entries and no title ever matched."""
+    result = add_papers(parse_survey(f"## S\n\n{old}", "x.md"),
+                        [paper(1, "S"), paper(2, "S", title="Attention is all you need", authors=())])
+    assert result.text == f"## S\n\n{old}{new}\n"
+    assert [(p.id, why) for p, why in result.skipped] == [("2409.10002", "already listed at line 3 (same title)")]

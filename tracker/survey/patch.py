@@ -130,12 +130,24 @@ def _link_edits(template: str, item: Item, paper: Paper, label: str = "PDF") -> 
         url_at = template.index("(", item.title_span[1]) + 1
         edits = [(url_at, b - 1, url)]
         if len(item.links) > 1:
-            edits.append((b, item.links[-1][2][1], ""))
+            edits.append((_after_title(template, item), item.links[-1][2][1], ""))
         return edits
     first, span, wrapped = item.links[0]
     label = first.label if re.fullmatch(r"(?i)pdf|paper|arxiv", first.label) else label
     link = f"[{label}]({url})"
     return [(wrapped[0], item.links[-1][2][1], f"[{link}]" if wrapped != span else link)]
+
+
+def _after_title(template: str, item: Item) -> int:
+    """Where the links after a title link start to be dropped: right after the title (and the `**`
+    closing `**[Title](url)**`), or, when authors, venue or year stand between, after the blanks
+    before the second link, so those fields and their punctuation stay."""
+    _, (a, b), _ = item.links[0]
+    if template[a - 1 : a] in ("*", "_"):
+        b += len(template[b:]) - len(template[b:].lstrip(template[a - 1]))
+    cut = item.links[1][2][0]
+    fields = (item.authors_span, item.venue_span, item.year_span, item.date_span)
+    return len(template[:cut].rstrip()) if any(s and b <= s[0] < cut for s in fields) else b
 
 
 def expected_fields(paper: Paper) -> tuple[str, tuple[str, ...]]:
