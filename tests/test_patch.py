@@ -499,3 +499,23 @@ def test_a_list_of_link_wrapped_titles_gets_new_entries_in_its_form_and_knows_it
                         [paper(1, "S"), paper(2, "S", title="Attention is all you need", authors=())])
     assert result.text == f"## S\n\n{old}{new}\n"
     assert [(p.id, why) for p, why in result.skipped] == [("2409.10002", "already listed at line 3 (same title)")]
+
+
+@pytest.mark.parametrize(
+    "old, new",
+    [
+        ("- [**Bold Inside Link One**](https://arxiv.org/abs/2103.00001) - *B*. 2021.",
+         "- [**Sparse State Machines 1: A Study**](https://arxiv.org/abs/2409.10001)."),
+        ("- **[Title Two Here](https://arxiv.org/abs/2103.00002)**. *Ann Lee*. ICML 2021.",
+         "- **[Sparse State Machines 1: A Study](https://arxiv.org/abs/2409.10001)**. arXiv."),
+        ("1. **Title One**. *Ann Lee*. NeurIPS 2019. [[pdf](https://arxiv.org/abs/2001.00001)]",
+         "2. **Sparse State Machines 1: A Study**. arXiv. [[pdf](https://arxiv.org/abs/2409.10001)]"),
+        ("* Lang One [[paper](https://arxiv.org/abs/2403.00001)] (2024.03.01)",
+         "* Sparse State Machines 1: A Study [[paper](https://arxiv.org/abs/2409.10001)]"),
+        ("- [Title One](https://arxiv.org/abs/2103.00001) (2021)", "- [Sparse State Machines 1: A Study](https://arxiv.org/abs/2409.10001)"),
+    ],
+)
+def test_a_paper_without_authors_or_date_leaves_no_dangling_separators(old, new):
+    """The empty author and year fields left `- ..` and `. . arXiv.` behind."""
+    result = add_papers(parse_survey(f"## S\n\n{old}\n", "x.md"), [paper(1, "S", authors=(), published="")])
+    assert result.text == f"## S\n\n{old}\n\n{new}\n"  # a one-entry list: the default blank line between entries

@@ -85,10 +85,7 @@ def render_entry(template: str, paper: Paper, number: int | None, style: tuple[s
     if item.authors_span:
         a, b = item.authors_span
         names = ", ".join(" ".join(n.split()) for n in paper.authors)
-        if names:
-            edits.append((a, b, _with_period(names, template[a:b])))
-        else:  # drop the *...* and the space after it, or the line would start with a stray space
-            edits.append((a - 1, b + 2 if template[b + 1 : b + 2] == " " else b + 1, ""))
+        edits.append((a, b, _with_period(names, template[a:b])) if names else _drop_field(template, a, b))
     if item.venue_span:
         edits.append((*item.venue_span, venue.replace("`", "'") if item.venue_is_code else escape(venue)))
     edits.extend(_link_edits(template, item, paper, style[0]))
@@ -96,12 +93,10 @@ def render_entry(template: str, paper: Paper, number: int | None, style: tuple[s
     if item.date_span:
         a, b = item.date_span
         sep = template[a + 4]
-        edits.append((a, b, sep.join(paper.published[:10].split("-")) if year else ""))
+        edits.append((a, b, sep.join(paper.published[:10].split("-"))) if year else _drop_field(template, a, b))
     elif item.year_span:
         a, b = item.year_span
-        if not year:  # `], 2020.` -> `].` and `NeurIPS 2019.` -> `arXiv.`, not `], .` or `arXiv .`
-            a -= 2 if template[a - 2 : a] == ", " else 1 if template[a - 1 : a] == " " else 0
-        edits.append((a, b, str(year) if year else ""))
+        edits.append((a, b, str(year)) if year else _drop_field(template, a, b))
     if item.tail_span:
         edits.append((*item.tail_span, ""))
     edits.extend(_note_edit(template, a, b) for a, b in item.note_spans)
@@ -109,6 +104,26 @@ def render_entry(template: str, paper: Paper, number: int | None, style: tuple[s
     for a, b, text in sorted(edits, key=lambda e: e[0], reverse=True):
         out = out[:a] + text + out[b:]
     return out
+
+
+WRAPPERS = {("*", "*"), ("_", "_"), ("(", ")"), ("[", "]")}
+SEPARATOR = " \t.,;:-–—|/"
+
+
+def _drop_field(template: str, a: int, b: int) -> tuple[int, int, str]:
+    """Removes an empty field (authors, year, date) with its wrapper (`*..*`, `(..)`) and the separator
+    before it, so nothing dangles: `- *B*. 2021.` -> `.`, `], 2020.` -> `].`. A field opening its line
+    goes with the blanks after it instead (the whole line when nothing else is on it): the line break
+    before it is the entry's own layout."""
+    while 0 < a and b < len(template) and (template[a - 1], template[b]) in WRAPPERS:
+        a, b = a - 1, b + 1
+    before = a
+    while before > 0 and template[before - 1] in SEPARATOR:
+        before -= 1
+    if before > 0 and template[before - 1] not in "\r\n":
+        return (before, b, "")
+    after = b + len(template[b:]) - len(template[b:].lstrip(" \t"))
+    return _note_edit(template, a, after)
 
 
 def _note_edit(template: str, a: int, b: int) -> tuple[int, int, str]:
