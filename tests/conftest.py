@@ -17,6 +17,21 @@ SEED = FIXTURES / "seed" / "llm-survey.md"
 SURVEYS = FIXTURES / "surveys"
 DEFAULT_CONFIG = ROOT / "config" / "tracker.toml"
 
+# `### Papers` under each topic: the survey ids are `papers` and `papers-2` (lines 5 and 12).
+REPEATED_HEADINGS = (
+    "# Awesome SSM\n\n## Vision\n\n### Papers\n\n"
+    "- **Vision Mamba Backbone**. 2024. [pdf](https://arxiv.org/abs/2401.09417)\n"
+    "- **VMamba Visual State Space Model**. 2024. [pdf](https://arxiv.org/abs/2401.10166)\n\n"
+    "## Speech\n\n### Papers\n\n"
+    "- **Speech Separation with Mamba**. 2024. [pdf](https://arxiv.org/abs/2403.18257)\n"
+    "- **Speech Enhancement Mamba**. 2024. [pdf](https://arxiv.org/abs/2405.06573)\n"
+)
+
+
+def repeated_layer(*ids: str) -> dict[str, Any]:
+    """A config layer on REPEATED_HEADINGS (as `survey.md`) with one `Papers` section per id."""
+    return {"sections": [{"id": i, "heading": "Papers", "any": ["mamba"]} for i in ids]}
+
 # The smallest valid config: every test states only the tables it changes.
 MINIMAL_CONFIG: dict[str, Any] = {
     "survey": {"path": "survey.md"},

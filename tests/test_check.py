@@ -11,8 +11,10 @@ import tomllib
 
 import pytest
 
-from conftest import ROOT
+from conftest import REPEATED_HEADINGS, ROOT, repeated_layer
+from tracker.config import load_config
 from tracker.propose.forge import init_bare_remote
+from tracker.run.check import check_survey
 from tracker.standins.arxiv import ArxivReplay
 from tracker.standins.github import GitHubStandin
 from tracker.standins.server import SilentPort, closed_port
@@ -195,3 +197,12 @@ def test_unwritable_store_is_named(tmp_path, run_cli, standins, write_config):
     code, out, _ = run_cli("--config", str(config), "check", "--timeout", "5")
     store, = lines_of(out, "store")
     assert code == 1 and store.startswith("✗") and "not writable" in store and "10001" in out
+
+
+def test_a_heading_several_sections_share_fails_the_survey_check_unless_the_id_picks_one(tmp_path, write_config):
+    """Check found the heading, so a config id naming neither `### Papers` passed and patches went to the first."""
+    (tmp_path / "survey.md").write_text(REPEATED_HEADINGS, encoding="utf-8")
+    bad = check_survey(load_config(write_config(repeated_layer("papers", "speech"))))
+    assert not bad.ok and bad.blocking and bad.detail.startswith("section 'speech': heading 'Papers' is in ")
+    assert "line 5 (id 'papers'), line 12 (id 'papers-2'); set the section id" in bad.detail
+    assert check_survey(load_config(write_config(repeated_layer("papers", "papers-2")))).ok

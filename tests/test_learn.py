@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from conftest import REPEATED_HEADINGS, repeated_layer
 from tracker.classify.suggest import phrases, suggest
 from tracker.classify.terms import parse_term
 from tracker.classify.tune import Decided, tune
@@ -16,10 +17,12 @@ from tracker.config import load_config
 from tracker.config.edit import read_config_for_edit, write_if_unchanged
 from tracker.errors import TrackerError
 from tracker.models import Paper
+from tracker.run.learn import survey_sections
 from tracker.standins.arxiv import ArxivReplay
 from tracker.standins.arxiv_feeds import SAMPLE_LISTINGS
 from tracker.store import open_store
 from tracker.store.papers import upsert_papers
+from tracker.survey.parse import parse_survey
 
 COMMON = ["We study learning with large models on the task.", "A model for learning the data.",
           "Results show the method improves the model."]
@@ -328,3 +331,9 @@ def test_suggest_goes_on_from_titles_when_arxiv_cannot_be_reached(tmp_path, run_
     assert code == 0, err
     assert "warning: the entries' abstracts could not be fetched" in err and "--no-fetch" in err
     assert "section ssm: 4 known papers (4 list)" in out
+
+
+def test_learn_takes_each_config_sections_entries_from_its_own_repeated_heading(write_config):
+    """By heading alone both config sections learned from the last `### Papers` (Speech)."""
+    config = load_config(write_config(repeated_layer("papers", "papers-2")))
+    assert survey_sections(config, parse_survey(REPEATED_HEADINGS, "rep.md")) == {"papers": "papers", "papers-2": "papers-2"}

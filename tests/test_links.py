@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import SEED
+from conftest import REPEATED_HEADINGS, SEED, repeated_layer
 from links_support import SEED_ALIASES, seed_layer
 from tracker.config import load_config
 from tracker.run.demo import sample_papers
@@ -18,7 +18,7 @@ from tracker.deliver.rank import priority
 from tracker.store import open_store
 from tracker.store.links import links_for
 from tracker.store.papers import upsert_papers
-from tracker.survey.parse import load_survey
+from tracker.survey.parse import load_survey, parse_survey
 
 @pytest.fixture
 def seed_works(write_config) -> list[Work]:
@@ -227,3 +227,11 @@ def test_shipped_config_aliases_name_listed_works() -> None:
     assert works["2203.15556"].name == "Chinchilla" and works["1910.10683"].name == "T5"
     assert "Goat" not in works["2305.14201"].aliases
     assert Matcher(list(works.values())).ambiguous == {}
+
+
+def test_works_under_a_repeated_heading_belong_to_the_config_section_with_their_survey_id(write_config) -> None:
+    """By heading alone both `### Papers` sections went to the config's last `Papers` section."""
+    config = load_config(write_config(repeated_layer("papers", "papers-2")))
+    works = known_works(parse_survey(REPEATED_HEADINGS, "rep.md"), config)
+    assert [(w.arxiv_id, w.section) for w in works] == [
+        ("2401.09417", "papers"), ("2401.10166", "papers"), ("2403.18257", "papers-2"), ("2405.06573", "papers-2")]

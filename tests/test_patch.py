@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from conftest import DEFAULT_CONFIG, SEED, SURVEYS
+from conftest import DEFAULT_CONFIG, REPEATED_HEADINGS, SEED, SURVEYS
 from tracker.config import load_config
 from tracker.errors import SurveyError
 from tracker.models import Paper
@@ -453,3 +453,69 @@ def test_a_section_numbered_newest_first_gets_its_new_entries_on_top():
     lines = result.text.splitlines()
     assert lines[1:7:2] == ["", "", ""] and lines[2].startswith("5. **Sparse") and lines[4].startswith("4. **Sparse")
     assert lines[6] == entry.format(n=3).rstrip("\n")
+
+
+def test_an_empty_setext_section_gets_its_entry_above_the_next_setext_headings_text():
+    """A setext section's `line` is its underline; the empty section before it ended there, so
+    the entry went between `Next` and its `----` and broke that heading."""
+    text = ("Title\n=====\n\nEmpty Setext\n------------\n\nNext\n----\n\n"
+            "* Lang One [[paper](https://arxiv.org/abs/2403.00001)] (2024.03.01)\n")
+    result = add_papers(parse_survey(text, "st.md"), [paper(1, "empty-setext")])
+    lines = result.text.splitlines()
+    at = lines.index("Next")
+    assert lines[at + 1] == "----" and "2409.10001" in lines[at - 2] and lines[at - 1] == ""
+    again = parse_survey(result.text, "st.md")
+    assert [(s.heading, [e.arxiv_id for e in s.entries]) for s in again.sections] == [
+        ("Title", []), ("Empty Setext", ["2409.10001"]), ("Next", ["2403.00001"])]
+
+
+def test_a_heading_repeated_under_several_topics_is_the_one_whose_survey_id_is_the_config_id():
+    """Both `### Papers` sections were found as the first, so `papers-2` (Speech) got Vision's entries."""
+    survey = parse_survey(REPEATED_HEADINGS, "rep.md")
+    result = add_papers(survey, [paper(1, "papers-2"), paper(2, "papers")], {"papers": "Papers", "papers-2": "Papers"})
+    again = parse_survey(result.text, "rep.md")
+    assert [(s.id, [e.arxiv_id for e in s.entries][-1]) for s in again.sections if s.heading == "Papers"] == [
+        ("papers", "2409.10002"), ("papers-2", "2409.10001")]
+    for config in ({"speech": "Papers"}, {}):  # a config id the survey does not have, or the bare heading
+        with pytest.raises(SurveyError, match=r"heading 'Papers' is in rep\.md 2 times: line 5 \(id 'papers'\), "
+                                              r"line 12 \(id 'papers-2'\); set the section id"):
+            add_papers(survey, [paper(3, "speech" if config else "Papers")], config)
+
+
+@pytest.mark.parametrize(
+    "old, new",
+    [
+        ("- **[Attention Is All You Need](https://papers.nips.cc/paper/7181)**. *Vaswani et al.* NeurIPS 2017.\n"
+         "- **[Title Two Here](https://arxiv.org/abs/2103.00002)**. *Ann Lee*. ICML 2021. [[code](https://github.com/x/y)]\n",
+         "- **[Sparse State Machines 1: A Study](https://arxiv.org/abs/2409.10001)**. *Ann Lee, Bob Ray*. arXiv 2024."),
+        ("- [**Attention Is All You Need**](https://arxiv.org/abs/1706.03762) - *C*. 2017.\n"
+         "- [**Bold Inside Link One**](https://arxiv.org/abs/2103.00001) - *B*. 2021.\n",
+         "- [**Sparse State Machines 1: A Study**](https://arxiv.org/abs/2409.10001) - *Ann Lee, Bob Ray*. 2024."),
+    ],
+)
+def test_a_list_of_link_wrapped_titles_gets_new_entries_in_its_form_and_knows_its_titles(old, new):
+    """Read with the Markdown in the title, such a list got seed-style entries and no title ever matched."""
+    result = add_papers(parse_survey(f"## S\n\n{old}", "x.md"),
+                        [paper(1, "S"), paper(2, "S", title="Attention is all you need", authors=())])
+    assert result.text == f"## S\n\n{old}{new}\n"
+    assert [(p.id, why) for p, why in result.skipped] == [("2409.10002", "already listed at line 3 (same title)")]
+
+
+@pytest.mark.parametrize(
+    "old, new",
+    [
+        ("- [**Bold Inside Link One**](https://arxiv.org/abs/2103.00001) - *B*. 2021.",
+         "- [**Sparse State Machines 1: A Study**](https://arxiv.org/abs/2409.10001)."),
+        ("- **[Title Two Here](https://arxiv.org/abs/2103.00002)**. *Ann Lee*. ICML 2021.",
+         "- **[Sparse State Machines 1: A Study](https://arxiv.org/abs/2409.10001)**. arXiv."),
+        ("1. **Title One**. *Ann Lee*. NeurIPS 2019. [[pdf](https://arxiv.org/abs/2001.00001)]",
+         "2. **Sparse State Machines 1: A Study**. arXiv. [[pdf](https://arxiv.org/abs/2409.10001)]"),
+        ("* Lang One [[paper](https://arxiv.org/abs/2403.00001)] (2024.03.01)",
+         "* Sparse State Machines 1: A Study [[paper](https://arxiv.org/abs/2409.10001)]"),
+        ("- [Title One](https://arxiv.org/abs/2103.00001) (2021)", "- [Sparse State Machines 1: A Study](https://arxiv.org/abs/2409.10001)"),
+    ],
+)
+def test_a_paper_without_authors_or_date_leaves_no_dangling_separators(old, new):
+    """The empty author and year fields left `- ..` and `. . arXiv.` behind."""
+    result = add_papers(parse_survey(f"## S\n\n{old}\n", "x.md"), [paper(1, "S", authors=(), published="")])
+    assert result.text == f"## S\n\n{old}\n\n{new}\n"  # a one-entry list: the default blank line between entries

@@ -357,3 +357,19 @@ def test_a_year_column_before_the_links_is_the_entrys_year():
             "| 2024 | Other Work Here, 2022 revision | [arXiv](https://arxiv.org/abs/2401.00001) |\n")
     entries = [e for _, e in parse_survey(text, "t.md").entries()]
     assert [(e.title, e.year) for e in entries] == [("Mamba Things", 2023), ("Other Work Here, 2022 revision", 2024)]
+
+
+@pytest.mark.parametrize(
+    "line, title, arxiv_id",
+    [
+        ("- **[Attention Is All You Need](https://papers.nips.cc/paper/7181)**. *Vaswani et al.* NeurIPS 2017.",
+         "Attention Is All You Need", None),
+        ("- [**Bold Inside Link One**](https://arxiv.org/abs/2103.00001) - *B*. 2021.", "Bold Inside Link One", "2103.00001"),
+        ("- **[Title Two Here](https://arxiv.org/abs/2103.00002)**. *Ann Lee*. ICML 2021. [[code](https://github.com/x/y)]",
+         "Title Two Here", "2103.00002"),
+    ],
+)
+def test_a_title_wrapped_in_a_link_is_read_as_its_text_and_the_link_as_the_entrys(line, title, arxiv_id):
+    """`**[T](url)**` was read as a bold title `[T](url)`, `[**T**](url)` as the title `**T**`."""
+    (entry,) = [e for _, e in parse_survey(f"## S\n\n{line}\n", "x.md").entries()]
+    assert (entry.title, entry.arxiv_id, entry.links[0].url.startswith("https://")) == (title, arxiv_id, True)

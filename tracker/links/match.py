@@ -28,6 +28,7 @@ from tracker.config.lines import locate
 from tracker.config.types import EXTENDS_PHRASES
 from tracker.errors import ConfigError
 from tracker.models import FROM_CONFIG, PENDING, SURVEY_LINK, UNRESOLVED, Paper, Work, WorkLink, split_arxiv_id
+from tracker.survey.headings import survey_section
 
 CONFIG, NAME, TOKEN = 3, 2, 1
 MIN_TITLE_WORDS = 5
@@ -184,9 +185,9 @@ def known_works(survey: Any, config: Any) -> list[Work]:
     An alias that is an arXiv id ("2304.08485" or "arXiv:2304.08485") resolves a work
     the survey links elsewhere (resolved_by "config"). A config key that matches no
     listed work, or a generic alias ("Transformer"), is a config error."""
-    by_heading = {s.heading.strip(): s.id for s in config.sections}
+    owners = {found.line: s.id for s in config.sections if (found := survey_section(survey, s.id, s.heading))}
     works = [
-        _build(e.title, e.arxiv_id, e.year, by_heading.get(sec.heading.strip(), sec.id), (),
+        _build(e.title, e.arxiv_id, e.year, owners.get(sec.line, sec.id), (),
                SURVEY_LINK)
         for sec in survey.sections
         for e in sec.entries

@@ -35,7 +35,7 @@ from tracker.links.match import known_works
 from tracker.logs import scrub
 from tracker.propose import forge
 from tracker.run.schedule import job_specs
-from tracker.survey.headings import unknown_headings
+from tracker.survey.headings import HEADINGS_HINT, unknown_headings
 from tracker.survey.parse import load_survey
 
 DEFAULT_TIMEOUT = 10.0  # `tracker check --timeout` has the same default
@@ -90,8 +90,7 @@ def check_survey(config: Config) -> Check:
         return Check("survey", False, str(exc), "fix survey.path in the config")
     problems = unknown_headings(survey, ((s.id, s.heading) for s in config.sections))
     if problems:
-        return Check("survey", False, "; ".join(problems),
-                     "set sections[].heading to the survey's exact heading text", blocking=True)
+        return Check("survey", False, "; ".join(problems), HEADINGS_HINT, blocking=True)
     try:
         known_works(survey, config)  # `sections.<id>.aliases` name the survey's works: a poll would stop on a bad one
     except ConfigError as exc:

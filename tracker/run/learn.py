@@ -21,6 +21,7 @@ from tracker.sources.arxiv_api import fetch_ids, http_for
 from tracker.store.learning import NumberedDecision, cached_abstracts, decisions_after, save_abstracts, top_sections
 from tracker.store.papers import iter_papers, papers_by_id
 from tracker.survey.init import entry_papers
+from tracker.survey.headings import survey_section
 from tracker.survey.parse import Survey
 
 Database = Any  # a store handle from tracker.store.open_store
@@ -69,9 +70,9 @@ def entry_abstracts(db: Database, cfg: ArxivConfig, ids: Sequence[str], http: Ht
 
 
 def survey_sections(config: Config, survey: Survey) -> dict[str, str]:
-    """Config section id -> survey section id, matched by heading."""
-    by_heading = {s.heading: s.id for s in survey.sections}
-    return {s.id: by_heading[s.heading] for s in config.sections if s.heading in by_heading}
+    """Config section id -> survey section id, matched by heading (see `survey_section`)."""
+    found = {s.id: survey_section(survey, s.id, s.heading) for s in config.sections}
+    return {sid: section.id for sid, section in found.items() if section is not None}
 
 
 def add_entries(known: Known, config: Config, survey: Survey, abstracts: dict[str, str]) -> None:

@@ -193,6 +193,11 @@ def _strip_title(text: str) -> str:
     return strip_period(text).rstrip()
 
 
+def _group(bold: re.Match[str]) -> str:
+    """The BOLD group that matched: `**text**` or `__text__`."""
+    return "in" if bold.group("in") is not None else "in2"
+
+
 def _starts_with_title_link(raw: str, start: int, item: Item) -> bool:
     """`- [Title](url)`: the content opens with an unwrapped link whose label is not `PDF`/`Code`."""
     if not item.links:
@@ -222,18 +227,21 @@ def read_item(raw: str, start: int) -> Item:
     first_link = item.links[0][2][0] if item.links else len(raw)
 
     bold = BOLD.search(raw, start, line_end)
-    if bold and bold.start() < first_link:
-        group = "in" if bold.group("in") is not None else "in2"
-        item.shape, item.title_span = "bold", bold.span(group)
-        item.title = _strip_title(bold.group(group))
+    bold_link = bold is not None and bool(item.links) and item.links[0][1] == bold.span(_group(bold))
+    if bold and bold.start() < first_link and not bold_link:
+        item.shape, item.title_span = "bold", bold.span(_group(bold))
+        item.title = _strip_title(bold.group(_group(bold)))
         if raw[start : bold.start()].strip():
             item.prefix_span = (start, bold.start())
         after = bold.end()
-    elif _starts_with_title_link(raw, start, item):
-        link, (a, b), _ = item.links[0]
-        item.shape, item.title = "link-title", _strip_title(link.label)
-        item.title_span = (a + 1, a + 1 + len(raw[a + 1 :].split("](", 1)[0]))
-        after = b
+    elif bold_link or _starts_with_title_link(raw, start, item):  # `[Title](url)`, `**[Title](url)**`, `[**Title**](url)`
+        _, (a, b), _ = item.links[0]
+        item.shape, item.title_span = "link-title", (a + 1, a + 1 + len(raw[a + 1 :].split("](", 1)[0]))
+        inner = BOLD.fullmatch(raw, *item.title_span)
+        if inner:
+            item.title_span = inner.span(_group(inner))
+        item.title = _strip_title(raw[slice(*item.title_span)])
+        after = bold.end() if bold_link else b
     else:
         stop = min(first_link, len(raw))
         text_start = start

@@ -95,9 +95,15 @@ class Survey:
     def entry_text(self, entry: Entry) -> str:
         return "".join(self.lines[entry.line - 1 : entry.end_line])
 
+    def heading_line(self, section: Section) -> int:
+        """1-based number of the heading's first line: a setext section's `line` is its underline,
+        and its text stands on the line above."""
+        setext = section.level > 0 and SETEXT.match(self.lines[section.line - 1].rstrip("\r\n"))
+        return section.line - 1 if setext else section.line
+
     def section_end(self, section: Section) -> int:
         """1-based number of the last line before the next heading (or the file's last line)."""
-        later = [s.line for s in self.sections if s.line > section.line and s.level > 0]
+        later = [self.heading_line(s) for s in self.sections if s.line > section.line and s.level > 0]
         return (min(later) - 1) if later else len(self.lines)
 
     def to_json(self) -> dict[str, Any]:

@@ -23,6 +23,7 @@ from tracker.errors import SurveyError
 from tracker.models import Entry, Paper, Section, split_arxiv_id
 from tracker.survey.parse import FURNITURE, LIST_ITEM, Survey, parse_survey, split_lines
 from tracker.survey import table
+from tracker.survey.headings import survey_section
 from tracker.survey.fields import Item, add_period, escape, read_item, split_names, strip_period
 
 SEED_TEMPLATE = "1.  **Title.** `arXiv`  \n    *Authors.* [[PDF](https://arxiv.org/abs/0000.00000)], 2000.\n"
@@ -84,10 +85,7 @@ def render_entry(template: str, paper: Paper, number: int | None, style: tuple[s
     if item.authors_span:
         a, b = item.authors_span
         names = ", ".join(" ".join(n.split()) for n in paper.authors)
-        if names:
-            edits.append((a, b, _with_period(names, template[a:b])))
-        else:  # drop the *...* and the space after it, or the line would start with a stray space
-            edits.append((a - 1, b + 2 if template[b + 1 : b + 2] == " " else b + 1, ""))
+        edits.append((a, b, _with_period(names, template[a:b])) if names else _drop_field(template, a, b))
     if item.venue_span:
         edits.append((*item.venue_span, venue.replace("`", "'") if item.venue_is_code else escape(venue)))
     edits.extend(_link_edits(template, item, paper, style[0]))
@@ -95,12 +93,10 @@ def render_entry(template: str, paper: Paper, number: int | None, style: tuple[s
     if item.date_span:
         a, b = item.date_span
         sep = template[a + 4]
-        edits.append((a, b, sep.join(paper.published[:10].split("-")) if year else ""))
+        edits.append((a, b, sep.join(paper.published[:10].split("-"))) if year else _drop_field(template, a, b))
     elif item.year_span:
         a, b = item.year_span
-        if not year:  # `], 2020.` -> `].` and `NeurIPS 2019.` -> `arXiv.`, not `], .` or `arXiv .`
-            a -= 2 if template[a - 2 : a] == ", " else 1 if template[a - 1 : a] == " " else 0
-        edits.append((a, b, str(year) if year else ""))
+        edits.append((a, b, str(year)) if year else _drop_field(template, a, b))
     if item.tail_span:
         edits.append((*item.tail_span, ""))
     edits.extend(_note_edit(template, a, b) for a, b in item.note_spans)
@@ -108,6 +104,26 @@ def render_entry(template: str, paper: Paper, number: int | None, style: tuple[s
     for a, b, text in sorted(edits, key=lambda e: e[0], reverse=True):
         out = out[:a] + text + out[b:]
     return out
+
+
+WRAPPERS = {("*", "*"), ("_", "_"), ("(", ")"), ("[", "]")}
+SEPARATOR = " \t.,;:-–—|/"
+
+
+def _drop_field(template: str, a: int, b: int) -> tuple[int, int, str]:
+    """Removes an empty field (authors, year, date) with its wrapper (`*..*`, `(..)`) and the separator
+    before it, so nothing dangles: `- *B*. 2021.` -> `.`, `], 2020.` -> `].`. A field opening its line
+    goes with the blanks after it instead (the whole line when nothing else is on it): the line break
+    before it is the entry's own layout."""
+    while 0 < a and b < len(template) and (template[a - 1], template[b]) in WRAPPERS:
+        a, b = a - 1, b + 1
+    before = a
+    while before > 0 and template[before - 1] in SEPARATOR:
+        before -= 1
+    if before > 0 and template[before - 1] not in "\r\n":
+        return (before, b, "")
+    after = b + len(template[b:]) - len(template[b:].lstrip(" \t"))
+    return _note_edit(template, a, after)
 
 
 def _note_edit(template: str, a: int, b: int) -> tuple[int, int, str]:
@@ -129,12 +145,24 @@ def _link_edits(template: str, item: Item, paper: Paper, label: str = "PDF") -> 
         url_at = template.index("(", item.title_span[1]) + 1
         edits = [(url_at, b - 1, url)]
         if len(item.links) > 1:
-            edits.append((b, item.links[-1][2][1], ""))
+            edits.append((_after_title(template, item), item.links[-1][2][1], ""))
         return edits
     first, span, wrapped = item.links[0]
     label = first.label if re.fullmatch(r"(?i)pdf|paper|arxiv", first.label) else label
     link = f"[{label}]({url})"
     return [(wrapped[0], item.links[-1][2][1], f"[{link}]" if wrapped != span else link)]
+
+
+def _after_title(template: str, item: Item) -> int:
+    """Where the links after a title link start to be dropped: right after the title (and the `**`
+    closing `**[Title](url)**`), or, when authors, venue or year stand between, after the blanks
+    before the second link, so those fields and their punctuation stay."""
+    _, (a, b), _ = item.links[0]
+    if template[a - 1 : a] in ("*", "_"):
+        b += len(template[b:]) - len(template[b:].lstrip(template[a - 1]))
+    cut = item.links[1][2][0]
+    fields = (item.authors_span, item.venue_span, item.year_span, item.date_span)
+    return len(template[:cut].rstrip()) if any(s and b <= s[0] < cut for s in fields) else b
 
 
 def expected_fields(paper: Paper) -> tuple[str, tuple[str, ...]]:
@@ -269,14 +297,13 @@ class _Resolver:
             raise SurveyError(f"paper {paper.id}: field 'section' is missing; it names the survey section to add the paper to")
         if key in self.config:
             heading = self.config[key]
-            found = next((s for s in self.survey.sections if s.heading == heading), None)
+            found = survey_section(self.survey, key, heading)
             if found is None:
                 raise SurveyError(f"{self.survey.path}: section {key!r} has heading {heading!r} in the config, but the survey has no such heading")
             return found
-        for match in (lambda s: s.heading == key, lambda s: s.id == key):
-            found = next((s for s in self.survey.sections if match(s) and s.level > 0), None)
-            if found is not None:
-                return found
+        found = survey_section(self.survey, key, key) or next((s for s in self.survey.sections if s.id == key and s.level > 0), None)
+        if found is not None:
+            return found
         valid = list(self.config) or [s.id for s in self.survey.sections if s.level > 0]
         raise SurveyError(f"{self.survey.path}: unknown section {key!r} for paper {paper.id} (valid sections: {', '.join(valid)})")
 
