@@ -102,6 +102,19 @@ def test_a_title_with_a_pipe_is_escaped_in_a_table_row_and_reads_back():
     assert entry.title == "Pipes | in a title"
 
 
+@pytest.mark.parametrize("title", ["Omega *Star* Model", "Omega [Br] Model", "Omega `tick` Model",
+                                   "Omega_under_score Model", "Omega <b> Model"])
+def test_a_title_with_markdown_specials_gets_a_table_row_that_reads_back(title):
+    """Cells kept the escapes (`Omega \\Star\\ Model`), so every such row failed its read-back and was skipped."""
+    bold = "## Models\n\n| Title | Year | Paper |\n|---|---|---|\n| **Alpha Model** | 2024 | [arXiv](https://arxiv.org/abs/2401.11111) |\n"
+    result = add_papers(parse_survey(bold, "list.md"), [paper(5, "Models", title=title)])
+    assert [p.id for p, _ in result.added] == ["2501.00005"] and not result.skipped
+    (entry,) = [e for _, e in parse_survey(result.text, "x").entries() if e.arxiv_id == "2501.00005"]
+    assert entry.title == title
+    again = add_papers(parse_survey(result.text, "list.md"), [paper(6, "Models", title=title)])
+    assert not again.added and "same title" in again.skipped[0][1]
+
+
 def test_table_row_keeps_the_tables_cells_and_leaves_unknown_ones_empty():
     from tracker.survey.table import render_row
 

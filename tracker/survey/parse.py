@@ -14,7 +14,7 @@ from typing import Any, Iterator
 from tracker.errors import SurveyError, TrackerError
 from tracker.fsutil import read_failure
 from tracker.models import Entry, Section, Skipped
-from tracker.survey.fields import Item, read_item
+from tracker.survey.fields import Item, clean, read_item
 
 HEADING = re.compile(r"^ {0,3}(#{1,6})(?:[ \t]+(.*?))?(?:[ \t]+#+)?[ \t]*$")
 HTML_HEADING = re.compile(r"^\s*<h([1-6])\b[^>]*>(.*?)</h\1>\s*$", re.IGNORECASE)
@@ -23,6 +23,7 @@ FENCE = re.compile(r"^ {0,3}(`{3,}|~{3,})")
 THEMATIC = re.compile(r"^ {0,3}([-*_])(?:[ \t]*\1){2,}[ \t]*$")
 TABLE_ROW = re.compile(r"^\s*\|.*\|\s*$")
 CELL_SPLIT = re.compile(r"(?<!\\)\|")  # an escaped \| stays inside its cell
+UNESCAPED_STARS = re.compile(r"(?<!\\)\*+")  # a cell's emphasis; an escaped \* is the title's own
 SETEXT = re.compile(r"^ {0,3}(=+|-+)[ \t]*$")
 TABLE_RULE = re.compile(r"^\s*\|?\s*:?-{2,}:?\s*(\|\s*:?-{2,}:?\s*)*\|?\s*$")
 BOLD_PARAGRAPH = re.compile(r"^ {0,3}\*\*\S")
@@ -250,7 +251,7 @@ class _Parser:
         if titled is None or not probe.links:
             self.skipped.append(Skipped(line=i + 1, text=raw.strip()))
             return
-        item.title = " ".join(MD_LINK.sub(r"\1", titled).replace("*", "").replace("\\|", "|").split())
+        item.title = clean(UNESCAPED_STARS.sub("", MD_LINK.sub(r"\1", titled)))
         column = next((int(c.strip()) for c in cells if YEAR_CELL.match(c.strip())), None)
         year = column if column is not None else probe.year  # a Year column says it best, wherever it stands
         item.links, item.year, item.shape, item.quoted_id = probe.links, year, "table", probe.quoted_id
