@@ -115,6 +115,21 @@ def test_a_title_with_markdown_specials_gets_a_table_row_that_reads_back(title):
     assert not again.added and "same title" in again.skipped[0][1]
 
 
+@pytest.mark.parametrize("url, written", [
+    ("https://arxiv.org/pdf/1511.01432.pdf", "https://arxiv.org/pdf/2501.00007.pdf"),
+    ("https://arxiv.org/pdf/1511.01432", "https://arxiv.org/abs/2501.00007"),
+    ("https://arxiv.org/abs/1511.01432", "https://arxiv.org/abs/2501.00007"),
+])
+def test_a_list_that_links_pdf_files_gets_a_pdf_file_link(url, written):
+    """thunlp's list links PDF files; new entries linked the abstract page whatever the list wrote."""
+    text = f"## Papers\n\n1. **Semi-supervised Sequence Learning**. *Andrew M. Dai, Quoc V. Le*. NIPS 2015. [[pdf]({url})]\n"
+    result = add_papers(parse_survey(text, "list.md"), [paper(7, "Papers")])
+    (line,) = [l for l in added_lines(text, result.text) if l.strip()]
+    assert line.endswith(f"[[pdf]({written})]"), line
+    (entry,) = [e for _, e in parse_survey(result.text, "x").entries() if e.title == "A New Paper Number 7"]
+    assert entry.arxiv_id == "2501.00007"
+
+
 def test_table_row_keeps_the_tables_cells_and_leaves_unknown_ones_empty():
     from tracker.survey.table import render_row
 

@@ -61,9 +61,9 @@ def _with_period(value: str, old: str) -> str:
     return escape(add_period(value) if old.endswith(".") and not value.endswith(".") else value)
 
 
-def render_entry(template: str, paper: Paper, number: int | None, style: tuple[str, str] = ("PDF", "arXiv")) -> str:
+def render_entry(template: str, paper: Paper, number: int | None, style: tuple[str, str, str] = ("PDF", "arXiv", "abs")) -> str:
     """The template entry's raw text with every value swapped for `paper`'s; `style` is the
-    list's (link label, arXiv venue spelling), see `house_style`."""
+    list's (link label, arXiv venue spelling, link form), see `house_style`."""
     template = template.lstrip("\ufeff")
     marker = LIST_ITEM.match(template)
     start = marker.end() if marker else 0
@@ -88,7 +88,7 @@ def render_entry(template: str, paper: Paper, number: int | None, style: tuple[s
         edits.append((a, b, _with_period(names, template[a:b])) if names else _drop_field(template, a, b))
     if item.venue_span:
         edits.append((*item.venue_span, venue.replace("`", "'") if item.venue_is_code else escape(venue)))
-    edits.extend(_link_edits(template, item, paper, style[0]))
+    edits.extend(_link_edits(template, item, paper, style[0], style[2]))
     year = paper.year
     if item.date_span:
         a, b = item.date_span
@@ -136,10 +136,17 @@ def _note_edit(template: str, a: int, b: int) -> tuple[int, int, str]:
     return (line_start, line_end + 1, "")
 
 
-def _link_edits(template: str, item: Item, paper: Paper, label: str = "PDF") -> list[tuple[int, int, str]]:
+def _url_in(form: str, paper: Paper) -> str:
+    """The paper's arXiv link in a list's form (`house_style`): a list that links PDF files
+    (`arxiv.org/pdf/ID.pdf`, thunlp's) gets one; any other the abstract page, which every
+    arXiv link form leads to (the seed mixes `abs/ID` and `pdf/ID`)."""
+    return f"https://arxiv.org/pdf/{paper.id}.pdf" if form == "pdf.pdf" else paper.abs_url
+
+
+def _link_edits(template: str, item: Item, paper: Paper, label: str = "PDF", form: str = "abs") -> list[tuple[int, int, str]]:
     if not item.links:
         return []
-    url = paper.abs_url
+    url = _url_in(form, paper)
     if item.shape == "link-title":
         first, (a, b), _ = item.links[0]
         url_at = template.index("(", item.title_span[1]) + 1
@@ -247,20 +254,29 @@ def _template(survey: Survey, section: Section) -> Entry | None:
     return best[1][-1]
 
 
-def house_style(survey: Survey, section: Section) -> tuple[str, str]:
-    """How this list writes an arXiv link's label and the arXiv venue (`Paper`, `Arxiv`):
-    the section's most common choice, else the survey's, else `PDF` and `arXiv`."""
+def house_style(survey: Survey, section: Section) -> tuple[str, str, str]:
+    """How this list writes an arXiv link's label, the arXiv venue and the link (`Paper`, `Arxiv`,
+    `pdf.pdf` for arxiv.org/pdf/ID.pdf, else `abs`): the section's most common choice, else the
+    survey's, else `PDF`, `arXiv` and the abstract page."""
     labels: Counter[str] = Counter()
     venues: Counter[str] = Counter()
+    forms: Counter[str] = Counter()
     for scope in (section.entries, [e for _, e in survey.entries()]):
         for e in scope:
-            labels.update(link.label for link in e.links if split_arxiv_id(_arxiv_part(link.url) or "") is not None)
+            arxiv = [link for link in e.links if split_arxiv_id(_arxiv_part(link.url) or "") is not None]
+            labels.update(link.label for link in arxiv)
+            forms.update(_url_form(link.url) for link in arxiv)
             if e.venue and e.venue.casefold() == "arxiv":
                 venues[e.venue] += 1
         if labels and venues:
             break
     label = labels.most_common(1)[0][0] if labels else "PDF"
-    return (label if re.fullmatch(r"[\w .\-]{1,20}", label) else "PDF"), (venues.most_common(1)[0][0] if venues else "arXiv")
+    return ((label if re.fullmatch(r"[\w .\-]{1,20}", label) else "PDF"), (venues.most_common(1)[0][0] if venues else "arXiv"),
+            forms.most_common(1)[0][0] if forms else "abs")
+
+
+def _url_form(url: str) -> str:
+    return "pdf.pdf" if re.search(r"arxiv\.org/pdf/\S+\.pdf/?$", url, re.IGNORECASE) else "abs"
 
 
 def _arxiv_part(url: str) -> str | None:
