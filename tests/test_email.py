@@ -252,3 +252,21 @@ def test_a_refused_sender_or_a_530_stops_the_run_and_keeps_every_message(tmp_pat
         assert run_digest(config, db, "email", "week", NOW, sleep=Sleeps()).sent == 0
         assert [len(server.messages_to(address)) for address in TO] == [1] * len(TO)
         assert outbox.delivered_ids(db, "email") == set(ids)
+
+
+def test_runs_stopped_by_a_setup_failure_do_not_count_toward_giving_up(tmp_path, write_config):
+    """The row's failures were all counted as refusals: after three refused-sender runs, the
+    first refusal of the recipient gave it up, said to be "after 3 refusals"."""
+    with SmtpStandin(refuse_sender={"tracker@example.org": "553 5.7.1 not owned by user"}) as server:
+        config, db = make(write_config, server)
+        fill_store(db, sample_papers(50), THIS_WEEK)
+        for _ in range(GIVE_UP_AFTER):
+            assert run_digest(config, db, "email", "week", NOW, sleep=Sleeps()).failures
+        server.refuse_sender, server.refuse = {}, {"ann@example.org"}
+        for _ in range(GIVE_UP_AFTER - 1):
+            [failure] = run_digest(config, db, "email", "week", NOW, sleep=Sleeps()).failures
+            assert "refused recipient ann@example.org" in failure and "gave up" not in failure
+        [failure] = run_digest(config, db, "email", "week", NOW, sleep=Sleeps()).failures
+        assert failure.endswith(f"(gave up after {GIVE_UP_AFTER} refusals)")
+        assert [r.target for r in outbox.failed_messages(db, "email")] == ["ann@example.org"]
+        assert len(server.messages_to("bob@example.org")) == 1
