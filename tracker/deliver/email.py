@@ -3,8 +3,8 @@ sending it to one recipient at a time over one connection that is re-opened when
 the server drops it.
 
 A refused recipient is final for that recipient only; a dropped connection or a
-4xx reply is retried, then reported. A refused login, a missing STARTTLS, a TLS
-failure, a refused sender (5xx to MAIL FROM) or a 530 (STARTTLS or a login required)
+4xx reply is retried, then reported. A refused login or no AUTH to log in with, a
+missing STARTTLS, a TLS failure, a refused sender (5xx to MAIL FROM) or a 530 (STARTTLS or a login required)
 at any step is a setup problem, not a recipient's: it stops the run at once (one login
 attempt, not one per recipient) and the messages stay pending for the next run. Credentials come from the environment and are
 registered as secrets so no error or log line shows them.
@@ -185,6 +185,12 @@ class SmtpSession:
                 conn.starttls(context=context)
                 conn.ehlo()
             if self.username:
+                if not conn.has_extn("auth"):
+                    raise SmtpUnavailable(
+                        f"SMTP server {cfg.host}:{cfg.port} does not offer a login (no AUTH after EHLO)",
+                        'servers often offer it only over TLS: set email.security = "starttls" or "ssl", '
+                        "or leave email.username_env unset",
+                    )
                 conn.login(self.username, self.password or "")
         except smtplib.SMTPAuthenticationError as exc:
             conn.close()
