@@ -272,3 +272,19 @@ def test_whoami_tells_any_chat_its_ids_and_start_does_too(tmp_path, run_cli, mon
     actions = handle_update(start, ctx)
     assert [a.method for a in actions] == ["sendMessage"] and "<code>5</code>" in actions[0].params["text"]
     assert REFUSAL not in actions[0].params["text"]
+
+
+def test_a_flood_wait_past_the_poll_deadline_is_waited_out_by_the_loop(world):
+    """getUpdates answered 429 with retry_after 100, past the call's 61 s deadline: the call
+    fails at once, and the loop waits what Telegram asked before it polls again (not 1 s)."""
+    tg, make = world
+    config, db, ids = make()
+    waits: list[float] = []
+
+    async def record(seconds: float) -> None:
+        waits.append(seconds)
+
+    tg.fail("getUpdates", 429, times=1, retry_after=100)
+    tg.queue_update({k: v for k, v in command("/status").items() if k != "update_id"})
+    assert run_bot(config, db, max_updates=1, poll_timeout=1, sleep=record) == 1
+    assert waits == [100.0] and len(tg.calls("getUpdates")) >= 2

@@ -65,6 +65,14 @@ def test_policy_does_not_wait_past_the_cap():
     assert err.value.over_cap and err.value.attempts == 1 and sleeps == []
 
 
+def test_policy_does_not_wait_past_the_deadline():
+    sleeps = Sleeps()
+    policy = RetryPolicy(retries=5, sleep=sleeps, deadline=time.monotonic() + 5)
+    with pytest.raises(Transient) as err:
+        policy.call(lambda: (_ for _ in ()).throw(Transient("429", 20)))
+    assert err.value.past_deadline and not err.value.over_cap and err.value.attempts == 1 and sleeps == []
+
+
 def test_a_stop_ends_a_backoff_wait_at_once():
     timer = threading.Timer(0.3, retry.STOP.set)
     timer.start()

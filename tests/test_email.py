@@ -222,3 +222,51 @@ def test_one_email_to_three_recipients_is_reported_as_one_email(tmp_path, smtp, 
     assert len(smtp.received) == 2 * len(to)
     n = len(second)
     assert f"email: {n} paper(s) (week): 1 email(s) sent to {len(to)} recipient(s), {n} paper(s) delivered" in out
+
+
+@pytest.mark.parametrize("refusal, reply, hint", [
+    ({"refuse_sender": {"tracker@example.org": "553 5.7.1 sender address rejected: not owned by user"}},
+     "553 5.7.1 sender address rejected", "check email.from"),
+    ({"refuse_sender": {"tracker@example.org": "530 5.7.0 Authentication required"}},
+     "530 5.7.0 Authentication required", "email.security / email.username_env"),
+    ({"refuse": dict.fromkeys(TO, "530 5.7.0 Authentication required")},  # a 530 at RCPT: still the setup
+     "530 5.7.0 Authentication required", "email.security / email.username_env"),
+], ids=["553-sender", "530-sender", "530-recipient"])
+def test_a_refused_sender_or_a_530_stops_the_run_and_keeps_every_message(tmp_path, write_config, refusal, reply, hint):
+    """A setup problem, not a refused recipient: counted as one, the rows were given up and
+    fixing the config (or the server) delivered nothing."""
+    with SmtpStandin(**refusal) as server:
+        config, db = make(write_config, server)
+        ids = fill_store(db, sample_papers(50), THIS_WEEK)
+        for _ in range(GIVE_UP_AFTER + 1):
+            sleeps = Sleeps()
+            report = run_digest(config, db, "email", "week", NOW, sleep=sleeps)
+            [failure] = report.failures
+            assert f"SMTP server 127.0.0.1:{server.port} refused" in failure and reply in failure and hint in failure
+            assert "gave up" not in failure and sleeps == []  # not retried, never given up
+        assert {r.status for r in outbox.pending(db, "email")} == {"pending"} and len(outbox.pending(db, "email")) == len(TO)
+        assert outbox.failed_messages(db, "email") == []
+        server.refuse, server.refuse_sender = set(), {}
+        fixed = run_digest(config, db, "email", "week", NOW, sleep=Sleeps())
+        assert fixed.ok and (fixed.resent, fixed.recipients) == (1, len(TO))
+        assert run_digest(config, db, "email", "week", NOW, sleep=Sleeps()).sent == 0
+        assert [len(server.messages_to(address)) for address in TO] == [1] * len(TO)
+        assert outbox.delivered_ids(db, "email") == set(ids)
+
+
+def test_runs_stopped_by_a_setup_failure_do_not_count_toward_giving_up(tmp_path, write_config):
+    """The row's failures were all counted as refusals: after three refused-sender runs, the
+    first refusal of the recipient gave it up, said to be "after 3 refusals"."""
+    with SmtpStandin(refuse_sender={"tracker@example.org": "553 5.7.1 not owned by user"}) as server:
+        config, db = make(write_config, server)
+        fill_store(db, sample_papers(50), THIS_WEEK)
+        for _ in range(GIVE_UP_AFTER):
+            assert run_digest(config, db, "email", "week", NOW, sleep=Sleeps()).failures
+        server.refuse_sender, server.refuse = {}, {"ann@example.org"}
+        for _ in range(GIVE_UP_AFTER - 1):
+            [failure] = run_digest(config, db, "email", "week", NOW, sleep=Sleeps()).failures
+            assert "refused recipient ann@example.org" in failure and "gave up" not in failure
+        [failure] = run_digest(config, db, "email", "week", NOW, sleep=Sleeps()).failures
+        assert failure.endswith(f"(gave up after {GIVE_UP_AFTER} refusals)")
+        assert [r.target for r in outbox.failed_messages(db, "email")] == ["ann@example.org"]
+        assert len(server.messages_to("bob@example.org")) == 1

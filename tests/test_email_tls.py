@@ -17,7 +17,7 @@ import pytest
 
 from delivery_fixtures import DELIVERY, fill_store, sample_papers
 from tracker.config import load_config
-from tracker.deliver.outbox import run_digest
+from tracker.deliver.outbox import GIVE_UP_AFTER, run_digest
 from tracker.standins.smtp import SmtpStandin
 from tracker.store import deliveries as outbox
 from tracker.store import open_store
@@ -68,11 +68,10 @@ def _server(certs: dict[str, Path], tls: str, **kwargs) -> SmtpStandin:
     return SmtpStandin(tls=tls, certfile=str(certs["server"]), keyfile=str(certs["server-key"]), **kwargs)
 
 
-def _setup(write_config, server: SmtpStandin, security: str, host: str = "127.0.0.1", to=TO):
-    email = {
-        "host": host, "port": server.port, "security": security, "username_env": "SMTP_USER",
-        "password_env": "SMTP_PASSWORD", "from": "tracker@example.org", "to": to,
-    }
+def _setup(write_config, server: SmtpStandin, security: str, host: str = "127.0.0.1", to=TO, login: bool = True):
+    email = {"host": host, "port": server.port, "security": security, "from": "tracker@example.org", "to": to}
+    if login:
+        email |= {"username_env": "SMTP_USER", "password_env": "SMTP_PASSWORD"}
     config = load_config(write_config(DELIVERY, email=email))
     db = open_store(config.store.path)
     now = datetime.now(timezone.utc).replace(microsecond=0)
@@ -115,13 +114,47 @@ def test_starttls_by_host_name_checks_the_name_in_the_certificate(tmp_path, cert
 
 
 def test_starttls_server_refuses_mail_and_login_before_the_upgrade(tmp_path, certs, monkeypatch, login_env, write_config):
-    """The stand-in really requires STARTTLS: a client speaking plain SMTP gets nowhere."""
+    """The stand-in really requires STARTTLS: a client speaking plain SMTP gets nowhere. It offers
+    no AUTH before the upgrade: that was retried as a dropped connection (3 tries, 2 waits)."""
+    sleeps: list[float] = []
     with _server(certs, "starttls", credentials=(USER, PASSWORD)) as server:
         config, db, now, ids = _setup(write_config, server, "none")
-        report = run_digest(config, db, "email", "week", now, sleep=lambda s: None)
+        report = run_digest(config, db, "email", "week", now, sleep=sleeps.append)
         assert report.failures and report.sent == 0 and server.received == [] and server.logins == []
+        [failure] = report.failures
+        assert f"127.0.0.1:{server.port} does not offer a login" in failure and "email.security" in failure
+        assert sleeps == [] and len(outbox.pending(db, "email")) == len(TO)
         assert outbox.delivered_ids(db, "email") == set()
         assert PASSWORD not in " ".join(report.failures)
+
+
+def test_starttls_required_with_security_none_keeps_the_email_until_the_config_is_fixed(tmp_path, certs, monkeypatch,
+                                                                                        run_cli, write_config):
+    """The server answers MAIL FROM with 530 (STARTTLS first). That was counted as a refusal of
+    each recipient: after GIVE_UP_AFTER runs the rows were failed and the fixed config sent nothing."""
+    monkeypatch.setenv("SSL_CERT_FILE", str(certs["ca"]))
+    with _server(certs, "starttls") as server:
+        config, db, _, ids = _setup(write_config, server, "none", login=False)
+        db.conn.close()
+        digest = ("--config", str(config.file), "digest", "--channel", "email", "--period", "week")
+        for _ in range(GIVE_UP_AFTER + 1):
+            code, out, err = run_cli(*digest)
+            assert code == 1 and "Traceback" not in err
+            [line] = [x for x in err.splitlines() if x.startswith("error: ")]  # one line, not one per recipient
+            assert f"127.0.0.1:{server.port}" in line and "530 Must issue a STARTTLS command first" in line
+            assert "email.security / email.username_env" in line and "recipient" not in line
+        assert server.received == []
+        db = open_store(config.store.path)
+        assert [r.status for r in outbox.pending(db, "email")] == ["pending"] * len(TO)
+        db.conn.close()
+        config.file.write_text(config.file.read_text(encoding="utf-8").replace('"none"', '"starttls"'), encoding="utf-8")
+        code, out, err = run_cli(*digest)
+        assert code == 0, err
+        code, out, err = run_cli(*digest)
+        assert code == 0 and "nothing new" in out
+        assert sorted(r.recipients for r in server.received) == [(address,) for address in TO]  # once each
+    db = open_store(config.store.path)
+    assert outbox.delivered_ids(db, "email") == set(ids)
 
 
 @pytest.mark.parametrize("security", ["starttls", "ssl"])

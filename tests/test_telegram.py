@@ -4,6 +4,7 @@ and the token never showing up anywhere."""
 from __future__ import annotations
 
 import logging
+import time
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -211,6 +212,25 @@ def test_a_day_long_retry_after_is_not_slept_and_the_message_stays_pending(setup
     assert "86400" in report.failures[0] and "600s cap" in report.failures[0]
     assert len(tg.calls("sendMessage")) == 1
     assert len(outbox.pending(db, "telegram")) == report.queued and outbox.delivered_ids(db, "telegram") == set()
+
+
+def test_a_retry_after_past_the_deadline_fails_at_once_naming_the_flood_control(setup, tg, run_cli):
+    """retry_after 20 s under the 600 s cap but over a 5 s deadline: the call slept until the
+    deadline (6 s) and then said only "not done within the 5s deadline". Now it fails at once,
+    saying what Telegram asked, and the next run sends the messages."""
+    config, db, ids = setup(seen=(datetime.now(timezone.utc) - timedelta(minutes=5)).isoformat(timespec="seconds"),
+                            deadline_seconds=5)
+    tg.fail("sendMessage", 429, times=1, retry_after=20)
+    began = time.monotonic()
+    code, out, err = run_cli("--config", str(config.file), "digest", "--channel", "telegram")
+    assert code == 1 and time.monotonic() - began < 2 and "Traceback" not in err
+    [line] = [x for x in err.splitlines() if x.startswith("error:")]
+    assert "flood control" in line and "asked to wait 20s" in line and "5s deadline" in line, line
+    assert len(tg.calls("sendMessage")) == 1 and tg.sent() == []
+    assert len(outbox.pending(db, "telegram")) == len(CHATS) and outbox.delivered_ids(db, "telegram") == set()
+    code, out, err = run_cli("--config", str(config.file), "digest", "--channel", "telegram")
+    assert code == 0, err
+    assert [len(tg.sent(chat)) for chat in CHATS] == [1, 1] and outbox.delivered_ids(db, "telegram") == set(ids)
 
 
 @pytest.mark.parametrize("raw, shown", [({"ok": False}, '{"ok": false}'), ({"ok": True, "result": "surprise"}, "surprise")])

@@ -25,7 +25,7 @@ from tracker.net.retry import Interrupted
 from tracker.logs import log
 from tracker.models import display_safe
 from tracker.deliver import triage
-from tracker.deliver.telegram import TelegramClient, TelegramRefused, bot_token
+from tracker.deliver.telegram import TelegramClient, TelegramRefused, TelegramUnavailable, bot_token
 from tracker.deliver.telegram_html import LIMIT, compose, truncate_html
 from tracker.store import Database, browse, status
 from tracker.store import deliveries as outbox
@@ -253,7 +253,8 @@ async def poll_loop(
             failures += 1
             log(logger, logging.WARNING, "bot.poll_failed", error=str(exc), attempt=failures)
             try:
-                await client.sleep(client.policy.delay(failures))
+                asked = exc.retry_after if isinstance(exc, TelegramUnavailable) else None  # a flood wait the call had no time for
+                await client.sleep(client.policy.delay(failures, asked))
             except Interrupted:
                 break
             continue

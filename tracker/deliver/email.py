@@ -3,8 +3,9 @@ sending it to one recipient at a time over one connection that is re-opened when
 the server drops it.
 
 A refused recipient is final for that recipient only; a dropped connection or a
-4xx reply is retried, then reported. A refused login, a missing STARTTLS or a TLS
-failure is a setup problem, not a recipient's: it stops the run at once (one login
+4xx reply is retried, then reported. A refused login or no AUTH to log in with, a
+missing STARTTLS, a TLS failure, a refused sender (5xx to MAIL FROM) or a 530 (STARTTLS or a login required)
+at any step is a setup problem, not a recipient's: it stops the run at once (one login
 attempt, not one per recipient) and the messages stay pending for the next run. Credentials come from the environment and are
 registered as secrets so no error or log line shows them.
 """
@@ -43,7 +44,8 @@ class RecipientRefused(DeliveryError):
 
 
 class SmtpUnavailable(DeliveryError):
-    """The server could not be reached, or kept dropping the connection, after every retry."""
+    """The server could not be reached, kept dropping the connection after every retry, or
+    refused the setup (TLS, login, sender): the run stops and its messages stay pending."""
 
 
 class SmtpUnknownState(DeliveryError):
@@ -183,6 +185,12 @@ class SmtpSession:
                 conn.starttls(context=context)
                 conn.ehlo()
             if self.username:
+                if not conn.has_extn("auth"):
+                    raise SmtpUnavailable(
+                        f"SMTP server {cfg.host}:{cfg.port} does not offer a login (no AUTH after EHLO)",
+                        'servers often offer it only over TLS: set email.security = "starttls" or "ssl", '
+                        "or leave email.username_env unset",
+                    )
                 conn.login(self.username, self.password or "")
         except smtplib.SMTPAuthenticationError as exc:
             conn.close()
@@ -243,17 +251,20 @@ class SmtpSession:
             return
         except smtplib.SMTPRecipientsRefused as exc:
             code, reason = exc.recipients.get(recipient, (0, b""))
+            if setup := self._setup_failure(code, reason, f"recipient {recipient}"):
+                raise setup from None
             if not 400 <= code < 500:
                 raise RecipientRefused(f"SMTP server refused recipient {recipient}: {code} {_text(reason)}") from None
             self._drop()
             raise _Deferred(f"recipient {recipient}: {code} {_text(reason)}") from None  # greylisting, a full mailbox
-        except (smtplib.SMTPSenderRefused, smtplib.SMTPDataError) as exc:
-            if not 400 <= exc.smtp_code < 500:
-                raise RecipientRefused(
-                    f"SMTP server refused the message to {recipient}: {exc.smtp_code} {_text(exc.smtp_error)}"
-                ) from None
+        except smtplib.SMTPSenderRefused as exc:
+            hint = "check email.from: the server must accept it as the sender" if exc.smtp_code >= 500 else None
+            if setup := self._setup_failure(exc.smtp_code, exc.smtp_error, f"the sender {sender} (MAIL FROM)", hint):
+                raise setup from None
             error = f"{exc.smtp_code} {_text(exc.smtp_error)}"
-        except smtplib.SMTPResponseException as exc:
+        except smtplib.SMTPResponseException as exc:  # SMTPDataError included
+            if setup := self._setup_failure(exc.smtp_code, exc.smtp_error, f"the message to {recipient}"):
+                raise setup from None
             error = f"{exc.smtp_code} {_text(exc.smtp_error)}"
             if exc.smtp_code >= 500:
                 raise RecipientRefused(f"SMTP server refused the message to {recipient}: {error}") from None
@@ -279,6 +290,16 @@ class SmtpSession:
                 ) from None
         self._drop()
         raise Transient(error)
+
+    def _setup_failure(self, code: int, reply: bytes | str, what: str, hint: str | None = None) -> SmtpUnavailable | None:
+        """A 530 (STARTTLS or a login required), or any refusal given with a `hint`, is about
+        the config, not a recipient: it stops the run and the messages stay pending, so fixing
+        the config delivers them next run. Counted as a recipient's refusal, they were given up."""
+        if code == 530:
+            hint = "the server needs STARTTLS or a login: set email.security / email.username_env"
+        if hint is None:
+            return None
+        return SmtpUnavailable(f"SMTP server {self.cfg.host}:{self.cfg.port} refused {what}: {code} {_text(reply)}", hint)
 
     def _drop(self) -> None:
         if self.conn is not None:

@@ -3,8 +3,9 @@ Application): every call goes through one retry policy, and no error or log line
 ever carries the token (PTB's URLs do, so we scrub).
 
 Policy (tracker.net.retry, shared with every client): `RetryAfter` waits as long as
-Telegram asks, up to `telegram.max_retry_wait_seconds` (above it the message stays
-pending for the next run); `BadRequest`, `Forbidden` and `InvalidToken` are final and
+Telegram asks, up to `telegram.max_retry_wait_seconds` and to the call's deadline
+(a longer wait is not slept: the call fails at once naming the flood control, and the
+message stays pending for the next run); `BadRequest`, `Forbidden` and `InvalidToken` are final and
 name the chat; network errors and timeouts are retried `retries` times with
 exponential backoff. Every call has a total deadline (`telegram.deadline_seconds`)
 and ends within a tick of a stop request. An answer that is not what the Bot API
@@ -17,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import logging
+import time
 import warnings
 from datetime import timedelta
 from typing import Any, Awaitable, Callable, Sequence
@@ -49,7 +51,12 @@ class TelegramRefused(DeliveryError):
 
 
 class TelegramUnavailable(DeliveryError):
-    """Telegram could not be reached (or kept failing) after every retry."""
+    """Telegram could not be reached (or kept failing) after every retry. `retry_after`: the
+    flood-control wait Telegram asked for that the call's deadline left no time for."""
+
+    def __init__(self, message: str, hint: str | None = None, retry_after: float | None = None) -> None:
+        super().__init__(message, hint)
+        self.retry_after = retry_after
 
 
 class _ScrubFilter(logging.Filter):
@@ -154,7 +161,7 @@ class TelegramClient:
             try:
                 return await until_stopped(make(), f"Telegram {method}", self.stop)
             except RetryAfter as exc:
-                raise Transient("rate-limited (429)", _seconds(exc)) from None
+                raise Transient("flood control: rate-limited (429)", _seconds(exc)) from None
             except (BadRequest, Forbidden, InvalidToken) as exc:
                 kind = type(exc).__name__
                 hint = f"check the variable named by telegram.token_env ({self.cfg.token_env})" if kind == "InvalidToken" else None
@@ -174,9 +181,10 @@ class TelegramClient:
             log(logger, logging.WARNING, event, method=method, chat=chat_id, attempt=attempt_number, error=exc.problem,
                 seconds=round(wait, 2))
 
+        policy = dataclasses.replace(self.policy, on_retry=on_retry, deadline=time.monotonic() + limit)
         try:
             # the deadline bounds the whole call, retries and their waits included
-            return await asyncio.wait_for(dataclasses.replace(self.policy, on_retry=on_retry).acall(attempt), limit)
+            return await asyncio.wait_for(policy.acall(attempt), limit)
         except asyncio.TimeoutError:
             raise TelegramUnavailable(f"Telegram {method}{where}: not done within the {limit:g}s deadline, retries included",
                                       "telegram.deadline_seconds bounds each call; nothing is marked delivered, "
@@ -185,6 +193,12 @@ class TelegramClient:
             if exc.over_cap:
                 raise TelegramUnavailable(f"Telegram {method}{where}: {exc.problem}, asked to wait {exc.retry_after:g}s",
                                           over_cap_hint(exc, self.policy.max_wait)) from None
+            if exc.past_deadline and exc.retry_after is not None:
+                raise TelegramUnavailable(
+                    f"Telegram {method}{where}: {exc.problem}, asked to wait {exc.retry_after:g}s, "
+                    f"past the call's {limit:g}s deadline (telegram.deadline_seconds)",
+                    f"the next run tries again; a telegram.deadline_seconds over {exc.retry_after:g}s would wait it out",
+                    exc.retry_after) from None
             hint = ("Telegram kept rate-limiting the bot: nothing is marked delivered, and the next run sends what is left"
                     if exc.retry_after is not None else f"check telegram.api_url ({self.cfg.api_url}) and the network")
             raise TelegramUnavailable(

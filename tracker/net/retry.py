@@ -9,6 +9,9 @@ else for what is final. The policy then:
 - refuses to wait longer than `max_wait` (10 minutes by default): a server that asks
   for a day gets its `Transient` re-raised at once with `over_cap` set, so the caller
   leaves the message pending for the next run instead of sleeping;
+- given a `deadline` (a `time.monotonic()` value: when the whole call must be done),
+  refuses a wait that would end after it, the same way, with `past_deadline` set: the
+  caller can say what the server asked, instead of sleeping into a bare timeout;
 - sleeps through an injected `sleep` (tests record waits, never sleep) or, by
   default, on `STOP`, the process-wide event SIGTERM sets, so no wait outlives a
   stop request by more than a tick; a stop during a wait raises `Interrupted`.
@@ -51,6 +54,7 @@ class Transient(Exception):
         self.retry_after = retry_after
         self.attempts = 1
         self.over_cap = False
+        self.past_deadline = False
 
 
 def check_stop(what: str = "a network wait") -> None:
@@ -98,6 +102,7 @@ class RetryPolicy:
     backoff: float = 1.0
     max_backoff: float = 60.0
     max_wait: float = DEFAULT_MAX_WAIT
+    deadline: float | None = None
     sleep: Sleep | None = None
     async_sleep: AsyncSleep | None = None
     on_retry: OnRetry | None = field(default=None, compare=False)
@@ -115,7 +120,12 @@ class RetryPolicy:
         if exc.retry_after is not None and exc.retry_after > self.max_wait:
             exc.over_cap = True
             return False
-        return state.attempt_number <= self.retries
+        if state.attempt_number > self.retries:
+            return False
+        if self.deadline is not None and time.monotonic() + self.delay(state.attempt_number, exc.retry_after) > self.deadline:
+            exc.past_deadline = True
+            return False
+        return True
 
     def _wait(self, state: tenacity.RetryCallState) -> float:
         exc = state.outcome.exception()  # type: ignore[union-attr]

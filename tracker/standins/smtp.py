@@ -1,7 +1,9 @@
 """A real SMTP server (aiosmtpd) on 127.0.0.1 for tests and `tracker demo`.
 
-It keeps every accepted message, can refuse chosen recipients with 550 or defer them
-with 450 a number of times first (`defer`, as greylisting does), drop the
+It keeps every accepted message, can refuse chosen recipients with 550 (or with the
+reply given: `refuse={"x@y": "530 5.7.0 Authentication required"}`) or defer them
+with 450 a number of times first (`defer`, as greylisting does), refuse chosen
+senders at MAIL FROM with the reply given (`refuse_sender`), drop the
 connection instead of answering DATA (the client never gets an acknowledgement),
 either losing the message (`drop_data`) or keeping it (`keep_then_drop`, the
 hostile case: delivered, yet never confirmed), and check a login. Port 0 picks a free port; `.port` tells which.
@@ -50,7 +52,8 @@ class _FreePortController(Controller):
 class SmtpStandin:
     """`with SmtpStandin(refuse={"x@y"}) as smtp:` then email.host/port = smtp.host/smtp.port."""
 
-    refuse: set[str] = field(default_factory=set)
+    refuse: set[str] | dict[str, str] = field(default_factory=set)  # recipient (-> its reply; a set: 550)
+    refuse_sender: dict[str, str] = field(default_factory=dict)  # MAIL FROM address -> its reply ("553 ...")
     defer: dict[str, int] = field(default_factory=dict)  # recipient -> RCPTs answered 450 (greylisting) first
     drop_data: int = 0
     keep_then_drop: int = 0
@@ -117,9 +120,16 @@ class SmtpStandin:
                 self.logins.append(auth_data.login.decode())
         return AuthResult(success=ok, handled=False)
 
+    async def handle_MAIL(self, server: Any, session: Any, envelope: Any, address: str, mail_options: list[str]) -> str:
+        if address in self.refuse_sender:
+            return self.refuse_sender[address]
+        envelope.mail_from = address
+        envelope.mail_options.extend(mail_options)
+        return "250 OK"
+
     async def handle_RCPT(self, server: Any, session: Any, envelope: Any, address: str, rcpt_options: list[str]) -> str:
         if address in self.refuse:
-            return "550 5.1.1 mailbox unavailable"
+            return self.refuse[address] if isinstance(self.refuse, dict) else "550 5.1.1 mailbox unavailable"
         with self._lock:
             if self.defer.get(address, 0) > 0:
                 self.defer[address] -= 1

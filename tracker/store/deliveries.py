@@ -207,13 +207,15 @@ def _settle(db: Database, row_id: int, status: str, fields: dict[str, Any], at: 
 def mark_failed(db: Database, row_id: int, error: str, give_up_after: int | None = None) -> bool:
     """Count a failed attempt; the row stays pending so the next run tries again, unless
     it was refused for good `give_up_after` times: then it is `failed` and its papers stay
-    queued (never delivered). Returns True when the row was given up."""
+    queued (never delivered). Other failures (`give_up_after` None) never count toward
+    that. Returns True when the row was given up."""
     with db.atomic():
         db.execute("UPDATE outbox SET attempts = attempts + 1, last_error = ? WHERE id = ?", [error, row_id])
         if give_up_after is None:
             return False
-        attempts = db.execute("SELECT attempts FROM outbox WHERE id = ?", [row_id]).fetchone()[0]
-        if attempts < give_up_after:
+        db.execute("UPDATE outbox SET refusals = refusals + 1 WHERE id = ?", [row_id])
+        refusals = db.execute("SELECT refusals FROM outbox WHERE id = ?", [row_id]).fetchone()[0]
+        if refusals < give_up_after:
             return False
         db.execute("UPDATE outbox SET status = ? WHERE id = ?", [FAILED, row_id])
         return True

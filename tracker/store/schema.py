@@ -284,3 +284,10 @@ def m170_listed_papers(db: Database) -> None:
         pk="paper_id",
         foreign_keys=[("paper_id", "papers", "id")],
     )
+
+
+@migrations()
+def m180_outbox_refusals(db: Database) -> None:
+    """Refusals of a row, apart from its attempts: only refusals count toward giving it up,
+    so runs stopped by a setup problem (a refused login or sender) never bring it closer."""
+    db["outbox"].add_column("refusals", int, not_null_default=0)
