@@ -519,3 +519,15 @@ def test_a_paper_without_authors_or_date_leaves_no_dangling_separators(old, new)
     """The empty author and year fields left `- ..` and `. . arXiv.` behind."""
     result = add_papers(parse_survey(f"## S\n\n{old}\n", "x.md"), [paper(1, "S", authors=(), published="")])
     assert result.text == f"## S\n\n{old}\n\n{new}\n"  # a one-entry list: the default blank line between entries
+
+
+def test_a_list_without_headings_takes_papers_in_its_preamble():
+    """`tracker survey` shows such a list's entries under `preamble`; patch refused that id, with an
+    empty list of valid sections, so the list could not be patched at all."""
+    text = "- **X Paper**. 2020. [p](https://arxiv.org/abs/2001.00001)\n- **Y Paper**. 2021. [p](https://arxiv.org/abs/2101.00002)\n"
+    result = add_papers(parse_survey(text, "list.md"), [paper(1, "preamble", title="New One")])
+    new = parse_survey(result.text, "list.md")
+    assert [e.title for e in new.sections[0].entries] == ["X Paper", "Y Paper", "New One"]
+    assert result.text.startswith(text) and result.text.endswith("[p](https://arxiv.org/abs/2409.10001)\n")
+    with pytest.raises(SurveyError, match=r"unknown section 'preamble'.*valid sections: x"):
+        add_papers(parse_survey("# X\n\n" + text, "list.md"), [paper(1, "preamble")])

@@ -303,6 +303,12 @@ def _gap(survey: Survey, section: Section) -> list[str]:
     return list(gaps.most_common(1)[0][0]) if gaps else [""]
 
 
+def _target(section: Section) -> bool:
+    """A section a paper can be added to by its survey id: a heading's, or the entries before the
+    first heading (`preamble`) when there are some (a list without headings has nothing else)."""
+    return section.level > 0 or bool(section.entries)
+
+
 class _Resolver:
     def __init__(self, survey: Survey, section_headings: Mapping[str, str]) -> None:
         self.survey, self.config = survey, dict(section_headings)
@@ -317,10 +323,10 @@ class _Resolver:
             if found is None:
                 raise SurveyError(f"{self.survey.path}: section {key!r} has heading {heading!r} in the config, but the survey has no such heading")
             return found
-        found = survey_section(self.survey, key, key) or next((s for s in self.survey.sections if s.id == key and s.level > 0), None)
+        found = survey_section(self.survey, key, key) or next((s for s in self.survey.sections if s.id == key and _target(s)), None)
         if found is not None:
             return found
-        valid = list(self.config) or [s.id for s in self.survey.sections if s.level > 0]
+        valid = list(self.config) or [s.id for s in self.survey.sections if _target(s)]
         raise SurveyError(f"{self.survey.path}: unknown section {key!r} for paper {paper.id} (valid sections: {', '.join(valid)})")
 
 
