@@ -373,3 +373,18 @@ def test_a_title_wrapped_in_a_link_is_read_as_its_text_and_the_link_as_the_entry
     """`**[T](url)**` was read as a bold title `[T](url)`, `[**T**](url)` as the title `**T**`."""
     (entry,) = [e for _, e in parse_survey(f"## S\n\n{line}\n", "x.md").entries()]
     assert (entry.title, entry.arxiv_id, entry.links[0].url.startswith("https://")) == (title, arxiv_id, True)
+
+
+def test_an_item_nested_under_an_entry_without_an_arxiv_link_is_its_note():
+    """`- Code: [repo](...)` under an entry became a listed work named "Code", which init and the
+    link matcher then used; a nested paper with an arXiv link stays an entry of its own."""
+    text = ("## Nested\n\n1. **Parent One**. *A*. 2020. [pdf](https://arxiv.org/abs/2001.00011)\n"
+            "2. **Parent Two**. *B*. 2021. [pdf](https://arxiv.org/abs/2101.00022)\n"
+            "   - Code: [repo](https://github.com/x/y)\n"
+            "   - **Follow Up Paper**. *C*. 2022. [pdf](https://arxiv.org/abs/2201.00033)\n"
+            "3. **Parent Three**. *C*. 2022. [pdf](https://arxiv.org/abs/2201.00044)\n\n"
+            "- Topic without link\n  - [Nested Paper Title Here](https://aclanthology.org/x)\n")
+    survey = parse_survey(text, "list.md")
+    assert [(e.title, e.line) for e in survey.sections[0].entries] == [
+        ("Parent One", 3), ("Parent Two", 4), ("Follow Up Paper", 6), ("Parent Three", 7), ("Nested Paper Title Here", 10)]
+    assert [s.line for s in survey.skipped] == [9]

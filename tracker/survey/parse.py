@@ -128,6 +128,7 @@ class _Parser:
         self.sections: list[dict[str, Any]] = []
         self.skipped: list[Skipped] = []
         self.rows: set[int] = set()
+        self.entry_indent: int | None = None  # indent of the list item that made the latest entry
         self.structural = self._structural_lines()
         self.table = self._table_lines()
 
@@ -216,6 +217,11 @@ class _Parser:
             j += 1
         return end
 
+    def is_note(self, i: int, end: int, start: int) -> bool:
+        """Whether an item nested under an entry is a note of it (`- Code: [repo](...)`), not a
+        paper of its own: it links no arXiv paper."""
+        return read_item("".join(self.lines[i : end + 1]), start).arxiv_id is None
+
     def paragraph_end(self, i: int) -> int:
         j = i
         while j + 1 < len(self.plain) and self.plain[j + 1].strip() and not self.starts_block(j + 1):
@@ -274,6 +280,8 @@ class _Parser:
         i = 0
         while i < len(self.plain):
             text = self.plain[i]
+            if text.strip() and not LIST_ITEM.match(text):
+                self.entry_indent = None  # a heading, a paragraph, a table: nothing after it is nested in an entry
             found = self.heading(i)
             if found:
                 self.add_section(found[0], found[1], i + 1)
@@ -291,7 +299,16 @@ class _Parser:
             if m:
                 content_col = len(m.group(0).expandtabs(4))
                 end = self.item_end(i, content_col)
+                indent = _indent_width(m.group("indent"))
+                if self.entry_indent is not None and indent > self.entry_indent and self.is_note(i, end, m.end()):
+                    i = end + 1
+                    continue
+                before = sum(len(s["entries"]) for s in self.sections)
                 self.add_entry(i, end, m.end(), int(m.group("num")) if m.group("num") else None, True)
+                if sum(len(s["entries"]) for s in self.sections) > before:
+                    self.entry_indent = indent
+                elif self.entry_indent is None or indent <= self.entry_indent:
+                    self.entry_indent = None
                 i = end + 1
                 continue
             if self.is_row(i):
