@@ -388,3 +388,15 @@ def test_an_item_nested_under_an_entry_without_an_arxiv_link_is_its_note():
     assert [(e.title, e.line) for e in survey.sections[0].entries] == [
         ("Parent One", 3), ("Parent Two", 4), ("Follow Up Paper", 6), ("Parent Three", 7), ("Nested Paper Title Here", 10)]
     assert [s.line for s in survey.skipped] == [9]
+
+
+def test_a_name_suffix_stays_with_its_name():
+    """ZJU's lists write `*Ann O'Brien, Jr., Jane Doe.*`: `Jr.` was read as an author of its own,
+    so an entry written for such a paper did not read back as its authors."""
+    text = "## S\n\n1.  **Some Title.** `arXiv`  \n    *Ann O'Brien, Jr., Jane Doe and Bob Ray III.* [[PDF](https://arxiv.org/abs/2001.00001)], 2020.\n"
+    (entry,) = parse_survey(text, "list.md").sections[0].entries
+    assert entry.authors == ("Ann O'Brien, Jr.", "Jane Doe", "Bob Ray III")
+    new = Paper(id="2501.00002", title="Another Title", authors=("Cy O'Brien, Jr.", "Dee Lee"), published="2025-01-01", section="s")
+    result = add_papers(parse_survey(text, "list.md"), [new])
+    added = [e for _, e in parse_survey(result.text, "list.md").entries() if e.arxiv_id == "2501.00002"]
+    assert [e.authors for e in added] == [("Cy O'Brien, Jr.", "Dee Lee")]

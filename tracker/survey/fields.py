@@ -93,8 +93,17 @@ def split_names(text: str) -> tuple[str, ...]:
     pairs = re.split(r"\s+and\s+", text)
     if len(pairs) > 1 and all(p.count(",") == 1 and not p.rstrip().endswith(",") for p in pairs):
         return tuple(p.strip() for p in pairs if p.strip())
-    parts = re.split(r"\s*,\s*(?:and\s+)?|\s+and\s+", text)
-    return tuple(p.strip() for p in parts if p.strip())
+    parts = [p.strip() for p in re.split(r"\s*,\s*(?:and\s+)?|\s+and\s+", text) if p.strip()]
+    names: list[str] = []
+    for part in parts:
+        if names and SUFFIX.fullmatch(part):  # `Martin Luther King, Jr.` is one name
+            names[-1] += ", " + part
+        else:
+            names.append(part)
+    return tuple(names)
+
+
+SUFFIX = re.compile(r"(?:Jr|Sr)\.?|I{2,3}|IV", re.IGNORECASE)
 
 
 NAME = re.compile(r"^(?:[A-Z][\w'’\-]*\.?|[a-z]{1,3})(?:\s+(?:[A-Z][\w'’\-]*\.?|(?:van|von|der|den|de|di|da|du|la|le)))*$")
