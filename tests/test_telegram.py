@@ -226,11 +226,22 @@ def test_a_retry_after_past_the_deadline_fails_at_once_naming_the_flood_control(
     assert code == 1 and time.monotonic() - began < 2 and "Traceback" not in err
     [line] = [x for x in err.splitlines() if x.startswith("error:")]
     assert "flood control" in line and "asked to wait 20s" in line and "5s deadline" in line, line
-    assert len(tg.calls("sendMessage")) == 1 and tg.sent() == []
-    assert len(outbox.pending(db, "telegram")) == len(CHATS) and outbox.delivered_ids(db, "telegram") == set()
+    # flood control holds that chat only: the other chat still gets its digest in this run
+    assert len(tg.calls("sendMessage")) == 2 and [len(tg.sent(chat)) for chat in CHATS] == [0, 1]
+    assert len(outbox.pending(db, "telegram")) == 1 and outbox.delivered_ids(db, "telegram") == set()
     code, out, err = run_cli("--config", str(config.file), "digest", "--channel", "telegram")
     assert code == 0, err
     assert [len(tg.sent(chat)) for chat in CHATS] == [1, 1] and outbox.delivered_ids(db, "telegram") == set(ids)
+
+
+def test_a_failing_telegram_holds_every_chat(setup, tg, run_cli):
+    """A 500 or a hang is Telegram's, not one chat's: the run stops at the first chat, fast."""
+    config, db, ids = setup(seen=(datetime.now(timezone.utc) - timedelta(minutes=5)).isoformat(timespec="seconds"),
+                            deadline_seconds=5)
+    tg.fail("sendMessage", 500, times=100)
+    code, out, err = run_cli("--config", str(config.file), "digest", "--channel", "telegram")
+    assert code == 1 and tg.sent() == [] and len(outbox.pending(db, "telegram")) == len(CHATS)
+    assert {c.params.get("chat_id") for c in tg.calls("sendMessage")} == {str(CHATS[0])}
 
 
 @pytest.mark.parametrize("raw, shown", [({"ok": False}, '{"ok": false}'), ({"ok": True, "result": "surprise"}, "surprise")])

@@ -312,7 +312,7 @@ async def _send_telegram(
 ) -> None:
     assert config.telegram is not None
     token = bot_token(config)
-    refused: set[str] = set()
+    held: set[str] = set()  # chats whose remaining messages wait for the next run
     kwargs: dict[str, Any] = {}
     if sleep is not None:
 
@@ -329,18 +329,21 @@ async def _send_telegram(
         return
     try:
         for row in rows:
-            if row.target in refused:
+            if row.target in held:
                 continue
             try:
                 message_id = await client.send_message(int(row.target), row.body, row.payload.get("keyboard"))
             except TelegramRefused as exc:
                 if exc.kind != "BadRequest":  # a blocked bot or a bad token: the chat's other messages fail too
-                    refused.add(row.target)
+                    held.add(row.target)
                 _failed(db, row, exc, tally, final=True)
                 continue
             except TelegramUnavailable as exc:
                 _failed(db, row, exc, tally)
-                return
+                if exc.retry_after is None:  # Telegram unreachable or failing: every chat would wait the same
+                    return
+                held.add(row.target)  # flood control holds this chat; the others may still be sent to
+                continue
             _acknowledged(db, row, str(message_id), tally, fresh_after)
     finally:
         await client.__aexit__(None, None, None)

@@ -52,7 +52,8 @@ class TelegramRefused(DeliveryError):
 
 class TelegramUnavailable(DeliveryError):
     """Telegram could not be reached (or kept failing) after every retry. `retry_after`: the
-    flood-control wait Telegram asked for that the call's deadline left no time for."""
+    flood-control wait Telegram asked for that the call's deadline or the wait cap left no
+    time for (found at once: the other chats can still be tried)."""
 
     def __init__(self, message: str, hint: str | None = None, retry_after: float | None = None) -> None:
         super().__init__(message, hint)
@@ -192,7 +193,7 @@ class TelegramClient:
         except Transient as exc:
             if exc.over_cap:
                 raise TelegramUnavailable(f"Telegram {method}{where}: {exc.problem}, asked to wait {exc.retry_after:g}s",
-                                          over_cap_hint(exc, self.policy.max_wait)) from None
+                                          over_cap_hint(exc, self.policy.max_wait), exc.retry_after) from None
             if exc.past_deadline and exc.retry_after is not None:
                 raise TelegramUnavailable(
                     f"Telegram {method}{where}: {exc.problem}, asked to wait {exc.retry_after:g}s, "
