@@ -4,6 +4,7 @@ the rules, `tracker train`, `explain`, storage and ranking."""
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 import sys
 from pathlib import Path
 
@@ -618,3 +619,16 @@ def test_with_trained_gate_applies_the_bars_as_train_write_does(write_config, ru
     assert written.section("llm").min_relevance == gated.section("llm").min_relevance
     fixed = with_trained_gate(config, report, (0.3, 0.4, 0.95))
     assert (fixed.relevance.with_rules, fixed.section("llm").min_relevance, fixed.relevance.alone) == (0.3, 0.4, 0.95)
+
+
+@pytest.mark.parametrize("title", ["Enhancing Test-Time Scaling of LLMs with Hierarchical Retrieval-Augmented MCTS",
+                                   "Investigating Test-Time Scaling with Reranking for Machine Translation"])
+def test_a_rag_or_reranking_paper_filed_alone_is_not_put_under_the_bert_family(title):
+    """The shipped encoder_only section took `retrieval-augmented` and `reranking`, so papers the
+    learned score files alone landed there (3 of 3 on unseen days); the rubric's encoder_only is
+    the BERT family and the encoders built on it."""
+    shipped = load_config(ROOT / "config" / "tracker.toml", read_weights=False)
+    keep_all = RelevanceConfig(path=Path("(test)"), model=LearnedModel(4.0, {}, "keep-all"), with_rules=0.3, alone=0.8)
+    found = Classifier.from_config(replace(shipped, relevance=keep_all)).classify(
+        paper(title, "We study large language models that retrieve and rerank passages before they reason."))
+    assert [s.section for s in found] == ["decoder_only"], found
