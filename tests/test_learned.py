@@ -632,3 +632,28 @@ def test_a_rag_or_reranking_paper_filed_alone_is_not_put_under_the_bert_family(t
     found = Classifier.from_config(replace(shipped, relevance=keep_all)).classify(
         paper(title, "We study large language models that retrieve and rerank passages before they reason."))
     assert [s.section for s in found] == ["decoder_only"], found
+
+
+def test_explain_shows_the_sections_the_learned_gate_dropped(write_config, run_cli, tmp_path):
+    """A paper the rules put in a section and the gate then dropped showed only "sections: none"
+    and "out of scope": the question "why is this not in my digest?" had no answer."""
+    weights_file(tmp_path)
+    config_path = write_config(sections=SECTIONS, relevance={"model": "relevance.tsv", "with_rules": 0.3})
+    config = load_config(config_path)
+    # -2 + 0.5 (model) + 3 (language) - 4 (radiology) = -2.5 -> 0.08: under llm's 0.6 and arch's 0.3
+    p = Paper(id="2501.00003", title="Radiology language model attention", abstract="", published="2025-01-01")
+    db = open_store(config.store.path)
+    try:
+        upsert_papers(db, [p], "api", seen="2025-01-02T00:00:00Z")
+    finally:
+        db.conn.close()
+    code, out, err = run_cli("--config", str(config_path), "explain", p.id)
+    assert code == 0, err
+    assert "sections: none" in out and "no section kept by the learned gate" in out
+    dropped = [line for line in out.splitlines() if line.startswith("  [dropped]")]
+    assert [line.split()[1] for line in dropped] == ["arch", "llm"]
+    assert "learned score 0.08 is under its bar 0.3" in dropped[0] and "under its bar 0.6" in dropped[1]
+    code, out, _ = run_cli("--config", str(config_path), "explain", p.id, "--json")
+    data = json.loads(out)
+    assert [(g["section"], g["min_relevance"]) for g in data["gated_out"]] == [("arch", 0.3), ("llm", 0.6)]
+    assert data["sections"] == [] and data["in_scope"]

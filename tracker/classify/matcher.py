@@ -184,6 +184,15 @@ class Classifier:
         """Sections for one paper, best first; [] when the paper is out of scope or nothing matched."""
         return self.classify_fields(paper.title, paper.abstract, paper.comment, paper.journal_ref)
 
+    def gated_out(self, paper: Paper) -> list[tuple[SectionScore, float]]:
+        """The sections the rules pick that the learned gate did not keep, each with its bar:
+        what `explain` shows for "why is this paper not in the list?"."""
+        if self._relevance is None:
+            return []
+        kept = {s.section for s in self.classify(paper)}
+        found = self._by_rules(paper.title, paper.abstract, paper.comment, paper.journal_ref)
+        return [(s, self._min_relevance[s.section]) for s in found if s.section not in kept]
+
     def scope_matches(self, paper: Paper) -> SectionScore | None:
         """The scope's own hits for a paper (None when out of scope), for explanations."""
         if self._scope is None:

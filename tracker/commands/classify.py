@@ -70,7 +70,8 @@ def explain_paper(config: Any, raw_id: str) -> dict[str, Any]:
     else:
         sections, status = classifier.classify(paper), "classified_now"
         note = (
-            "no stored classification (never classified, or out of scope): classified now with the current rules"
+            "no stored classification (never classified, out of scope, or no section kept by the learned gate): "
+            "classified now with the current rules"
             if not stored
             else f"stored classification was made with other rules ({', '.join(sorted(p or '?' for p in prints))}): "
             "classified now with the current rules"
@@ -90,6 +91,7 @@ def explain_paper(config: Any, raw_id: str) -> dict[str, Any]:
         "in_scope": scope is not None,
         "scope_matches": [m.to_json() for m in scope.matches] if scope else [],
         "sections": [s.to_json() for s in sections],
+        "gated_out": [{**s.to_json(), "min_relevance": bar} for s, bar in classifier.gated_out(paper)],
         "learned": learned,
         "links": [l.to_json() for l in links],
     }
@@ -109,6 +111,10 @@ def _render_explanation(data: dict[str, Any]) -> str:
         out += [f"      {f['field']:<12} {f['word']}  {f['weight']:+.2f}" for f in learned["features"]]
     if not data["sections"]:
         out.append("  sections: none")
+    for s in data["gated_out"]:
+        out.append(f"  [dropped] {s['section']}  \"{s['heading']}\"  score {s['score']:g}: the rules pick it, but the learned "
+                   f"score {data['learned']['score']:.2f} is under its bar {s['min_relevance']:g}")
+        out += [f"      {m['field']:<12} {m['text']}" for m in s["matches"]]
     for rank, s in enumerate(data["sections"]):
         label = "primary" if rank == 0 else "also"
         kept = f", kept at learned score {s['relevance']:.2f}" if "relevance" in s else ""
