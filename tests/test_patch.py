@@ -176,6 +176,14 @@ def test_unknown_or_missing_section_is_an_error(seed, headings):
         add_papers(seed, [paper(1, "gone")], {"gone": "Not A Heading"})
 
 
+def test_papers_without_a_section_are_skipped_when_others_have_one(seed, headings):
+    """`tracker export` writes every stored paper, `section` only on those to add: patch refused
+    the whole file for its first unclassified paper."""
+    result = add_papers(seed, [replace(paper(1, "x"), section=None), paper(2, "encoder_only")], headings)
+    assert [p.id for p, _ in result.added] == ["2409.10002"]
+    assert [(p.id, "no 'section'" in why) for p, why in result.skipped] == [("2409.10001", True)]
+
+
 def test_empty_section_gets_an_entry_in_the_survey_style():
     text = "# List\n\n## Old\n\n1.  **Known Paper.** `arXiv`  \n    *A B.* [[PDF](https://arxiv.org/abs/2001.00001)], 2020.\n\n## New Section\n\nSome intro text.\n\n## Last\n"
     survey = parse_survey(text, "s.md")

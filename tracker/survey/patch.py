@@ -332,16 +332,21 @@ class _Resolver:
 
 def add_papers(survey: Survey, papers: Sequence[Paper], section_headings: Mapping[str, str] = {}) -> PatchResult:
     """Add each paper to its section (after its last entry, or on top of a newest-first one); skip
-    ones already listed (same arXiv id or folded title)."""
+    ones already listed (same arXiv id or folded title), and ones without a section when others
+    have one (`tracker export` writes both kinds)."""
     resolve = _Resolver(survey, section_headings)
-    targets = [(paper, resolve(paper)) for paper in papers]
+    sectioned = [paper for paper in papers if paper.section]
+    if papers and not sectioned:
+        resolve(papers[0])  # none says where it goes: an input error, not a list of skips
+    targets = [(paper, resolve(paper)) for paper in sectioned]
     by_id = {e.arxiv_id: e.line for _, e in survey.entries() if e.arxiv_id}
     by_title = {fold_title(e.title): e.line for _, e in survey.entries()}
     inserts: dict[int, list[str]] = {}
     closes: set[int] = set()
     numbers: dict[int, int] = {}
     added: list[tuple[Paper, str]] = []
-    skipped: list[tuple[Paper, str]] = []
+    skipped: list[tuple[Paper, str]] = [(paper, "no 'section' (in `tracker export`: unclassified or rejected), so not added")
+                                        for paper in papers if not paper.section]
     listed: list[str] = []
     for paper, section in targets:
         folded = fold_title(paper.title)
