@@ -243,6 +243,20 @@ def test_decide_cli(tmp_path, run_cli, write_config):
     assert ids[2] not in latest_decisions(db)
 
 
+def test_decide_on_a_version_not_stored_says_which_one_is(tmp_path, run_cli, write_config):
+    """`decide 2510.24626v9 accept` on a paper stored at v2 was recorded without a word."""
+    from dataclasses import replace
+
+    config = load_config(write_config(DELIVERY))
+    db = open_store(config.store.path)
+    pid = fill_store(db, [replace(p, version=2) for p in sample_papers(30)], SEEN)[0]
+    code, out, err = run_cli("--config", str(config.file), "decide", f"{pid}v9", "accept")
+    assert code == 0 and out.strip() == f"{pid}: accept"
+    assert err.startswith(f"note: {pid} is stored at v2, not v9;"), err
+    code, out, err = run_cli("--config", str(config.file), "decide", f"{pid}v2", "reject")
+    assert code == 0 and err == "" and latest_decisions(db)[pid].decision == "reject"
+
+
 def test_whoami_tells_any_chat_its_ids_and_start_does_too(tmp_path, run_cli, monkeypatch, write_config):
     """`tracker bot --whoami` before chat_ids is filled in: a /start from a chat the config
     does not know yet is answered with its chat id and the user's id, and printed."""
