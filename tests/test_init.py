@@ -91,6 +91,24 @@ def test_mamba_list_rules_keep_to_mamba_papers(tmp_path, background):
     assert load_config(out).scope.any  # a few terms cover most of this list: it gets a gate
 
 
+def test_a_section_of_talks_or_code_learns_no_rules(background):
+    """Awesome-Mamba's "Videos" (YouTube) learned `S4` and "Codes" (GitHub) `PyTorch`, and then took
+    papers as their primary section."""
+    text = "# L\n\n## Papers\n\n" + "".join(
+        f"- **Selective State Space Model {n} for Long Sequences**. [[paper](https://arxiv.org/abs/2401.0000{n})]\n" for n in range(1, 6)
+    ) + "\n## Videos\n\n" + "".join(
+        f"- **S4 State Space Talk {n}**. [[video](https://www.youtube.com/watch?v={n})]\n" for n in range(1, 5)
+    ) + "\n## Codes\n\n" + "".join(
+        f"- **PyTorch State Space Kernels {n}**. [[code](https://github.com/x/s4-{n})]\n" for n in range(1, 5)
+    ) + "\n## Models\n\n" + "".join(
+        f"- **S4 Model {n}**. [[code](https://github.com/x/s4-{n})] [[paper](https://openreview.net/forum?id={n})]\n" for n in range(1, 5))
+    starter = learn_starter(parse_survey(text, "list.md"), SEED, background)
+    notes = [w for w in starter.warnings if "talks or code" in w]
+    assert [w.split("'")[1] for w in notes] == ["Videos", "Codes"], starter.warnings
+    assert not {"videos", "codes"} & set(starter.learned)
+    assert '# id = "videos"' in starter.text and '# id = "codes"' in starter.text
+
+
 def test_a_section_that_takes_a_word_the_whole_list_shares_comes_after_a_specific_one(tmp_path, background):
     """The Mamba collection's Vision holds 284 of its 686 entries, so `mamba` is precise enough
     there to be one of its terms; a language-model Mamba paper listed Vision first. Vision is

@@ -16,12 +16,13 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Mapping, Sequence
+from urllib.parse import urlparse
 
 from tracker.classify.background import bundled_background
 from tracker.classify.suggest import MAX_BACKGROUND_SHARE, Candidate, as_term, suggest
 from tracker.classify.terms import normalise
 from tracker.config import ArxivConfig
-from tracker.models import Paper, Section
+from tracker.models import Entry, Paper, Section
 from tracker.survey.parse import Survey
 
 MIN_ENTRIES = 3      # fewer entries than this: a placeholder, not rules learned from one or two titles
@@ -31,6 +32,9 @@ SCOPE_MIN_COVERAGE = 0.5  # a [scope] gate only when its terms cover at least ha
 MAX_SCOPE_SHARE = 0.1  # the gate may be broader than a section: a paper also needs a section's term
 SCOPE = "(scope)"
 SHARED_LIFT = 1.2  # a term at most this many times as common in its section's entries as in the others' is shared
+# Hosts of talks and code, not papers: a section whose entries mostly link only these
+# (Awesome-Mamba's "Videos", "Codes") would learn "S4" or "PyTorch" and take papers.
+NOT_PAPER_HOSTS = ("youtube.com", "youtu.be", "vimeo.com", "bilibili.com", "github.com", "gitlab.com")
 
 DELIVERY_TABLES = """\
 # ---- Delivery and schedule: uncomment and fill in to get a working bot (`tracker check` verifies them). ----
@@ -105,6 +109,15 @@ def entry_papers(section: Section, abstracts: Mapping[str, str] | None = None) -
     ]
 
 
+def _lists_papers(section: Section) -> bool:
+    """Whether at least half of the section's entries link a paper: an arXiv id, or any link
+    that is not to a video or code host."""
+    def paper(entry: Entry) -> bool:
+        return entry.arxiv_id is not None or any(
+            not any(host == h or host.endswith("." + h) for h in NOT_PAPER_HOSTS) for host in (urlparse(l.url).netloc.lower() for l in entry.links))
+    return 2 * sum(paper(e) for e in section.entries) >= len(section.entries)
+
+
 def rule_lines(terms: Sequence[Candidate]) -> list[str]:
     """`any` (and `case_sensitive` for mixed-case names), with the evidence as a comment."""
     evidence = ", ".join(f"{c.term} {c.hits}/{c.background_hits}" for c in terms)
@@ -127,7 +140,8 @@ def learn_starter(
     """The starter config for `survey`, its rules learned against `background`."""
     sections = [s for s in survey.sections if s.entries and s.level > 0] or [s for s in survey.sections if s.entries]
     papers = {s.id: entry_papers(s, abstracts) for s in sections}
-    learnable = {sid: ps for sid, ps in papers.items() if len(ps) >= MIN_ENTRIES}
+    not_papers = {s.id for s in sections if not _lists_papers(s)}
+    learnable = {sid: ps for sid, ps in papers.items() if len(ps) >= MIN_ENTRIES and sid not in not_papers}
     found = suggest(learnable, background, max_terms=MAX_TERMS, max_share=max_share, siblings=True) if learnable else {}
     everything = [p for ps in papers.values() for p in ps]
     scope = suggest({SCOPE: everything}, background, max_terms=MAX_SCOPE_TERMS, max_share=MAX_SCOPE_SHARE, cover=True)[SCOPE].chosen
@@ -189,7 +203,8 @@ def learn_starter(
                          "# paper that also matches another section is listed there first", "fallback = true"]
             lines += ["", *head, *body, *rule_lines(chosen)]
             continue
-        why = (f"only {len(section.entries)} entries, too few to learn from" if section.id not in learnable
+        why = (f"only {len(section.entries)} entries, too few to learn from" if len(section.entries) < MIN_ENTRIES
+               else "its entries link talks or code, not papers" if section.id in not_papers
                else "no word or phrase of its entries stands out from the background and the other sections")
         starter.warnings.append(f"section {section.heading!r} (line {section.line}): {why}; left as a commented placeholder")
         lines += ["", *head, f"# {why}: add terms by hand, then uncomment.", *(f"# {b}" for b in body), '# any = ["..."]']
