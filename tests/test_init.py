@@ -227,3 +227,15 @@ def test_no_gate_when_no_few_terms_cover_the_list(background):
     path = SURVEYS / "Mooler0410-LLMsPracticalGuide__README.md"
     text = learn_starter(load_survey(path), path, background).text
     assert "scope" not in tomllib.loads(text) and "\n# [scope]\n" in text
+
+
+def test_init_abstracts_from_an_unreachable_api_names_the_option_not_a_config(run_cli, tmp_path, monkeypatch):
+    """There is no config yet when init fails to fetch: the hint pointed at one."""
+    from tracker.standins.server import closed_port
+
+    monkeypatch.chdir(tmp_path)
+    url = f"http://127.0.0.1:{closed_port()}/api/query"
+    code, out, err = run_cli("init", str(SEED), "--abstracts", "--api-url", url, "--out", str(tmp_path / "t.toml"))
+    (line,) = [l for l in err.splitlines() if l.startswith("error: ")]
+    assert code == 1 and out == "" and f"check --api-url ({url})" in line and "without --abstracts" in line, line
+    assert "URL in the config" not in line and not (tmp_path / "t.toml").exists()

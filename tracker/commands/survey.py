@@ -16,7 +16,7 @@ import click
 
 from tracker.commands.common import App, json_option, pass_app, print_json
 from tracker.config import DEFAULT_CONFIG
-from tracker.errors import TrackerError
+from tracker.errors import SourceError, TrackerError
 from tracker.models import Paper, open_input, read_papers
 from tracker.survey.parse import Survey, load_survey
 
@@ -167,6 +167,9 @@ def _entry_abstracts(survey: Survey, out: Path | None, api_url: str | None) -> d
     db = open_store(out.parent / "data" / "tracker.db" if out is not None else ":memory:")
     try:
         found, requests = entry_abstracts(db, cfg, [e.arxiv_id for _, e in survey.entries() if e.arxiv_id])
+    except SourceError as exc:  # there is no config yet: the URL came from --api-url or the default
+        raise SourceError(exc.message, f"check --api-url ({cfg.api_url}) and the network, or run init without "
+                          "--abstracts (titles only)") from None
     finally:
         db.conn.close()
     click.echo(f"abstracts: {sum(1 for a in found.values() if a)} of {len(found)} entries with an arXiv id"

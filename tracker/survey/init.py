@@ -171,6 +171,8 @@ def learn_starter(
         "[arxiv]",
         f"api_url = {toml_string(arxiv.api_url)}",
         f"rss_url = {toml_string(arxiv.rss_url)}",
+        "# The arXiv categories polled: these defaults are language-model ones. Add the categories your list's",
+        "# papers are filed in (cs.CV for vision, eess.AS for speech, q-bio.* ...): a paper in none is never fetched.",
         f"categories = {toml_list(arxiv.categories)}",
         f"delay_seconds = {arxiv.delay_seconds}",
         "",
