@@ -3,6 +3,8 @@ the one message in flight, nothing is skipped, no duplicates after a restart."""
 
 from __future__ import annotations
 
+import json
+
 import os
 import signal
 import subprocess
@@ -132,6 +134,16 @@ def test_stdout_channel_prints_and_marks_nothing(world, run_cli):
         assert code == 0 and f"{len(ids)} new papers" in out
     db = open_store(config.store.path)
     assert db["deliveries"].count == 0 and db["outbox"].count == 0 and tg.requests == []
+
+
+def test_period_takes_a_comma_list_as_channel_does(world, run_cli):
+    """DESIGN writes `--period day,week` as it writes `--channel stdout,telegram,email`: it was a usage error."""
+    config, tg, ids = world
+    code, out, err = run_cli("--config", str(config.file), "digest", "--channel", "stdout", "--period", "day,week", "--json")
+    assert code == 0, err
+    assert [(r["channel"], r["period"]) for r in json.loads(out)] == [("stdout", "day"), ("stdout", "week")]
+    code, out, err = run_cli("--config", str(config.file), "digest", "--channel", "stdout", "--period", "day,month")
+    assert code == 2 and "unknown period 'month'" in err
 
 
 def test_unconfigured_channel_asked_explicitly_is_an_error(tmp_path, run_cli, write_config):

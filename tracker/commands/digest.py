@@ -25,11 +25,26 @@ def _channels(value: str | None, config) -> list[str]:  # type: ignore[no-untype
     return list(dict.fromkeys(names))
 
 
+PERIODS = ("day", "week")
+
+
+def _periods(text: str | None) -> list[str | None]:
+    """`--period`: one period or a comma list, as `--channel` takes; None is each channel's default."""
+    if text is None:
+        return [None]
+    names = [n.strip() for n in text.split(",") if n.strip()]
+    unknown = [n for n in names if n not in PERIODS]
+    if unknown or not names:
+        raise click.BadParameter(f"unknown period {(unknown or [text])[0]!r} (use day, week or day,week)", param_hint="'--period'")
+    return list(dict.fromkeys(names))
+
+
 @click.command("digest")
 @click.option("--channel", "channel", default=None, metavar="LIST",
               help="Comma-separated channels: stdout, telegram, email (default: every configured one, else stdout).")
-@click.option("--period", type=click.Choice(["day", "week"]), default=None,
-              help="Papers first seen in the last day or week (default: day for telegram/stdout, week for email).")
+@click.option("--period", "period", default=None, metavar="LIST",
+              help="day, week or both (day,week): papers first seen in the last day or week "
+                   "(default: day for telegram/stdout, week for email).")
 @click.option("--dry-run", is_flag=True, help="Render and print the digest; send nothing and mark nothing delivered.")
 @click.option("--now", "now_text", default=None,
               help="Pretend the current time is this ISO date-time, as `poll --now` did (replays, tests).")
@@ -43,10 +58,11 @@ def digest(app, channel: str | None, period: str | None, dry_run: bool, now_text
 
     config = app.config
     channels = _channels(channel, config)
+    periods = _periods(period)
     db = open_store(config.store.path)
     now = parse_now(now_text) if now_text else utcnow()
     try:
-        reports = [run_digest(config, db, name, period, now, dry_run=dry_run) for name in channels]
+        reports = [run_digest(config, db, name, each, now, dry_run=dry_run) for name in channels for each in periods]
     finally:
         db.conn.close()
     if as_json:
