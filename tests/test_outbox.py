@@ -146,6 +146,16 @@ def test_period_takes_a_comma_list_as_channel_does(world, run_cli):
     assert code == 2 and "unknown period 'month'" in err
 
 
+def test_a_telegram_digest_asked_for_with_no_chat_is_an_error_naming_the_line(tmp_path, run_cli, write_config):
+    """`chat_ids = []` (allowed while `tracker bot --whoami` finds the ids) made an asked-for digest
+    report "0 message(s) sent" and exit 0."""
+    config = load_config(write_config(DELIVERY, telegram={"api_url": "http://127.0.0.1:9", "token_env": "TG_TOKEN", "chat_ids": []}))
+    line = next(n for n, text in enumerate(config.file.read_text(encoding="utf-8").splitlines(), 1) if text.startswith("chat_ids"))
+    code, out, err = run_cli("--config", str(config.file), "digest", "--channel", "telegram")
+    assert code == 1 and out == ""
+    assert err.startswith(f"error: {config.file}:{line}: key 'telegram.chat_ids' is empty") and "--whoami" in err, err
+
+
 def test_unconfigured_channel_asked_explicitly_is_an_error(tmp_path, run_cli, write_config):
     config = load_config(write_config(DELIVERY))
     code, out, err = run_cli("--config", str(config.file), "digest", "--channel", "telegram,email")

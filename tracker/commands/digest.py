@@ -6,11 +6,13 @@ import click
 
 from tracker.timeutil import utcnow
 from tracker.commands.common import json_option, parse_now, pass_app, print_json
-from tracker.errors import DeliveryError, TrackerError
+from tracker.errors import ConfigError, DeliveryError, TrackerError
 
 
 def _channels(value: str | None, config) -> list[str]:  # type: ignore[no-untyped-def]
+    from tracker.config.lines import locate
     from tracker.deliver.outbox import CHANNELS, configured_channels, require_channel  # start-up: decide needs no clients
+    from tracker.run.check import WHOAMI
 
     if not value:
         return configured_channels(config) or ["stdout"]
@@ -22,6 +24,9 @@ def _channels(value: str | None, config) -> list[str]:  # type: ignore[no-untype
         raise click.BadParameter(f"unknown channel {unknown[0]!r} (use {', '.join(CHANNELS)})", param_hint="'--channel'")
     for name in names:
         require_channel(config, name)
+    if "telegram" in names and not config.telegram.chat_ids:  # asked for by name: going nowhere is an error
+        raise ConfigError(f"{locate(config.file, 'telegram.chat_ids')}: key 'telegram.chat_ids' is empty: "
+                          "the Telegram digest would go to no chat", WHOAMI)
     return list(dict.fromkeys(names))
 
 

@@ -28,6 +28,7 @@ from typing import Callable
 import httpx
 
 from tracker.config import Config
+from tracker.config.lines import locate
 from tracker.deliver.email import SmtpSession, credentials
 from tracker.deliver.telegram import TelegramClient, TelegramRefused
 from tracker.errors import ConfigError, TrackerError
@@ -171,7 +172,8 @@ def check_telegram(config: Config, timeout: float) -> list[Check]:
         finally:
             await client.__aexit__(None, None, None)
         if not cfg.chat_ids:
-            out.append(Check("telegram", False, "telegram.chat_ids is empty: the digest goes nowhere", WHOAMI))
+            out.append(Check("telegram", False, f"{locate(config.file, 'telegram.chat_ids')}: telegram.chat_ids is empty: "
+                             "the digest goes nowhere", WHOAMI))
         return out
 
     return asyncio.run(probe())
