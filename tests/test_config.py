@@ -122,6 +122,11 @@ def test_a_required_key_written_wrong_is_named_as_the_likely_typo(tmp_path, text
         ('[email]\nhost = "h"\nfrom = "a@b"\nto = ["c@d"]\nport = 70000\n', ["'email.port'"]),
         ('[github]\nremote_url = "x"\nrepo = "not a repo"\n', ["'github.repo'", "owner/name"]),
         ('[citations]\nprovider = "google"\n', ["'citations.provider'"]),
+        # values of the right type that could not work: each passed load and `check`
+        ('[arxiv]\ndelay_seconds = 1e9\n', ["'arxiv.delay_seconds'", "from 0 to 600"]),
+        ('[store]\npath = ""\n', ["'store.path'", "empty string"]),
+        ('[email]\nhost = "h"\nfrom = "not-an-email"\nto = ["c@d"]\n', ["'email.from'", "mail address"]),
+        ('[email]\nhost = "h"\nfrom = "Tracker <t@x.org>"\nto = ["c@d", "bad"]\n', ["'email.to'", "'bad' is not one"]),
     ],
 )
 def test_wrong_types_and_values(tmp_path, extra, needles):

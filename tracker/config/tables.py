@@ -171,8 +171,7 @@ def parse_arxiv(t: Table) -> ArxivConfig:
     bad = next((c for c in cfg.categories if not CATEGORY.match(c)), None)
     if bad is not None:
         raise t.fail("categories", f"arXiv category names such as \"cs.CL\" or \"hep-th\" ({bad!r} is not one)")
-    if cfg.delay_seconds < 0:
-        raise t.fail("delay_seconds", "a number >= 0")
+    delay_in_range(t, cfg.delay_seconds)
     positive(t, cfg, "timeout_seconds", "deadline_seconds", "max_response_mb")
     for name in ("retries", "overlap_days", "first_poll_days"):
         if getattr(cfg, name) < 0:
@@ -201,8 +200,7 @@ def parse_citations(t: Table) -> CitationsConfig:
         raise t.fail("retries", "an integer >= 0")
     if not 1 <= cfg.page_size <= 1000:
         raise t.fail("page_size", "an integer from 1 to 1000")
-    if cfg.delay_seconds < 0:
-        raise t.fail("delay_seconds", "a number >= 0")
+    delay_in_range(t, cfg.delay_seconds)
     return cfg
 
 
@@ -233,6 +231,17 @@ def parse_telegram(t: Table) -> TelegramConfig:
     return cfg
 
 
+MAX_DELAY_SECONDS = 600.0  # arXiv asks for 3 s between requests; an hour per request is a typo, not politeness
+
+
+def delay_in_range(t: Table, delay: float) -> None:
+    if not 0 <= delay <= MAX_DELAY_SECONDS:
+        raise t.fail("delay_seconds", f"a number of seconds from 0 to {MAX_DELAY_SECONDS:g}")
+
+
+ADDRESS = re.compile(r"[^@\s]+@[^@\s]+")
+
+
 def parse_email(t: Table) -> EmailConfig:
     security = t.get("security", str, "starttls")
     if security not in ("ssl", "starttls", "none"):
@@ -253,6 +262,11 @@ def parse_email(t: Table) -> EmailConfig:
         deadline_seconds=t.get("deadline_seconds", float, 300.0),
     )
     positive(t, cfg, "timeout_seconds", "deadline_seconds")
+    if not ADDRESS.fullmatch(cfg.from_.rsplit("<", 1)[-1].rstrip(">").strip()):
+        raise t.fail("from", "a mail address such as \"tracker@example.org\" (or \"Tracker <tracker@example.org>\")")
+    bad = next((a for a in cfg.to if not ADDRESS.fullmatch(a.rsplit("<", 1)[-1].rstrip(">").strip())), None)
+    if bad is not None:
+        raise t.fail("to", f"mail addresses such as \"you@example.org\" ({bad!r} is not one)")
     return cfg
 
 
