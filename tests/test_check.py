@@ -38,8 +38,8 @@ def survey_copy(tmp_path):
     shutil.copy(ROOT / "config" / "llm-survey.md", tmp_path / "llm-survey.md")
 
 
-def arxiv_table(url: str) -> dict:
-    return {"arxiv": {"api_url": url, "rss_url": url, "delay_seconds": 0}}
+def arxiv_table(url: str, rss_url: str | None = None) -> dict:
+    return {"arxiv": {"api_url": url, "rss_url": rss_url or url, "delay_seconds": 0}}
 
 
 @pytest.fixture
@@ -57,7 +57,7 @@ def standins(tmp_path, monkeypatch):
 
 def services(s, arxiv_url: str | None = None, tg_url: str | None = None, smtp_port: int | None = None) -> dict:
     return {
-        **arxiv_table(arxiv_url or s["arxiv"].api_url),
+        **arxiv_table(arxiv_url or s["arxiv"].api_url, arxiv_url or s["arxiv"].rss_url),
         "telegram": {"api_url": tg_url or s["tg"].url, "token_env": "TG_TOKEN", "chat_ids": [1001, -2002]},
         "email": {"host": "127.0.0.1", "port": smtp_port or s["smtp"].port, "security": "none",
                   "username_env": "SMTP_USER", "password_env": "SMTP_PASSWORD", "from": "t@localhost", "to": ["m@localhost"]},
@@ -94,6 +94,8 @@ def test_each_broken_service_is_named_with_its_fix(tmp_path, standins, run_cli, 
     assert code == 1
     arxiv, = lines_of(out, "arxiv")
     assert arxiv.startswith("✗") and "connection refused" in arxiv
+    rss, = lines_of(out, "rss")  # the feed `poll --source rss` reads is asked too (it was never probed)
+    assert rss.startswith("✗") and "connection refused" in rss and "fix: check arxiv.rss_url" in out
     telegram = "\n".join(lines_of(out, "telegram"))
     assert telegram.startswith("✗") and "rejected the token" in telegram
     assert "fix: create a token with @BotFather" in out
@@ -102,7 +104,7 @@ def test_each_broken_service_is_named_with_its_fix(tmp_path, standins, run_cli, 
     git, api = lines_of(out, "github")
     assert git.startswith("✗ github    git ls-remote") and "fix: check github.remote_url" in out
     assert api.startswith("✗") and "not push" in api and "Contents: read and write" in out
-    assert out.splitlines()[-1] == "5 of 9 checks failed"
+    assert out.splitlines()[-1] == "6 of 10 checks failed"
 
 
 def test_a_survey_path_missing_on_the_base_branch_fails_check(tmp_path, standins, run_cli, write_config):
@@ -113,7 +115,7 @@ def test_a_survey_path_missing_on_the_base_branch_fails_check(tmp_path, standins
     assert code == 1
     survey, = [l for l in lines_of(out, "github") if "survey file" in l]
     assert survey.startswith("✗") and "docs/README.md on main: not found" in survey
-    assert "fix: set github.survey_path" in out and out.splitlines()[-1] == "1 of 12 checks failed"
+    assert "fix: set github.survey_path" in out and out.splitlines()[-1] == "1 of 13 checks failed"
 
 
 def test_a_bad_crontab_or_time_zone_fails_check_as_run_would(tmp_path, standins, run_cli, write_config):
@@ -164,7 +166,7 @@ def test_missing_secret_fails_check_and_run_refuses_to_start(tmp_path, standins,
 def test_heading_typo_is_caught_by_check_status_poll_and_run(tmp_path, run_cli, standins, write_config):
     typo = SECTIONS.replace('heading = "大语言模型架构概览"', 'heading = "大语言模型架构概揽"', 1)
     assert typo != SECTIONS
-    config = write_config(CHECK, arxiv_table(standins["arxiv"].api_url), shipped_from_sections(typo))
+    config = write_config(CHECK, arxiv_table(standins["arxiv"].api_url, standins["arxiv"].rss_url), shipped_from_sections(typo))
     code, out, _ = run_cli("--config", str(config), "check", "--timeout", "5")
     survey, = lines_of(out, "survey")
     assert code == 1 and survey.startswith("✗") and "did you mean '大语言模型架构概览'" in survey
@@ -173,14 +175,16 @@ def test_heading_typo_is_caught_by_check_status_poll_and_run(tmp_path, run_cli, 
         assert code == 1 and "大语言模型架构概揽" in err and "did you mean" in err, args
     code, _, err = run_cli("--config", str(config), "status")  # warns, still shows the state (the healthcheck)
     assert code == 0 and err.startswith("warning: section 'architecture'") and "did you mean" in err
-    assert not standins["arxiv"].requests or all(r.params.get("max_results") == "1" for r in standins["arxiv"].requests)
+    asked = standins["arxiv"].requests  # only check's two probes: no poll ran
+    assert all(r.params.get("max_results") == "1" for r in asked if not r.path.startswith("/rss"))
+    assert len([r for r in asked if r.path.startswith("/rss")]) <= 1
 
 
 def test_a_bad_alias_fails_check_and_run_as_the_first_poll_would(tmp_path, run_cli, standins, write_config):
     """An alias naming no listed work passed `check`, and the daemon then failed at its first poll."""
     bad = SECTIONS.replace('aliases."2203.15556" = ["Chinchilla"]', 'aliases."2203.99999" = ["Chinchilla"]', 1)
     assert bad != SECTIONS
-    config = write_config(CHECK, arxiv_table(standins["arxiv"].api_url), shipped_from_sections(bad))
+    config = write_config(CHECK, arxiv_table(standins["arxiv"].api_url, standins["arxiv"].rss_url), shipped_from_sections(bad))
     line = next(n for n, text in enumerate(config.read_text(encoding="utf-8").splitlines(), 1) if "2203.99999" in text)
     code, out, _ = run_cli("--config", str(config), "check", "--timeout", "5")
     survey, = lines_of(out, "survey")
@@ -192,7 +196,7 @@ def test_a_bad_alias_fails_check_and_run_as_the_first_poll_would(tmp_path, run_c
 
 
 def test_unwritable_store_is_named(tmp_path, run_cli, standins, write_config):
-    config = write_config(CHECK, arxiv_table(standins["arxiv"].api_url))
+    config = write_config(CHECK, arxiv_table(standins["arxiv"].api_url, standins["arxiv"].rss_url))
     (tmp_path / "data").write_text("a file where the data folder should be")
     code, out, _ = run_cli("--config", str(config), "check", "--timeout", "5")
     store, = lines_of(out, "store")

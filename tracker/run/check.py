@@ -36,6 +36,7 @@ from tracker.links.match import known_works
 from tracker.logs import scrub
 from tracker.propose import forge
 from tracker.run.schedule import job_specs
+from tracker.sources.arxiv_rss import feed_url
 from tracker.survey.headings import HEADINGS_HINT, unknown_headings
 from tracker.survey.parse import load_survey
 
@@ -140,6 +141,19 @@ def check_arxiv(config: Config, timeout: float) -> Check:
         return Check("arxiv", False, f"{url} answered {resp.status_code} with no Atom feed",
                      "check arxiv.api_url (default https://export.arxiv.org/api/query)")
     return Check("arxiv", True, f"{url} answered a query for {config.arxiv.categories[0]}")
+
+
+def check_rss(config: Config, timeout: float) -> Check:
+    """The announcement feed `poll --source rss` reads, asked once as the poll asks it."""
+    url = feed_url(config.arxiv)
+    try:
+        resp = httpx.get(url, timeout=timeout, headers={"User-Agent": "tracker check"})
+    except httpx.HTTPError as exc:
+        return Check("rss", False, network_failure(exc, url, timeout) or str(exc), "check arxiv.rss_url and the network")
+    if resp.status_code != 200 or not any(tag in resp.content[:4000] for tag in (b"<rss", b"<rdf", b"<feed")):
+        return Check("rss", False, f"{url} answered {resp.status_code} with no RSS feed",
+                     "check arxiv.rss_url (default https://rss.arxiv.org/rss)")
+    return Check("rss", True, f"{url} answered with a feed")
 
 
 def check_telegram(config: Config, timeout: float) -> list[Check]:
@@ -274,7 +288,7 @@ def run_checks(config: Config, timeout: float = DEFAULT_TIMEOUT, network: bool =
               check_store(config), check_survey(config)]
     if not network:
         return checks + missing_secrets(config)
-    checks.append(check_arxiv(config, timeout))
+    checks += [check_arxiv(config, timeout), check_rss(config, timeout)]
     services: list[tuple[str, object, Callable[[], Check | list[Check]]]] = [
         ("telegram", config.telegram, lambda: check_telegram(config, timeout)),
         ("email", config.email, lambda: check_email(config, timeout)),
