@@ -539,3 +539,11 @@ def test_a_list_without_headings_takes_papers_in_its_preamble():
     assert result.text.startswith(text) and result.text.endswith("[p](https://arxiv.org/abs/2409.10001)\n")
     with pytest.raises(SurveyError, match=r"unknown section 'preamble'.*valid sections: x"):
         add_papers(parse_survey("# X\n\n" + text, "list.md"), [paper(1, "preamble")])
+
+
+def test_a_title_ending_in_a_question_mark_gets_no_period():
+    """The seed style closes titles with a period: `**ComboBench: ... Games?.**` was written."""
+    text = "## S\n\n1.  **Some Title.** `arXiv`  \n    *A B.* [[PDF](https://arxiv.org/abs/2001.00001)], 2020.\n"
+    result = add_papers(parse_survey(text, "list.md"), [paper(1, "S", title="Is It Good?"), paper(2, "S", title="Yes!")])
+    assert "2.  **Is It Good?** `arXiv`  " in result.text and "3.  **Yes!** `arXiv`  " in result.text
+    assert [e.title for _, e in parse_survey(result.text, "x").entries()] == ["Some Title", "Is It Good?", "Yes!"]

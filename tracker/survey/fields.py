@@ -58,8 +58,9 @@ def strip_period(text: str) -> str:
 
 
 def add_period(text: str) -> str:
-    """Inverse of strip_period: the text to write so that reading it back gives `text`."""
-    if KEEP_PERIOD.search(text) or KEEP_PERIOD.search(text + "."):
+    """Inverse of strip_period: the text to write so that reading it back gives `text`; a title
+    ending in `?` or `!` stays as it is (`**What Makes Good Examples for GPT-3?**`)."""
+    if KEEP_PERIOD.search(text) or KEEP_PERIOD.search(text + ".") or text.endswith(("?", "!")):
         return text
     return text + "."
 
