@@ -196,7 +196,7 @@ def test_a_failed_check_ends_with_one_error_line_on_stderr(tmp_path, write_confi
         done = tracker("--config", str(cfg), "check", "--timeout", "2", *extra, cwd=tmp_path)
         assert done.returncode == 1
         line = one_error_line(done.stderr)
-        assert "arxiv" in line and "1 of" in line
+        assert "arxiv" in line and "2 of" in line and "rss" in line  # the API and the feed, both on that host
         assert "✗ arxiv" in done.stdout or json.loads(done.stdout)[0]["check"] == "config"
 
 

@@ -10,9 +10,9 @@ from tracker.errors import ConfigError, DeliveryError, TrackerError
 
 
 def _channels(value: str | None, config) -> list[str]:  # type: ignore[no-untyped-def]
-    from tracker.config.lines import locate
+    from tracker.config.lines import locate  # start-up: decide needs none of these
     from tracker.deliver.outbox import CHANNELS, configured_channels, require_channel  # start-up: decide needs no clients
-    from tracker.run.check import WHOAMI
+    from tracker.run.check import WHOAMI  # start-up: it loads the delivery clients
 
     if not value:
         return configured_channels(config) or ["stdout"]
