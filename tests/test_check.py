@@ -195,6 +195,32 @@ def test_a_bad_alias_fails_check_and_run_as_the_first_poll_would(tmp_path, run_c
     assert all(r.params.get("max_results") == "1" for r in standins["arxiv"].api_requests()), "no poll ran"
 
 
+def test_a_configured_citations_service_is_asked(tmp_path, run_cli, standins, monkeypatch, write_config):
+    """A dead Semantic Scholar, or one refusing a missing key, passed check; the poll then failed."""
+    from tracker.standins.semantic_scholar import SemanticScholarStandin
+
+    with SemanticScholarStandin(api_key="s2-key") as s2:
+        table = {"citations": {"provider": "semantic_scholar", "api_url": s2.url, "api_key_env": "S2_TEST_KEY", "delay_seconds": 0}}
+        config = write_config(CHECK, arxiv_table(standins["arxiv"].api_url, standins["arxiv"].rss_url), table)
+        monkeypatch.setenv("S2_TEST_KEY", "s2-key")
+        code, out, _ = run_cli("--config", str(config), "check", "--timeout", "5")
+        line, = lines_of(out, "citations")
+        assert code == 0 and line.startswith("✓ citations") and "ARXIV:" in line, out
+        assert s2.requests and all("/citations" in r.path for r in s2.requests)
+        monkeypatch.delenv("S2_TEST_KEY")
+        code, out, _ = run_cli("--config", str(config), "check", "--timeout", "5")
+        line, = lines_of(out, "citations")
+        assert code == 1 and line.startswith("✗ citations") and "403" in line and "S2_TEST_KEY" in out, out
+    table["citations"]["api_url"] = f"http://127.0.0.1:{closed_port()}"
+    config = write_config(CHECK, arxiv_table(standins["arxiv"].api_url, standins["arxiv"].rss_url), table)
+    code, out, _ = run_cli("--config", str(config), "check", "--timeout", "5")
+    line, = lines_of(out, "citations")
+    assert code == 1 and line.startswith("✗ citations") and "fix: check citations.api_url" in out, out
+    code, out, _ = run_cli("--config", str(write_config(CHECK, arxiv_table(standins["arxiv"].api_url, standins["arxiv"].rss_url))),
+                           "check", "--timeout", "5")
+    assert lines_of(out, "citations") == []  # provider "none": nothing to ask
+
+
 def test_unwritable_store_is_named(tmp_path, run_cli, standins, write_config):
     config = write_config(CHECK, arxiv_table(standins["arxiv"].api_url, standins["arxiv"].rss_url))
     (tmp_path / "data").write_text("a file where the data folder should be")

@@ -17,7 +17,7 @@ DEFAULT_TIMEOUT = 10.0
 @pass_app
 def check_cmd(app, timeout: float, as_json: bool) -> None:
     """Verify the config, the survey headings, the store folder and each configured service:
-    arXiv (one query, and the announcement feed), Telegram (getMe, getChat per chat), SMTP (connect, TLS, login; no mail
+    arXiv (one query, and the announcement feed), the citations provider when one is set, Telegram (getMe, getChat per chat), SMTP (connect, TLS, login; no mail
     sent), GitHub (git ls-remote, the repository call and its push permission).
     One line per check with the fix; exit 1 if any fails."""
     from tracker.run.check import run_checks  # start-up time: it loads the Telegram, SMTP and git clients

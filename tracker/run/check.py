@@ -156,6 +156,29 @@ def check_rss(config: Config, timeout: float) -> Check:
     return Check("rss", True, f"{url} answered with a feed")
 
 
+def check_citations(config: Config, timeout: float) -> Check:
+    """The citations provider `poll --source citations` asks, asked once for a listed work's citing papers."""
+    from tracker.sources import citations  # start-up: only when a provider is configured
+
+    cfg = replace(config.citations, retries=0, timeout_seconds=timeout)
+    probe_config = replace(config, citations=cfg)
+    survey = load_survey(config.survey.path)
+    work = next((e.arxiv_id for _, e in survey.entries() if e.arxiv_id), "1706.03762")
+    http = citations.http_for(probe_config)
+    try:
+        next(iter(citations.provider_for(probe_config, http).fetch_citing(work, None)), None)
+    except citations.NotFound:
+        pass  # the service answered; it does not know this work
+    except TrackerError as exc:
+        keyed = any(code in exc.message for code in ("HTTP 401", "HTTP 403", "HTTP 429"))
+        return Check("citations", False, exc.message,
+                     f"set the key in the variable citations.api_key_env names ({cfg.api_key_env})" if keyed
+                     else f"check citations.api_url ({cfg.api_url}) and the network")
+    finally:
+        http.close()
+    return Check("citations", True, f"{cfg.provider} at {cfg.api_url} answered for ARXIV:{work}")
+
+
 def check_telegram(config: Config, timeout: float) -> list[Check]:
 
     cfg = config.telegram
@@ -289,6 +312,8 @@ def run_checks(config: Config, timeout: float = DEFAULT_TIMEOUT, network: bool =
     if not network:
         return checks + missing_secrets(config)
     checks += [check_arxiv(config, timeout), check_rss(config, timeout)]
+    if config.citations.provider != "none":
+        checks.append(check_citations(config, timeout))
     services: list[tuple[str, object, Callable[[], Check | list[Check]]]] = [
         ("telegram", config.telegram, lambda: check_telegram(config, timeout)),
         ("email", config.email, lambda: check_email(config, timeout)),
