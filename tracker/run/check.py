@@ -156,14 +156,19 @@ def check_rss(config: Config, timeout: float) -> Check:
     return Check("rss", True, f"{url} answered with a feed")
 
 
+WELL_KNOWN = "1706.03762"  # a work every citations provider knows, for a survey that links no arXiv paper
+
+
 def check_citations(config: Config, timeout: float) -> Check:
     """The citations provider `poll --source citations` asks, asked once for a listed work's citing papers."""
     from tracker.sources import citations  # start-up: only when a provider is configured
 
     cfg = replace(config.citations, retries=0, timeout_seconds=timeout)
     probe_config = replace(config, citations=cfg)
-    survey = load_survey(config.survey.path)
-    work = next((e.arxiv_id for _, e in survey.entries() if e.arxiv_id), "1706.03762")
+    try:
+        work = next((e.arxiv_id for _, e in load_survey(config.survey.path).entries() if e.arxiv_id), WELL_KNOWN)
+    except TrackerError:  # the survey's own check says why
+        work = WELL_KNOWN
     http = citations.http_for(probe_config)
     try:
         next(iter(citations.provider_for(probe_config, http).fetch_citing(work, None)), None)
