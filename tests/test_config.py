@@ -127,6 +127,12 @@ def test_a_required_key_written_wrong_is_named_as_the_likely_typo(tmp_path, text
         ('[store]\npath = ""\n', ["'store.path'", "empty string"]),
         ('[email]\nhost = "h"\nfrom = "not-an-email"\nto = ["c@d"]\n', ["'email.from'", "mail address"]),
         ('[email]\nhost = "h"\nfrom = "Tracker <t@x.org>"\nto = ["c@d", "bad"]\n', ["'email.to'", "'bad' is not one"]),
+        ('[email]\nhost = ""\nfrom = "a@b"\nto = ["c@d"]\n', ["'email.host'", "non-empty"]),
+        ('[email]\nhost = "h"\nfrom = "a@b"\nto = ["c@d"]\nusername_env = ""\n', ["'email.username_env'", "environment variable"]),
+        ('[telegram]\ntoken_env = ""\nchat_ids = [1]\n', ["'telegram.token_env'", "environment variable"]),
+        ('[telegram]\ntoken_env = "my token"\nchat_ids = [1]\n', ["'telegram.token_env'", "environment variable"]),
+        ('[github]\nremote_url = "x"\nrepo = "o/n"\nbase = ""\n', ["'github.base'", "non-empty"]),
+        ('[propose]\nauto_accept_score = -1\n', ["'propose.auto_accept_score'", ">= 0"]),
     ],
 )
 def test_wrong_types_and_values(tmp_path, extra, needles):

@@ -19,6 +19,7 @@ from tracker.config.types import (
     EmailConfig,
     GithubConfig,
     LogConfig,
+    ProposeConfig,
     RelevanceConfig,
     Rule,
     ScheduleConfig,
@@ -189,7 +190,7 @@ def parse_citations(t: Table) -> CitationsConfig:
     cfg = CitationsConfig(
         provider=provider,
         api_url=t.url("api_url", d.api_url),
-        api_key_env=t.get("api_key_env", str, d.api_key_env),
+        api_key_env=env_name(t, "api_key_env", d.api_key_env),
         page_size=t.get("page_size", int, d.page_size),
         delay_seconds=t.get("delay_seconds", float, d.delay_seconds),
         timeout_seconds=t.get("timeout_seconds", float, d.timeout_seconds),
@@ -214,7 +215,7 @@ def int_list(t: Table, name: str, nonempty: bool) -> tuple[int, ...]:
 def parse_telegram(t: Table) -> TelegramConfig:
     d = TelegramConfig(token_env="", chat_ids=())
     cfg = TelegramConfig(
-        token_env=t.get("token_env", str, "TELEGRAM_BOT_TOKEN"),
+        token_env=env_name(t, "token_env", "TELEGRAM_BOT_TOKEN"),
         chat_ids=int_list(t, "chat_ids", nonempty=False),  # empty until `tracker bot --whoami` tells the ids
         api_url=t.url("api_url", d.api_url),
         allowed_user_ids=int_list(t, "allowed_user_ids", nonempty=False),
@@ -229,6 +230,23 @@ def parse_telegram(t: Table) -> TelegramConfig:
     if cfg.retries < 0:
         raise t.fail("retries", "an integer >= 0")
     return cfg
+
+
+ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+def env_name(t: Table, name: str, default: str | None) -> str | None:
+    """A `*_env` key: the NAME of an environment variable (the secret itself never goes in the file)."""
+    value = t.get(name, str, default)
+    if value is not None and not ENV_NAME.fullmatch(value):
+        raise t.fail(name, 'the name of an environment variable, such as "TELEGRAM_BOT_TOKEN"')
+    return value
+
+
+def nonempty(t: Table, name: str, value: str) -> str:
+    if not value.strip():
+        raise t.fail(name, "a non-empty string")
+    return value
 
 
 MAX_DELAY_SECONDS = 600.0  # arXiv asks for 3 s between requests; an hour per request is a typo, not politeness
@@ -250,13 +268,13 @@ def parse_email(t: Table) -> EmailConfig:
     if not 0 < port < 65536:
         raise t.fail("port", "a port number from 1 to 65535")
     cfg = EmailConfig(
-        host=t.get("host", str),
+        host=nonempty(t, "host", t.get("host", str)),
         from_=t.get("from", str, expected="the sender address"),
         to=t.strings("to", nonempty=True),
         port=port,
         security=security,
-        username_env=t.get("username_env", str, None),
-        password_env=t.get("password_env", str, None),
+        username_env=env_name(t, "username_env", None),
+        password_env=env_name(t, "password_env", None),
         timeout_seconds=t.get("timeout_seconds", float, 30.0),
         send_empty=t.get("send_empty", bool, False),
         deadline_seconds=t.get("deadline_seconds", float, 300.0),
@@ -278,11 +296,11 @@ def parse_github(t: Table) -> GithubConfig:
     cfg = GithubConfig(
         remote_url=t.get("remote_url", str, expected="a git URL or a local path"),
         repo=repo,
-        base=t.get("base", str, d.base),
-        survey_path=t.get("survey_path", str, d.survey_path),
+        base=nonempty(t, "base", t.get("base", str, d.base)),
+        survey_path=nonempty(t, "survey_path", t.get("survey_path", str, d.survey_path)),
         branch=t.get("branch", str, d.branch),
         api_url=t.url("api_url", d.api_url),
-        token_env=t.get("token_env", str, d.token_env),
+        token_env=env_name(t, "token_env", d.token_env),
         author_name=t.get("author_name", str, d.author_name),
         author_email=t.get("author_email", str, d.author_email),
         git_timeout_seconds=t.get("git_timeout_seconds", float, d.git_timeout_seconds),
@@ -327,3 +345,10 @@ def parse_log(t: Table) -> LogConfig:
     if fmt not in ("keyvalue", "json"):
         raise t.fail("format", '"keyvalue" or "json"')
     return LogConfig(level=level, format=fmt)
+
+
+def parse_propose(t: Table) -> ProposeConfig:
+    cfg = ProposeConfig(auto_accept_score=t.get("auto_accept_score", float, 0.0))
+    if cfg.auto_accept_score < 0:
+        raise t.fail("auto_accept_score", "a rule score >= 0 (0: accept nothing automatically)")
+    return cfg
