@@ -10,7 +10,7 @@ import sys
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
 
 import click
 
@@ -78,3 +78,13 @@ def parse_now(text: str) -> datetime:
         return parse_utc(text)
     except ValueError:
         raise click.BadParameter(f"expected an ISO date-time like 2025-11-01T00:00:00Z, got {text!r}", param_hint="'--now'") from None
+
+
+def comma_list(text: str, known: Sequence[str], what: str, option: str) -> list[str]:
+    """A comma list of `known` names (`--channel stdout,telegram`, `--period day,week`), each
+    once, in the order given; anything else is a usage error naming the option."""
+    names = [n.strip() for n in text.split(",") if n.strip()]
+    unknown = [n for n in names if n not in known]
+    if unknown or not names:
+        raise click.BadParameter(f"unknown {what} {(unknown or [text])[0]!r} (use {', '.join(known)})", param_hint=option)
+    return list(dict.fromkeys(names))

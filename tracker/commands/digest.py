@@ -5,43 +5,28 @@ from __future__ import annotations
 import click
 
 from tracker.timeutil import utcnow
-from tracker.commands.common import json_option, parse_now, pass_app, print_json
-from tracker.errors import ConfigError, DeliveryError, TrackerError
+from tracker.commands.common import comma_list, json_option, parse_now, pass_app, print_json
+from tracker.errors import DeliveryError, TrackerError
 
 
 def _channels(value: str | None, config) -> list[str]:  # type: ignore[no-untyped-def]
-    from tracker.config.lines import locate  # start-up: decide needs none of these
-    from tracker.deliver.outbox import CHANNELS, configured_channels, require_channel  # start-up: decide needs no clients
-    from tracker.run.check import WHOAMI  # start-up: it loads the delivery clients
+    from tracker.deliver.outbox import CHANNELS, configured_channels, require_channel, require_chats  # start-up: decide needs no clients
 
     if not value:
         return configured_channels(config) or ["stdout"]
-    names = [c.strip() for c in value.split(",") if c.strip()]
-    if not names:
-        raise click.BadParameter(f"no channel in {value!r} (use stdout, telegram, email)", param_hint="'--channel'")
-    unknown = [n for n in names if n not in CHANNELS]
-    if unknown:
-        raise click.BadParameter(f"unknown channel {unknown[0]!r} (use {', '.join(CHANNELS)})", param_hint="'--channel'")
+    names = comma_list(value, CHANNELS, "channel", "'--channel'")
     for name in names:
         require_channel(config, name)
-    if "telegram" in names and not config.telegram.chat_ids:  # asked for by name: going nowhere is an error
-        raise ConfigError(f"{locate(config.file, 'telegram.chat_ids')}: key 'telegram.chat_ids' is empty: "
-                          "the Telegram digest would go to no chat", WHOAMI)
-    return list(dict.fromkeys(names))
-
-
-PERIODS = ("day", "week")
+    if "telegram" in names:
+        require_chats(config)
+    return names
 
 
 def _periods(text: str | None) -> list[str | None]:
     """`--period`: one period or a comma list, as `--channel` takes; None is each channel's default."""
-    if text is None:
-        return [None]
-    names = [n.strip() for n in text.split(",") if n.strip()]
-    unknown = [n for n in names if n not in PERIODS]
-    if unknown or not names:
-        raise click.BadParameter(f"unknown period {(unknown or [text])[0]!r} (use day, week or day,week)", param_hint="'--period'")
-    return list(dict.fromkeys(names))
+    from tracker.deliver.digest import PERIODS  # start-up: decide needs no rendering
+
+    return [None] if text is None else list(comma_list(text, list(PERIODS), "period", "'--period'"))
 
 
 @click.command("digest")

@@ -26,7 +26,8 @@ from tracker.locking import exclusive
 from tracker.logs import log
 from tracker.deliver import triage
 from tracker.deliver.email import SmtpSession, SmtpUnavailable, SmtpUnknownState, build_message, credentials
-from tracker.deliver.telegram import TelegramClient, TelegramRefused, TelegramUnavailable, bot_token
+from tracker.config.lines import locate
+from tracker.deliver.telegram import WHOAMI, TelegramClient, TelegramRefused, TelegramUnavailable, bot_token
 from tracker.deliver.telegram_html import STATUS_RESERVE, compose, pack, render_empty, render_parts
 from tracker.store import Database
 from tracker.store import deliveries as outbox
@@ -127,6 +128,15 @@ def require_channel(config: Config, channel: str) -> None:
             f"{config.file}: channel '{channel}' is not configured: table [{channel}] is missing",
             f"add the [{channel}] table, as docs/delivery.md shows",
         )
+
+
+def require_chats(config: Config) -> None:
+    """A Telegram digest asked for by name needs a chat: `chat_ids = []` (allowed while
+    `tracker bot --whoami` finds the ids) would report "0 sent" and exit 0."""
+    assert config.telegram is not None
+    if not config.telegram.chat_ids:
+        raise ConfigError(f"{locate(config.file, 'telegram.chat_ids')}: key 'telegram.chat_ids' is empty: "
+                          "the Telegram digest would go to no chat", WHOAMI)
 
 
 def capped_digest(config: Config, candidates: list[Candidate], period: str, start: datetime, end: datetime) -> Digest:

@@ -41,6 +41,8 @@ NO_PREVIEW = LinkPreviewOptions(is_disabled=True)
 Keyboard = Sequence[Sequence[Sequence[str]]]
 
 
+WHOAMI = "send the bot a message from that chat, then run `tracker bot --whoami` to see its id"
+
 class TelegramRefused(DeliveryError):
     """Telegram refused the request for good (bad request, bot blocked, bad token): not retried.
     `kind` is PTB's name for it: BadRequest is about this message, Forbidden about the chat."""

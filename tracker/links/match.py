@@ -193,20 +193,23 @@ def known_works(survey: Any, config: Any) -> list[Work]:
         for e in sec.entries
         if e.title.strip()
     ]
+    def where(index: int, section_id: str, key: str) -> str:
+        """`file:LINE: key ...`, only when an error is raised: locating reads the config file again."""
+        return f"{locate(config.file, ('sections', index, 'aliases', key))}: key 'sections.{section_id}.aliases.{key}'"
+
     for index, sec in enumerate(config.sections):
         for key, aliases in sec.aliases.items():
-            where = f"{locate(config.file, ('sections', index, 'aliases', key))}: key 'sections.{sec.id}.aliases.{key}'"
             target = _arxiv_alias(key)
             hits = [i for i, w in enumerate(works)
                     if (target and w.arxiv_id == target) or norm_title(w.title) == norm_title(key)]
             if not hits:
-                raise ConfigError(f"{where}: no listed work of the survey has this arXiv id or exact title",
+                raise ConfigError(f"{where(index, sec.id, key)}: no listed work of the survey has this arXiv id or exact title",
                                   "use the work's arXiv id or its title as written in the survey")
             dropped = {a[1:].strip().casefold() for a in aliases if a.startswith("!")}
             names = [a for a in aliases if not _arxiv_alias(a) and not a.startswith("!")]
             bad = [a for a in names if is_generic(a)]
             if bad:
-                raise ConfigError(f"{where}: alias {bad[0]!r} is a generic word, it would link every paper",
+                raise ConfigError(f"{where(index, sec.id, key)}: alias {bad[0]!r} is a generic word, it would link every paper",
                                   "use a model name such as \"Chinchilla\" or \"Llama 3\"")
             ids = [_arxiv_alias(a) for a in aliases if _arxiv_alias(a)]
             for i in hits:

@@ -30,7 +30,7 @@ import httpx
 from tracker.config import Config
 from tracker.config.lines import locate
 from tracker.deliver.email import SmtpSession, credentials
-from tracker.deliver.telegram import TelegramClient, TelegramRefused
+from tracker.deliver.telegram import WHOAMI, TelegramClient, TelegramRefused
 from tracker.errors import ConfigError, TrackerError
 from tracker.links.match import known_works
 from tracker.logs import scrub
@@ -41,7 +41,6 @@ from tracker.survey.headings import HEADINGS_HINT, unknown_headings
 from tracker.survey.parse import load_survey
 
 DEFAULT_TIMEOUT = 10.0  # `tracker check --timeout` has the same default
-WHOAMI = "send the bot a message from that chat, then run `tracker bot --whoami` to see its id"
 
 
 @dataclass(frozen=True)
