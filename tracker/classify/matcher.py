@@ -184,14 +184,14 @@ class Classifier:
         """Sections for one paper, best first; [] when the paper is out of scope or nothing matched."""
         return self.classify_fields(paper.title, paper.abstract, paper.comment, paper.journal_ref)
 
-    def gated_out(self, paper: Paper) -> list[tuple[SectionScore, float]]:
-        """The sections the rules pick that the learned gate did not keep, each with its bar:
-        what `explain` shows for "why is this paper not in the list?"."""
+    def gated_out(self, paper: Paper, kept: Iterable[str]) -> list[tuple[SectionScore, float]]:
+        """The sections the rules pick beyond `kept` (the paper's classification), each with the
+        learned bar it missed: what `explain` shows for "why is this paper not in the list?"."""
         if self._relevance is None:
             return []
-        kept = {s.section for s in self.classify(paper)}
+        shown = set(kept)
         found = self._by_rules(paper.title, paper.abstract, paper.comment, paper.journal_ref)
-        return [(s, self._min_relevance[s.section]) for s in found if s.section not in kept]
+        return [(s, self._min_relevance[s.section]) for s in found if s.section not in shown]
 
     def scope_matches(self, paper: Paper) -> SectionScore | None:
         """The scope's own hits for a paper (None when out of scope), for explanations."""

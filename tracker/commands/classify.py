@@ -91,7 +91,7 @@ def explain_paper(config: Any, raw_id: str) -> dict[str, Any]:
         "in_scope": scope is not None,
         "scope_matches": [m.to_json() for m in scope.matches] if scope else [],
         "sections": [s.to_json() for s in sections],
-        "gated_out": [{**s.to_json(), "min_relevance": bar} for s, bar in classifier.gated_out(paper)],
+        "gated_out": [{**s.to_json(), "min_relevance": bar} for s, bar in classifier.gated_out(paper, (s.section for s in sections))],
         "learned": learned,
         "links": [l.to_json() for l in links],
     }

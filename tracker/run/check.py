@@ -27,7 +27,7 @@ from typing import Callable
 
 import httpx
 
-from tracker.config import Config
+from tracker.config import ArxivConfig, Config
 from tracker.config.lines import locate
 from tracker.deliver.email import SmtpSession, credentials
 from tracker.deliver.telegram import WHOAMI, TelegramClient, TelegramRefused
@@ -38,7 +38,7 @@ from tracker.propose import forge
 from tracker.run.schedule import job_specs
 from tracker.sources.arxiv_rss import feed_url
 from tracker.survey.headings import HEADINGS_HINT, unknown_headings
-from tracker.survey.parse import load_survey
+from tracker.survey.parse import Survey, load_survey
 
 DEFAULT_TIMEOUT = 10.0  # `tracker check --timeout` has the same default
 
@@ -84,9 +84,10 @@ def _secret(config: Config, service: str, key: str, env: str | None) -> tuple[st
                            "workflow's secrets); `run` refuses to start without it", blocking=True)
 
 
-def check_survey(config: Config) -> Check:
+def check_survey(config: Config, survey: Survey | None = None) -> Check:
+    """The survey (`survey`, when `run_checks` has read it) has every configured heading and alias."""
     try:
-        survey = load_survey(config.survey.path)
+        survey = survey or load_survey(config.survey.path)
     except TrackerError as exc:
         return Check("survey", False, str(exc), "fix survey.path in the config")
     problems = unknown_headings(survey, ((s.id, s.heading) for s in config.sections))
@@ -129,45 +130,43 @@ def check_store(config: Config) -> Check:
     return Check("store", True, f"{config.store.path} ({state}), folder writable; outputs in {config.out_dir}")
 
 
-def check_arxiv(config: Config, timeout: float) -> Check:
-    url = config.arxiv.api_url
-    params = {"search_query": f"cat:{config.arxiv.categories[0]}", "max_results": "1"}
+def _feed_probe(name: str, key: str, url: str, params: dict[str, str], tags: tuple[bytes, ...], kind: str,
+                timeout: float) -> Check | None:
+    """One GET of an arXiv feed: a failing Check naming `key` and its default, or None when a feed came back."""
     try:
         resp = httpx.get(url, params=params, timeout=timeout, headers={"User-Agent": "tracker check"})
     except httpx.HTTPError as exc:
-        return Check("arxiv", False, network_failure(exc, url, timeout) or str(exc), "check arxiv.api_url and the network")
-    if resp.status_code != 200 or b"<feed" not in resp.content[:2000]:
-        return Check("arxiv", False, f"{url} answered {resp.status_code} with no Atom feed",
-                     "check arxiv.api_url (default https://export.arxiv.org/api/query)")
-    return Check("arxiv", True, f"{url} answered a query for {config.arxiv.categories[0]}")
+        return Check(name, False, network_failure(exc, url, timeout) or str(exc), f"check {key} and the network")
+    if resp.status_code != 200 or not any(tag in resp.content[:4000] for tag in tags):
+        default = getattr(ArxivConfig(), key.split(".")[1])
+        return Check(name, False, f"{url} answered {resp.status_code} with no {kind} feed", f"check {key} (default {default})")
+    return None
+
+
+def check_arxiv(config: Config, timeout: float) -> Check:
+    url, category = config.arxiv.api_url, config.arxiv.categories[0]
+    failed = _feed_probe("arxiv", "arxiv.api_url", url, {"search_query": f"cat:{category}", "max_results": "1"},
+                         (b"<feed",), "Atom", timeout)
+    return failed or Check("arxiv", True, f"{url} answered a query for {category}")
 
 
 def check_rss(config: Config, timeout: float) -> Check:
     """The announcement feed `poll --source rss` reads, asked once as the poll asks it."""
     url = feed_url(config.arxiv)
-    try:
-        resp = httpx.get(url, timeout=timeout, headers={"User-Agent": "tracker check"})
-    except httpx.HTTPError as exc:
-        return Check("rss", False, network_failure(exc, url, timeout) or str(exc), "check arxiv.rss_url and the network")
-    if resp.status_code != 200 or not any(tag in resp.content[:4000] for tag in (b"<rss", b"<rdf", b"<feed")):
-        return Check("rss", False, f"{url} answered {resp.status_code} with no RSS feed",
-                     "check arxiv.rss_url (default https://rss.arxiv.org/rss)")
-    return Check("rss", True, f"{url} answered with a feed")
+    failed = _feed_probe("rss", "arxiv.rss_url", url, {}, (b"<rss", b"<rdf", b"<feed"), "RSS", timeout)
+    return failed or Check("rss", True, f"{url} answered with a feed")
 
 
 WELL_KNOWN = "1706.03762"  # a work every citations provider knows, for a survey that links no arXiv paper
 
 
-def check_citations(config: Config, timeout: float) -> Check:
+def check_citations(config: Config, timeout: float, survey: Survey | None) -> Check:
     """The citations provider `poll --source citations` asks, asked once for a listed work's citing papers."""
     from tracker.sources import citations  # start-up: only when a provider is configured
 
     cfg = replace(config.citations, retries=0, timeout_seconds=timeout)
     probe_config = replace(config, citations=cfg)
-    try:
-        work = next((e.arxiv_id for _, e in load_survey(config.survey.path).entries() if e.arxiv_id), WELL_KNOWN)
-    except TrackerError:  # the survey's own check says why
-        work = WELL_KNOWN
+    work = next((e.arxiv_id for _, e in survey.entries() if e.arxiv_id), WELL_KNOWN) if survey else WELL_KNOWN
     http = citations.http_for(probe_config)
     try:
         next(iter(citations.provider_for(probe_config, http).fetch_citing(work, None)), None)
@@ -312,12 +311,17 @@ def run_checks(config: Config, timeout: float = DEFAULT_TIMEOUT, network: bool =
     gate = (f"; learned gate: {len(config.relevance.model.weights)} weighted words from {config.relevance.path}"
             if config.relevance else "")
     checks = [Check("config", True, f"{config.file}: {len(config.sections)} sections{gate}"), check_schedule(config),
-              check_store(config), check_survey(config)]
+              check_store(config)]
+    try:
+        survey: Survey | None = load_survey(config.survey.path)
+    except TrackerError:
+        survey = None  # check_survey reads it again to say why
+    checks.append(check_survey(config, survey))
     if not network:
         return checks + missing_secrets(config)
     checks += [check_arxiv(config, timeout), check_rss(config, timeout)]
     if config.citations.provider != "none":
-        checks.append(check_citations(config, timeout))
+        checks.append(check_citations(config, timeout, survey))
     services: list[tuple[str, object, Callable[[], Check | list[Check]]]] = [
         ("telegram", config.telegram, lambda: check_telegram(config, timeout)),
         ("email", config.email, lambda: check_email(config, timeout)),
