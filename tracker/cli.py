@@ -61,7 +61,9 @@ CONFIG_HELP = "Config file (default: $TRACKER_CONFIG or config/tracker.toml)."
 def _config_after_command(ctx: click.Context, _param: click.Parameter, value: Path | None) -> None:
     """`tracker check --config FILE` means what `tracker --config FILE check` does."""
     if value is not None:
-        ctx.ensure_object(App).config_path = resolve_config_path(value)
+        app = ctx.find_object(App)  # made by the group before any command's options are read
+        assert app is not None
+        app.config_path = resolve_config_path(value)
 
 
 class LazyGroup(TrackerGroup):

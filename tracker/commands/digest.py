@@ -121,11 +121,12 @@ def decide(app, arxiv_id: str, decision: str, section: str | None, as_json: bool
     db = open_store(config.store.path)
     try:
         d = record_decision(db, paper_id, decision, section_id, decided_by="cli", via="cli")
-        stored = get_paper(db, paper_id)
+        typed = split[1] if split else None
+        stored = get_paper(db, paper_id) if typed is not None else None  # recorded: the paper is stored
     finally:
         db.conn.close()
-    if split and split[1] is not None and stored is not None and stored.version not in (None, split[1]):
-        click.echo(f"note: {paper_id} is stored at v{stored.version}, not v{split[1]}; a decision is about the paper, "
+    if stored is not None and stored.version not in (None, typed):
+        click.echo(f"note: {paper_id} is stored at v{stored.version}, not v{typed}; a decision is about the paper, "
                    "whatever its version", err=True)
     if as_json:
         print_json({"paper_id": d.paper_id, "decision": d.decision, "section": d.section, "via": d.via, "decided_at": d.decided_at})

@@ -122,7 +122,7 @@ def render_backlog(data: dict) -> list[str]:
         out.append(f"{ch}: {messages(v, 'pending')} pending, {v['queued_papers']} papers queued, "
                    f"{v['delivered_papers']} delivered" + (f", {v['overflow_papers']} over the daily cap" if v.get("overflow_papers") else "")
                    + (f", {messages(v, 'failed')} given up (see docs/delivery.md)" if v.get("failed_messages") else ""))
-        if v.get("pending_messages") and v.get("pending_error"):
+        if v.get("pending_error"):  # only pending rows carry one
             out.append(f"  last error: {v['pending_error']}")
     return out
 

@@ -95,8 +95,8 @@ def parse_config(raw: dict[str, Any], file: Path, read_weights: bool = True, tex
         if value is None:
             raise ConfigError(f"{t.where(name) if t else file}: key '{t.key(name) if t else name}' is required"
                               + (t.typo_of(name) if t else ""))
-        if not value.strip():
-            raise ConfigError(f"{t.where(name) if t else file}: key '{t.key(name) if t else name}': expected a path, got an empty string")
+        if t is not None and not value.strip():  # defaults are never empty: only the file can say ""
+            raise t.fail(name, "a path, not an empty string")
         if t is not None:
             t.done()
         return resolve(value)

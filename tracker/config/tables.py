@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import re
+from email.utils import parseaddr
 from dataclasses import replace
 from pathlib import Path
 from typing import Any, Callable, TypeVar
@@ -280,9 +281,9 @@ def parse_email(t: Table) -> EmailConfig:
         deadline_seconds=t.get("deadline_seconds", float, 300.0),
     )
     positive(t, cfg, "timeout_seconds", "deadline_seconds")
-    if not ADDRESS.fullmatch(cfg.from_.rsplit("<", 1)[-1].rstrip(">").strip()):
+    if not ADDRESS.fullmatch(parseaddr(cfg.from_)[1]):
         raise t.fail("from", "a mail address such as \"tracker@example.org\" (or \"Tracker <tracker@example.org>\")")
-    bad = next((a for a in cfg.to if not ADDRESS.fullmatch(a.rsplit("<", 1)[-1].rstrip(">").strip())), None)
+    bad = next((a for a in cfg.to if not ADDRESS.fullmatch(parseaddr(a)[1])), None)
     if bad is not None:
         raise t.fail("to", f"mail addresses such as \"you@example.org\" ({bad!r} is not one)")
     return cfg

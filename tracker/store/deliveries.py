@@ -210,10 +210,11 @@ def mark_failed(db: Database, row_id: int, error: str, give_up_after: int | None
     queued (never delivered). Other failures (`give_up_after` None) never count toward
     that. Returns True when the row was given up."""
     with db.atomic():
-        db.execute("UPDATE outbox SET attempts = attempts + 1, last_error = ? WHERE id = ?", [error, row_id])
-        if give_up_after is None:
+        refused = give_up_after is not None
+        db.execute("UPDATE outbox SET attempts = attempts + 1, refusals = refusals + ?, last_error = ? WHERE id = ?",
+                   [int(refused), error, row_id])
+        if not refused:
             return False
-        db.execute("UPDATE outbox SET refusals = refusals + 1 WHERE id = ?", [row_id])
         refusals = db.execute("SELECT refusals FROM outbox WHERE id = ?", [row_id]).fetchone()[0]
         if refusals < give_up_after:
             return False

@@ -22,7 +22,7 @@ from tracker.classify.background import bundled_background
 from tracker.classify.suggest import MAX_BACKGROUND_SHARE, Candidate, as_term, suggest
 from tracker.classify.terms import normalise
 from tracker.config import ArxivConfig
-from tracker.models import Entry, Paper, Section
+from tracker.models import Paper, Section
 from tracker.survey.parse import Survey
 
 MIN_ENTRIES = 3      # fewer entries than this: a placeholder, not rules learned from one or two titles
@@ -109,13 +109,17 @@ def entry_papers(section: Section, abstracts: Mapping[str, str] | None = None) -
     ]
 
 
+def _paper_link(url: str) -> bool:
+    """A link that may lead to a paper: not to a video or code host."""
+    host = (urlparse(url).hostname or "").lower()
+    return not any(host == h or host.endswith("." + h) for h in NOT_PAPER_HOSTS)
+
+
 def _lists_papers(section: Section) -> bool:
     """Whether at least half of the section's entries link a paper: an arXiv id, or any link
     that is not to a video or code host."""
-    def paper(entry: Entry) -> bool:
-        return entry.arxiv_id is not None or any(
-            not any(host == h or host.endswith("." + h) for h in NOT_PAPER_HOSTS) for host in (urlparse(l.url).netloc.lower() for l in entry.links))
-    return 2 * sum(paper(e) for e in section.entries) >= len(section.entries)
+    papers = sum(e.arxiv_id is not None or any(_paper_link(l.url) for l in e.links) for e in section.entries)
+    return 2 * papers >= len(section.entries)
 
 
 def rule_lines(terms: Sequence[Candidate]) -> list[str]:

@@ -413,7 +413,7 @@ def _listed(line: int, why: str) -> str:
     return f"already listed ({why})" if line == 0 else f"already listed at line {line} ({why})"
 
 
-def _entry_text(survey: Survey, template: Entry | None, paper: Paper, number: int, style: tuple[str, str]) -> str:
+def _entry_text(survey: Survey, template: Entry | None, paper: Paper, number: int, style: tuple[str, str, str]) -> str:
     sources = [survey.entry_text(template)] if template else []
     sources.append(SEED_TEMPLATE)
     for source in sources:
