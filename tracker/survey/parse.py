@@ -217,11 +217,6 @@ class _Parser:
             j += 1
         return end
 
-    def is_note(self, i: int, end: int, start: int) -> bool:
-        """Whether an item nested under an entry is a note of it (`- Code: [repo](...)`), not a
-        paper of its own: it links no arXiv paper."""
-        return read_item("".join(self.lines[i : end + 1]), start).arxiv_id is None
-
     def paragraph_end(self, i: int) -> int:
         j = i
         while j + 1 < len(self.plain) and self.plain[j + 1].strip() and not self.starts_block(j + 1):
@@ -231,19 +226,22 @@ class _Parser:
     def add_section(self, level: int, heading: str, line: int) -> None:
         self.sections.append({"level": level, "heading": heading, "line": line, "entries": []})
 
-    def add_entry(self, i: int, end: int, start: int, number: int | None, list_like: bool) -> None:
+    def add_entry(self, i: int, end: int, start: int, number: int | None, list_like: bool, nested: bool = False) -> bool:
+        """Read the item as an entry; True when it is one. An item `nested` under an entry that
+        links no arXiv paper (`- Code: [repo](...)`) is that entry's note: neither an entry nor skipped."""
         raw = "".join(self.lines[i : end + 1])
         offset = 1 if i == 0 and raw.startswith("\ufeff") else 0
         item = read_item(raw[offset:], start)
-        if item.navigation:
-            return
+        if item.navigation or (nested and item.arxiv_id is None):
+            return False
         if not item.is_entry:
             if list_like:
                 self.skipped.append(Skipped(line=i + 1, text=self.plain[i].strip()))
-            return
+            return False
         if not self.sections:
             self.add_section(0, "", 1)
         self.sections[-1]["entries"].append(_entry(item, number, i + 1, end + 1))
+        return True
 
     def table_row(self, i: int) -> None:
         prev_rule = i + 1 < len(self.plain) and TABLE_RULE.match(self.plain[i + 1])
@@ -280,7 +278,8 @@ class _Parser:
         i = 0
         while i < len(self.plain):
             text = self.plain[i]
-            if text.strip() and not LIST_ITEM.match(text):
+            m = LIST_ITEM.match(text)
+            if text.strip() and not m:
                 self.entry_indent = None  # a heading, a paragraph, a table: nothing after it is nested in an entry
             found = self.heading(i)
             if found:
@@ -295,19 +294,14 @@ class _Parser:
             if not self.structural[i] or THEMATIC.match(text):
                 i += 1
                 continue
-            m = LIST_ITEM.match(text)
             if m:
                 content_col = len(m.group(0).expandtabs(4))
                 end = self.item_end(i, content_col)
                 indent = _indent_width(m.group("indent"))
-                if self.entry_indent is not None and indent > self.entry_indent and self.is_note(i, end, m.end()):
-                    i = end + 1
-                    continue
-                before = sum(len(s["entries"]) for s in self.sections)
-                self.add_entry(i, end, m.end(), int(m.group("num")) if m.group("num") else None, True)
-                if sum(len(s["entries"]) for s in self.sections) > before:
+                nested = self.entry_indent is not None and indent > self.entry_indent
+                if self.add_entry(i, end, m.end(), int(m.group("num")) if m.group("num") else None, True, nested):
                     self.entry_indent = indent
-                elif self.entry_indent is None or indent <= self.entry_indent:
+                elif not nested:
                     self.entry_indent = None
                 i = end + 1
                 continue
