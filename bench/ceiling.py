@@ -58,17 +58,19 @@ def run(config: Path, labels: Path) -> dict[str, Any]:
             "curated labels": [labels / "labeled-dev-judged.jsonl"]}
     shown = config.resolve().relative_to(ROOT) if config.resolve().is_relative_to(ROOT) else config
     out: dict[str, Any] = {"config": str(shown), "sets": {}}
+    domains: dict[str, set[str]] = {}
     for name, paths in sets.items():
         papers = [r for p in paths for r in rows(p)]
         if not papers:
             continue
         domain = [r for r in papers if domain_title(r)]
+        domains[name] = {r["id"] for r in domain}
         kept = sum(r["verdict"] == "yes" for r in domain)
         out["sets"][name] = {"papers": len(papers), "yes": sum(r["verdict"] == "yes" for r in papers),
                              "domain_titles": len(domain), "domain_kept": kept,
                              "domain_kept_share": round(kept / len(domain), 3) if domain else 0.0}
-    curated = [r for r in rows(labels / "labeled-dev-judged.jsonl") if r["verdict"] == "yes"]
-    reachable = [r for r in curated if not domain_title(r)]
+    curated = [r for r in rows(sets["curated labels"][0]) if r["verdict"] == "yes"]
+    reachable = [r for r in curated if r["id"] not in domains["curated labels"]]
     out["curated_kept"] = len(curated)
     out["judge_agrees_with_curators"] = round(sum(r["judged_section"] in r["sections"] for r in curated) / len(curated), 3)
     out["bound_coverage"] = round(len(reachable) / len(curated), 3)

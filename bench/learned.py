@@ -138,9 +138,10 @@ def print_sweep(lines: list[dict[str, Any]]) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--labels", type=Path, default=LABELS, help="folder with judged-*.jsonl and labeled-dev-judged.jsonl")
-    parser.add_argument("--precision", type=float, default=0.85, help="the precision `tracker train` aims its bars at")
+    target = parser.add_mutually_exclusive_group()
+    target.add_argument("--precision", type=float, default=0.85, help="the precision `tracker train` aims its bars at")
     parser.add_argument("--bars", help="fixed bars W,F,A: with_rules, fallback section's min_relevance, alone")
-    parser.add_argument("--sweep", help="target precisions P,P,...: one pooled line each (e.g. 0.80,0.82,0.85,0.88,0.90)")
+    target.add_argument("--sweep", help="target precisions P,P,...: one pooled line each (e.g. 0.80,0.82,0.85,0.88,0.90)")
     parser.add_argument("--json", action="store_true", help="print JSON")
     args = parser.parse_args()
     fixed = tuple(float(x) for x in args.bars.split(",")) if args.bars else None
