@@ -344,6 +344,7 @@ def add_papers(survey: Survey, papers: Sequence[Paper], section_headings: Mappin
     inserts: dict[int, list[str]] = {}
     closes: set[int] = set()
     numbers: dict[int, int] = {}
+    shapes: dict[int, tuple[Entry | None, tuple[str, str, str], bool]] = {}
     added: list[tuple[Paper, str]] = []
     skipped: list[tuple[Paper, str]] = [(paper, "no 'section' (in `tracker export`: unclassified or rejected), so not added")
                                         for paper in papers if not paper.section]
@@ -369,7 +370,9 @@ def add_papers(survey: Survey, papers: Sequence[Paper], section_headings: Mappin
             by_id[paper.id] = by_title[folded] = 0
             added.append((paper, section.heading))
             continue
-        template = _template(survey, section)
+        if section.line not in shapes:  # the section's style, read once however many papers it takes
+            shapes[section.line] = (_template(survey, section), house_style(survey, section), _newest_first(section))
+        template, style, top = shapes[section.line]
         if (section.entries and template is None) or (not section.entries and _unread_items(survey, section)):
             skipped.append((paper, f"section {section.heading!r} (line {section.line}) lists its entries in a form "
                                    "tracker cannot extend; add this paper by hand"))
@@ -377,13 +380,12 @@ def add_papers(survey: Survey, papers: Sequence[Paper], section_headings: Mappin
         known = [e.number for e in section.entries if e.number is not None]
         number = numbers.get(section.line, max(known, default=0)) + 1
         try:
-            text = _entry_text(survey, template, paper, number, house_style(survey, section))
+            text = _entry_text(survey, template, paper, number, style)
         except SurveyError as exc:
             skipped.append((paper, str(exc)))
             continue
         first = section.line not in numbers
         numbers[section.line] = number
-        top = _newest_first(section)
         at, block = _placement(survey, section, text, first, top)
         queued = inserts.setdefault(at, [])
         where = 0 if top else len(queued)
